@@ -1,0 +1,290 @@
+//! The typed syntax tree: what the source says, with a span on every node.
+//! Literals are already typed (an address is an `IpAddr`, a duration is
+//! milliseconds); names are not resolved yet, that is the checker's job.
+
+use crate::source::Span;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    pub kind: ValueKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueKind {
+    Address { addr: IpAddr, zone: Option<String> },
+    /// The prefix as written (host bits kept, so the checker can warn).
+    Prefix(IpNet),
+    DurationMs(u64),
+    Percent(f64),
+    Integer(u64),
+    PortRange(u16, u16),
+    Str(String),
+    Set(Vec<Value>),
+    Hostname(String),
+    Name(Ident),
+    /// A literal that was already reported as invalid; checks stay quiet on it.
+    Invalid,
+}
+
+impl ValueKind {
+    /// What the user wrote, for "expected X, found Y".
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ValueKind::Address { addr: IpAddr::V4(_), .. } => "an IPv4 address",
+            ValueKind::Address { .. } => "an IPv6 address",
+            ValueKind::Prefix(_) => "a prefix",
+            ValueKind::DurationMs(_) => "a duration",
+            ValueKind::Percent(_) => "a percentage",
+            ValueKind::Integer(_) => "a number",
+            ValueKind::PortRange(..) => "a port range",
+            ValueKind::Str(_) => "a string",
+            ValueKind::Set(_) => "a list",
+            ValueKind::Hostname(_) => "a hostname",
+            ValueKind::Name(_) => "a name",
+            ValueKind::Invalid => "an invalid literal",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Site { name: String, span: Span },
+    Import { path: String, span: Span },
+    Const { name: Ident, value: Value },
+    Host { name: Ident, value: Value },
+    Lan(Lan),
+    Uplink(Uplink),
+    Plugin { name: Ident, path: String, path_span: Span },
+    Policy(Policy),
+    State(State),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lan {
+    pub name: Ident,
+    pub interfaces: Vec<Word>,
+    pub networks: Vec<Value>,
+    pub span: Span,
+}
+
+/// A bare word, such as an interface name, checked later.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Word {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Uplink {
+    pub name: Ident,
+    pub interfaces: Vec<Word>,
+    pub addresses: Vec<Value>,
+    pub gateways: Vec<Gateway>,
+    pub nats: Vec<Nat>,
+    pub weights: Vec<Value>,
+    pub tables: Vec<Value>,
+    pub checks: Vec<Check>,
+    pub healthy: Vec<Healthy>,
+    pub events: Vec<EventBlock>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Gateway {
+    Dev(Span),
+    Value(Value),
+}
+
+impl Gateway {
+    pub fn span(&self) -> Span {
+        match self {
+            Gateway::Dev(span) => *span,
+            Gateway::Value(v) => v.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nat {
+    pub to: Option<Value>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HealthyRule {
+    All,
+    Any,
+    AtLeast(Value),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Healthy {
+    pub rule: HealthyRule,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckKind {
+    Ping(Value),
+    Tcp { host: Value, port: Value },
+    Http { url: String, url_span: Span },
+    Dns(Value),
+    Plugin(Ident),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub kind: CheckKind,
+    pub options: Vec<CheckOption>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckOption {
+    pub name: Ident,
+    pub less_than: bool,
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Event {
+    Up,
+    Down,
+    Enter,
+    Exit,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Up => "up",
+            Event::Down => "down",
+            Event::Enter => "enter",
+            Event::Exit => "exit",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventBlock {
+    pub event: Event,
+    pub event_span: Span,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    Run(String),
+    Notify(String),
+    FlushStates,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub rules: Vec<Rule>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleKind {
+    Default(Via),
+    Route { matches: Vec<Match>, via: Via },
+    Forward { proto: Ident, ports: Value, on: Ident, to: Value, to_port: Option<Value> },
+    Serve { proto: Ident, ports: Value, on: Value, via: Ident, stateless: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Match {
+    From(Value),
+    To(Value),
+    Port(Value),
+    Proto(Ident),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViaMode {
+    /// First healthy uplink of the list.
+    Failover,
+    /// Every healthy member, by weight, chosen per connection by the firewall.
+    Balance,
+    /// Every healthy member as one multipath route, left to the kernel.
+    Multipath,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Via {
+    pub mode: ViaMode,
+    pub uplinks: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub name: Ident,
+    pub when: When,
+    pub events: Vec<EventBlock>,
+    pub policies: Vec<Policy>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum When {
+    Default(Span),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Ge,
+    Le,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Uplink(Ident),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Any(Vec<Ident>),
+    All(Vec<Ident>),
+    Count { uplinks: Vec<Ident>, op: CmpOp, n: Value },
+}

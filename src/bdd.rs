@@ -1,0 +1,207 @@
+//! A small reduced ordered binary decision diagram (ROBDD).
+//!
+//! State conditions are boolean functions of the uplinks' health. Deciding
+//! exhaustiveness ("does every combination select a state?") by enumerating
+//! combinations costs 2^n; a BDD decides it exactly in time proportional to
+//! the size of the diagrams, which for `&&`, `||`, `!`, `any`, `all` and
+//! `count(...) >= k` over uplinks in declaration order stays small (a
+//! threshold over n uplinks needs at most n·k nodes).
+//!
+//! Nodes are hash-consed, so two equal functions are the same `NodeId` and
+//! "is this function false" is a comparison with `FALSE`.
+
+use std::collections::HashMap;
+
+pub type NodeId = u32;
+pub const FALSE: NodeId = 0;
+pub const TRUE: NodeId = 1;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Node {
+    var: u32,
+    lo: NodeId,
+    hi: NodeId,
+}
+
+/// Raised when the diagram outgrows its budget; the caller reports E0303.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
+pub struct Bdd {
+    nodes: Vec<Node>,
+    unique: HashMap<Node, NodeId>,
+    ite_cache: HashMap<(NodeId, NodeId, NodeId), NodeId>,
+    budget: usize,
+}
+
+impl Bdd {
+    pub fn new(budget: usize) -> Bdd {
+        let terminal = Node { var: u32::MAX, lo: 0, hi: 0 };
+        Bdd {
+            nodes: vec![terminal, Node { var: u32::MAX, lo: 1, hi: 1 }],
+            unique: HashMap::new(),
+            ite_cache: HashMap::new(),
+            budget,
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn mk(&mut self, var: u32, lo: NodeId, hi: NodeId) -> Result<NodeId, TooLarge> {
+        if lo == hi {
+            return Ok(lo);
+        }
+        let node = Node { var, lo, hi };
+        if let Some(&id) = self.unique.get(&node) {
+            return Ok(id);
+        }
+        if self.nodes.len() >= self.budget {
+            return Err(TooLarge);
+        }
+        let id = self.nodes.len() as NodeId;
+        self.nodes.push(node);
+        self.unique.insert(node, id);
+        Ok(id)
+    }
+
+    pub fn var(&mut self, var: u32) -> Result<NodeId, TooLarge> {
+        self.mk(var, FALSE, TRUE)
+    }
+
+    fn top(&self, f: NodeId) -> u32 {
+        self.nodes[f as usize].var
+    }
+
+    fn cofactors(&self, f: NodeId, var: u32) -> (NodeId, NodeId) {
+        let n = self.nodes[f as usize];
+        if n.var == var {
+            (n.lo, n.hi)
+        } else {
+            (f, f)
+        }
+    }
+
+    /// if-then-else, the one operation the others are made of. Recursion
+    /// depth is bounded by the number of variables (uplinks), not by size.
+    pub fn ite(&mut self, f: NodeId, g: NodeId, h: NodeId) -> Result<NodeId, TooLarge> {
+        if f == TRUE {
+            return Ok(g);
+        }
+        if f == FALSE {
+            return Ok(h);
+        }
+        if g == h {
+            return Ok(g);
+        }
+        if g == TRUE && h == FALSE {
+            return Ok(f);
+        }
+        if let Some(&r) = self.ite_cache.get(&(f, g, h)) {
+            return Ok(r);
+        }
+        let var = self.top(f).min(self.top(g)).min(self.top(h));
+        let (f0, f1) = self.cofactors(f, var);
+        let (g0, g1) = self.cofactors(g, var);
+        let (h0, h1) = self.cofactors(h, var);
+        let lo = self.ite(f0, g0, h0)?;
+        let hi = self.ite(f1, g1, h1)?;
+        let r = self.mk(var, lo, hi)?;
+        self.ite_cache.insert((f, g, h), r);
+        Ok(r)
+    }
+
+    pub fn not(&mut self, f: NodeId) -> Result<NodeId, TooLarge> {
+        self.ite(f, FALSE, TRUE)
+    }
+
+    pub fn and(&mut self, f: NodeId, g: NodeId) -> Result<NodeId, TooLarge> {
+        self.ite(f, g, FALSE)
+    }
+
+    pub fn or(&mut self, f: NodeId, g: NodeId) -> Result<NodeId, TooLarge> {
+        self.ite(f, TRUE, g)
+    }
+
+    /// "at least `k` of `vars` are true", built bottom-up over the sorted
+    /// variables: n·k nodes at most.
+    pub fn at_least(&mut self, vars: &[u32], k: usize) -> Result<NodeId, TooLarge> {
+        let mut vars = vars.to_vec();
+        vars.sort_unstable();
+        vars.dedup();
+        if k == 0 {
+            return Ok(TRUE);
+        }
+        if k > vars.len() {
+            return Ok(FALSE);
+        }
+        // row[j] = "at least j more of the remaining variables are true"
+        let mut row: Vec<NodeId> = (0..=k).map(|j| if j == 0 { TRUE } else { FALSE }).collect();
+        for &var in vars.iter().rev() {
+            let mut next = vec![TRUE; k + 1];
+            for j in 1..=k {
+                next[j] = self.mk(var, row[j], row[j - 1])?;
+            }
+            row = next;
+        }
+        Ok(row[k])
+    }
+
+    /// One satisfying assignment: `Some(true)` up, `Some(false)` down, `None`
+    /// for a variable the function does not depend on along the path.
+    pub fn any_sat(&self, f: NodeId, vars: usize) -> Option<Vec<Option<bool>>> {
+        if f == FALSE {
+            return None;
+        }
+        let mut out = vec![None; vars];
+        let mut node = f;
+        while node != TRUE {
+            let n = self.nodes[node as usize];
+            // Prefer the branch where the uplink is down: the combinations
+            // users forget are the failures.
+            if n.lo != FALSE {
+                out[n.var as usize] = Some(false);
+                node = n.lo;
+            } else {
+                out[n.var as usize] = Some(true);
+                node = n.hi;
+            }
+        }
+        Some(out)
+    }
+
+    /// Restricts `var` to `value`.
+    pub fn restrict(&mut self, f: NodeId, var: u32, value: bool) -> Result<NodeId, TooLarge> {
+        let v = self.var(var)?;
+        let lit = if value { v } else { self.not(v)? };
+        // f ∧ lit is zero exactly when f restricted to the literal is zero,
+        // which is all the callers need to know.
+        self.and(f, lit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_matches_enumeration() {
+        let mut bdd = Bdd::new(1 << 20);
+        let f = bdd.at_least(&[0, 1, 2, 3], 2).unwrap();
+        let g = bdd.at_least(&[0, 1, 2, 3], 3).unwrap();
+        let not_f = bdd.not(f).unwrap();
+        // at least 3 implies at least 2
+        assert_eq!(bdd.and(g, not_f).unwrap(), FALSE);
+        assert_ne!(f, g);
+    }
+
+    #[test]
+    fn sixty_four_uplinks_stay_small() {
+        let mut bdd = Bdd::new(1 << 20);
+        let vars: Vec<u32> = (0..64).collect();
+        let f = bdd.at_least(&vars, 32).unwrap();
+        assert!(bdd.size() < 64 * 33 + 2);
+        assert!(bdd.any_sat(f, 64).is_some());
+    }
+}

@@ -1,0 +1,135 @@
+//! The checker: the typed syntax tree of all files to the resolved policy
+//! model (`ir::Site`), reporting every problem it finds on the way.
+
+mod interfaces;
+mod names;
+mod plugins;
+mod policy;
+mod probes;
+mod services;
+mod states;
+mod tables;
+mod uplinks;
+mod values;
+
+pub use plugins::{inspect as inspect_plugin, parse_settings, PluginError, ABI_VERSION};
+pub use probes::fmt_ms;
+
+use crate::ast;
+use crate::diagnostic::Diagnostics;
+use crate::ir::{self, Routing};
+use crate::source::{SourceMap, Span};
+use ipnet::IpNet;
+use names::{Items, Names};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub struct Checker<'a, 'd> {
+    names: &'a Names,
+    items: &'a Items<'a>,
+    sources: &'a SourceMap,
+    diags: &'d mut Diagnostics,
+    host_addrs: Vec<Option<IpAddr>>,
+    lan_networks: Vec<Vec<IpNet>>,
+    /// Per plugin, the settings it declares; `None` if it did not load.
+    plugin_infos: Vec<Option<Vec<ir::PluginSetting>>>,
+    /// Interface name → where it was claimed and by whom.
+    interfaces: HashMap<String, (Span, String)>,
+}
+
+/// Checks a site made of `files` (the root first, then its imports). Returns
+/// the model only when there are no errors; warnings do not stop it.
+pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) -> Option<ir::Site> {
+    let (names, items) = Names::collect(files, diags);
+    let mut c = Checker {
+        names: &names,
+        items: &items,
+        sources,
+        diags,
+        host_addrs: Vec::new(),
+        lan_networks: Vec::new(),
+        plugin_infos: Vec::new(),
+        interfaces: HashMap::new(),
+    };
+    c.hosts();
+    let lans = c.lans();
+    let plugins = c.plugins();
+    let mut uplinks = c.uplinks();
+    c.tables(&mut uplinks);
+
+    let mut first_default = None;
+    let mut base = Vec::new();
+    for policy in &items.policies {
+        base.extend(c.policy(policy, &mut first_default));
+    }
+    let derived_states = items.states.is_empty();
+    let declared = if derived_states {
+        let default = base.iter().find_map(|r| match &r.kind {
+            ir::RuleKind::Default { via } => Some(via),
+            _ => None,
+        });
+        Some(states::derived(&uplinks, default))
+    } else {
+        c.declared_states(uplinks.len())
+    };
+    let mut site_states = Vec::new();
+    for (i, state) in declared.into_iter().flatten().enumerate() {
+        let own: Vec<ir::Rule> = match items.states.get(i) {
+            Some(s) if !derived_states => {
+                let mut own_default = None;
+                s.policies.iter().flat_map(|p| c.policy(p, &mut own_default)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let rules = state_rules(&base, own);
+        let routing = rules.iter().map(|r| routing(r, &state.health, &uplinks)).collect();
+        site_states.push(ir::State {
+            name: state.name,
+            when_text: state.when_text,
+            when: state.when,
+            health: state.health,
+            on_enter: state.on_enter,
+            on_exit: state.on_exit,
+            rules,
+            routing,
+        });
+    }
+    if c.diags.has_errors() {
+        return None;
+    }
+    let hosts = items
+        .hosts
+        .iter()
+        .zip(&c.host_addrs)
+        .filter_map(|((name, _), addr)| addr.map(|address| ir::Host { name: name.name.clone(), address }))
+        .collect();
+    let name = match items.site {
+        Some((name, _)) => name.to_string(),
+        None => default_site_name(sources),
+    };
+    let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
+    Some(ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, states: site_states })
+}
+
+/// The site policy with a state's own rules: a state rule replaces the site
+/// rule for the same traffic and otherwise comes first, as the more specific.
+fn state_rules(base: &[ir::Rule], own: Vec<ir::Rule>) -> Vec<ir::Rule> {
+    let replaced = |r: &ir::Rule| own.iter().any(|o| policy::same_selector(&o.kind, &r.kind));
+    let kept: Vec<ir::Rule> = base.iter().filter(|r| !replaced(r)).cloned().collect();
+    own.into_iter().chain(kept).collect()
+}
+
+fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Routing {
+    match &rule.kind {
+        ir::RuleKind::Default { via } | ir::RuleKind::Route { via, .. } => states::route(via, health, uplinks),
+        ir::RuleKind::Forward { on: uplink, .. } | ir::RuleKind::Serve { via: uplink, .. } => {
+            Routing::Pinned { uplink: *uplink, health: health[*uplink] }
+        }
+    }
+}
+
+/// Without a `site` line the site is named after its file.
+fn default_site_name(sources: &SourceMap) -> String {
+    let path = std::path::Path::new(sources.name(0));
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("site").to_string()
+}

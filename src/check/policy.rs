@@ -1,0 +1,185 @@
+//! Policy rules: `default`, `route`, `forward` and `serve`, resolved to
+//! uplink indices, address sets and port ranges.
+
+use super::names::Kind;
+use super::Checker;
+use crate::ast::{self, Match, RuleKind, ViaMode};
+use crate::codes::Code;
+use crate::diagnostic::{suggest, Diagnostic};
+use crate::ir::{self, Proto};
+use crate::source::Span;
+
+impl<'a> Checker<'a, '_> {
+    pub fn policy(&mut self, policy: &'a ast::Policy, first_default: &mut Option<Span>) -> Vec<ir::Rule> {
+        let mut out = Vec::new();
+        for rule in &policy.rules {
+            if let RuleKind::Default(_) = rule.kind {
+                if let Some(first) = *first_default {
+                    self.diags.push(
+                        Diagnostic::new(Code::DuplicateDefault, rule.span, "the policy has a second default route")
+                            .label("second `default`")
+                            .with(first, "first `default` here")
+                            .help("keep one; an ordered list `default via a, b` says which uplink comes first"),
+                    );
+                    continue;
+                }
+                *first_default = Some(rule.span);
+            }
+            if let Some(kind) = self.rule(rule) {
+                let text = self.sources.snippet(rule.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                let line = self.sources.line_col(rule.span.file, rule.span.start).line;
+                out.push(ir::Rule { text, line, kind });
+            }
+        }
+        out
+    }
+
+    fn rule(&mut self, rule: &'a ast::Rule) -> Option<ir::RuleKind> {
+        Some(match &rule.kind {
+            RuleKind::Default(via) => ir::RuleKind::Default { via: self.via(via)? },
+            RuleKind::Route { matches, via } => {
+                let (mut from, mut to, mut ports) = (Vec::new(), Vec::new(), Vec::new());
+                let mut proto = None;
+                let mut seen: Vec<(&str, Span)> = Vec::new();
+                let mut port_span = None;
+                for m in matches {
+                    let (word, span) = match m {
+                        Match::From(v) => ("from", v.span),
+                        Match::To(v) => ("to", v.span),
+                        Match::Port(v) => ("port", v.span),
+                        Match::Proto(i) => ("proto", i.span),
+                    };
+                    if let Some((_, first)) = seen.iter().find(|(w, _)| *w == word) {
+                        let first = *first;
+                        self.twice(span, first, word);
+                        continue;
+                    }
+                    seen.push((word, span));
+                    match m {
+                        Match::From(v) => self.address_set(v, &mut from),
+                        Match::To(v) => self.address_set(v, &mut to),
+                        Match::Port(v) => {
+                            port_span = Some(v.span);
+                            self.ports(v, &mut ports)
+                        }
+                        Match::Proto(i) => proto = self.proto(i, false),
+                    }
+                }
+                if let Some(span) = port_span {
+                    if !proto.is_some_and(Proto::has_ports) && !seen.iter().any(|(w, _)| *w == "proto") {
+                        self.diags.push(
+                            Diagnostic::new(Code::MissingSetting, span, "a port match needs a protocol")
+                                .label("port of which protocol?")
+                                .help("add `proto tcp` or `proto udp` before `to port`"),
+                        );
+                    } else if proto.is_some_and(|p| !p.has_ports()) {
+                        self.diags.push(
+                            Diagnostic::new(Code::TypeMismatch, span, format!("protocol `{}` has no ports", proto.map(Proto::as_str).unwrap_or("")))
+                                .label("ports need tcp or udp")
+                                .help("use `proto tcp` or `proto udp`, or drop the port"),
+                        );
+                    }
+                }
+                ir::RuleKind::Route { from, to, proto, ports, via: self.via(via)? }
+            }
+            RuleKind::Forward { proto, ports, on, to, to_port } => {
+                let proto = self.proto(proto, true);
+                let mut port_list = Vec::new();
+                self.ports(ports, &mut port_list);
+                let on = self.uplink_ref(on, "forwarded connections arrive on the uplink's address");
+                let to = self.address(to);
+                let to_port = match to_port {
+                    Some(p) => Some(self.integer(p, 1..=65535, "a port")? as u16),
+                    None => None,
+                };
+                ir::RuleKind::Forward { proto: proto?, ports: port_list, on: on?, to: to?.addr, to_port }
+            }
+            RuleKind::Serve { proto, ports, on, via, stateless } => {
+                let proto = self.proto(proto, true);
+                let mut port_list = Vec::new();
+                self.ports(ports, &mut port_list);
+                let host = self.address(on);
+                let via = self.uplink_ref(via, "replies leave from the uplink's address");
+                ir::RuleKind::Serve { proto: proto?, ports: port_list, host: host?.addr, via: via?, stateless: *stateless }
+            }
+        })
+    }
+
+    /// An uplink that must own an address (`forward … on`, `serve … via`).
+    fn uplink_ref(&mut self, ident: &ast::Ident, why: &str) -> Option<usize> {
+        let sym = self.names.expect(ident, &[Kind::Uplink], self.diags)?;
+        let items = self.items;
+        let up = items.uplinks[sym.index];
+        if up.addresses.is_empty() {
+            self.needs_address(up, ident.span, why);
+        }
+        Some(sym.index)
+    }
+
+    fn proto(&mut self, ident: &ast::Ident, ports: bool) -> Option<Proto> {
+        if let Some(p) = Proto::ALL.iter().find(|p| p.as_str() == ident.name) {
+            if ports && !p.has_ports() {
+                self.diags.push(
+                    Diagnostic::new(Code::TypeMismatch, ident.span, format!("protocol `{}` has no ports", ident.name))
+                        .label("expected `tcp` or `udp`")
+                        .help("forwarding and serving are per port: use `tcp` or `udp`"),
+                );
+                return None;
+            }
+            return Some(*p);
+        }
+        let help = match suggest(&ident.name, Proto::ALL.iter().map(|p| p.as_str())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "protocols are `tcp`, `udp`, `icmp`, `icmp6`, `gre` and `esp`".into(),
+        };
+        self.diags.push(
+            Diagnostic::new(Code::UnknownName, ident.span, format!("unknown protocol `{}`", ident.name)).label("not a protocol").help(help),
+        );
+        None
+    }
+
+    fn via(&mut self, via: &ast::Via) -> Option<ir::Via> {
+        let mut uplinks: Vec<(usize, Span)> = Vec::new();
+        let mut ok = true;
+        for ident in &via.uplinks {
+            let Some(sym) = self.names.expect(ident, &[Kind::Uplink], self.diags) else {
+                ok = false;
+                continue;
+            };
+            if let Some((_, first)) = uplinks.iter().find(|(u, _)| *u == sym.index) {
+                self.diags.push(
+                    Diagnostic::new(Code::RepeatedUplink, ident.span, format!("`{}` is named twice", ident.name))
+                        .label("named again")
+                        .with(*first, "first named here")
+                        .help("name each uplink once; use `weight` in the uplink for unequal shares"),
+                );
+                continue;
+            }
+            uplinks.push((sym.index, ident.span));
+        }
+        if via.mode != ViaMode::Failover && via.uplinks.len() == 1 {
+            let word = if via.mode == ViaMode::Balance { "balance" } else { "multipath" };
+            let name = &via.uplinks[0].name;
+            self.diags.push(
+                Diagnostic::new(Code::BalanceOfOne, via.span, format!("`{word}` over one uplink"))
+                    .label("nothing to spread over")
+                    .help(format!("name several uplinks, or write `via {name}`")),
+            );
+        }
+        ok.then(|| ir::Via { mode: via.mode, uplinks: uplinks.into_iter().map(|(u, _)| u).collect() })
+    }
+}
+
+/// Whether a state's rule replaces a site rule: same kind and same traffic.
+pub fn same_selector(a: &ir::RuleKind, b: &ir::RuleKind) -> bool {
+    use ir::RuleKind as K;
+    match (a, b) {
+        (K::Default { .. }, K::Default { .. }) => true,
+        (K::Route { from, to, proto, ports, .. }, K::Route { from: f2, to: t2, proto: p2, ports: o2, .. }) => {
+            from == f2 && to == t2 && proto == p2 && ports == o2
+        }
+        (K::Forward { proto, ports, on, .. }, K::Forward { proto: p2, ports: o2, on: n2, .. }) => proto == p2 && ports == o2 && on == n2,
+        (K::Serve { proto, ports, host, .. }, K::Serve { proto: p2, ports: o2, host: h2, .. }) => proto == p2 && ports == o2 && host == h2,
+        _ => false,
+    }
+}

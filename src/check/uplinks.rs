@@ -1,0 +1,305 @@
+//! Lans, hosts and uplinks: addresses, gateways, NAT, weights and events.
+
+use super::Checker;
+use crate::ast::{self, Event, EventBlock, Gateway, HealthyRule};
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::ir;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+impl<'a> Checker<'a, '_> {
+    pub fn hosts(&mut self) {
+        for &(_, value) in &self.items.hosts {
+            let addr = self.address(value).map(|a| a.addr);
+            self.host_addrs.push(addr);
+        }
+    }
+
+    pub fn lans(&mut self) -> Vec<ir::Lan> {
+        let mut out = Vec::new();
+        for &lan in &self.items.lans {
+            let interface = self.interface(&lan.interfaces, &lan.name, "lan");
+            let networks: Vec<IpNet> = lan.networks.iter().filter_map(|n| self.network(n)).collect();
+            if lan.networks.is_empty() {
+                self.diags.push(
+                    Diagnostic::new(Code::MissingSetting, lan.name.span, format!("lan `{}` has no network", lan.name.name))
+                        .label("needs `network PREFIX`")
+                        .help("add a line such as `network 192.168.1.0/24`"),
+                );
+            }
+            self.lan_networks.push(networks.clone());
+            out.push(ir::Lan { name: lan.name.name.clone(), interface: interface.unwrap_or_default(), networks });
+        }
+        out
+    }
+
+    pub fn uplinks(&mut self) -> Vec<ir::Uplink> {
+        let items = self.items;
+        items.uplinks.iter().map(|up| self.uplink(up)).collect()
+    }
+
+    fn uplink(&mut self, up: &'a ast::Uplink) -> ir::Uplink {
+        let interface = self.interface(&up.interfaces, &up.name, "uplink").unwrap_or_default();
+        let addresses = self.uplink_addresses(up);
+        let gateways = self.gateways(up, &interface, &addresses);
+        let nat = self.nat(up, &addresses);
+        let weight = self.single(&up.weights, "weight").and_then(|w| self.integer(w, 1..=1000, "a weight")).unwrap_or(1) as u32;
+        let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &addresses)).collect();
+        let healthy = self.healthy(up);
+        let (on_up, on_down) = self.uplink_events(&up.events);
+        ir::Uplink {
+            name: up.name.name.clone(),
+            interface,
+            addresses,
+            gateways,
+            nat,
+            weight,
+            table: 0,
+            checks,
+            healthy,
+            on_up,
+            on_down,
+        }
+    }
+
+    /// The first of a setting that may be given once; E0104 for the others.
+    pub fn single<T>(&mut self, values: &'a [T], what: &str) -> Option<&'a T>
+    where
+        T: HasSpan,
+    {
+        let first = values.first()?;
+        for extra in &values[1..] {
+            self.twice(extra.span_of(), first.span_of(), what);
+        }
+        Some(first)
+    }
+
+    fn uplink_addresses(&mut self, up: &'a ast::Uplink) -> Vec<IpNet> {
+        let mut out: Vec<(IpNet, crate::source::Span)> = Vec::new();
+        for value in &up.addresses {
+            let Some(net) = self.interface_address(value) else { continue };
+            if let Some((_, first)) = out.iter().find(|(n, _)| n.addr().is_ipv4() == net.addr().is_ipv4()) {
+                let first = *first;
+                self.diags.push(
+                    Diagnostic::new(Code::DuplicateSetting, value.span, "`address` is given twice for one family")
+                        .label("second address of this family")
+                        .with(first, "first given here")
+                        .help("an uplink has at most one IPv4 and one IPv6 address"),
+                );
+                continue;
+            }
+            out.push((net, value.span));
+        }
+        out.into_iter().map(|(n, _)| n).collect()
+    }
+
+    fn gateways(&mut self, up: &'a ast::Uplink, interface: &str, addresses: &[IpNet]) -> Vec<ir::Gateway> {
+        let mut out: Vec<(ir::Gateway, crate::source::Span)> = Vec::new();
+        if up.gateways.is_empty() {
+            self.diags.push(
+                Diagnostic::new(Code::MissingSetting, up.name.span, format!("uplink `{}` has no gateway", up.name.name))
+                    .label("needs `gateway`")
+                    .help("add `gateway ADDRESS`, or `gateway dev` for a point-to-point link"),
+            );
+        }
+        for gw in &up.gateways {
+            let span = gw.span();
+            if let Some((_, first)) = out.iter().find(|(g, _)| same_family_slot(g, gw)) {
+                let first = *first;
+                self.twice(span, first, "gateway");
+                continue;
+            }
+            let value = match gw {
+                Gateway::Dev(_) => {
+                    out.push((ir::Gateway::Dev, span));
+                    continue;
+                }
+                Gateway::Value(value) => value,
+            };
+            let Some(addr) = self.address(value) else { continue };
+            let same_family: Vec<&IpNet> = addresses.iter().filter(|n| n.addr().is_ipv4() == addr.addr.is_ipv4()).collect();
+            if !addresses.is_empty() && same_family.is_empty() {
+                let (fam, other) = if addr.addr.is_ipv4() { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
+                self.diags.push(
+                    Diagnostic::new(Code::FamilyMismatch, span, format!("{fam} gateway on an {other}-only uplink"))
+                        .label(format!("an {fam} gateway"))
+                        .help(format!("give the uplink an {fam} `address` too, or use an {other} gateway")),
+                );
+            }
+            for net in same_family {
+                if net.prefix_len() < net.max_prefix_len() && !net.contains(&addr.addr) {
+                    self.diags.push(
+                        Diagnostic::new(Code::GatewayOutsidePrefix, span, format!("gateway `{}` is outside `{}`", addr.addr, net.trunc()))
+                            .label("not on the uplink's link")
+                            .help(format!("the uplink's address `{net}` puts its link at `{}`; the gateway must lie inside it", net.trunc())),
+                    );
+                }
+            }
+            self.link_local_zone(&addr, interface, span);
+            out.push((ir::Gateway::Address { address: addr.addr, zone: addr.zone }, span));
+        }
+        out.into_iter().map(|(g, _)| g).collect()
+    }
+
+    fn link_local_zone(&mut self, addr: &super::values::Addr, interface: &str, span: crate::source::Span) {
+        let IpAddr::V6(v6) = addr.addr else { return };
+        let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
+        match (&addr.zone, link_local) {
+            (None, true) => self.diags.push(
+                Diagnostic::new(Code::LinkLocalZone, span, format!("link-local gateway `{}` names no interface", addr.addr))
+                    .label("which link?")
+                    .help(format!("write `{}%{interface}`", addr.addr)),
+            ),
+            (Some(zone), _) if zone != interface && !interface.is_empty() => self.diags.push(
+                Diagnostic::new(Code::LinkLocalZone, span, format!("gateway names interface `{zone}`, not the uplink's `{interface}`"))
+                    .label("another interface")
+                    .help(format!("write `{}%{interface}`", addr.addr)),
+            ),
+            _ => {}
+        }
+    }
+
+    fn nat(&mut self, up: &'a ast::Uplink, addresses: &[IpNet]) -> Vec<IpAddr> {
+        let Some(nat) = self.single(&up.nats, "nat") else { return Vec::new() };
+        if addresses.is_empty() {
+            self.needs_address(up, nat.span, "NAT translates to the uplink's address");
+            return Vec::new();
+        }
+        let Some(to) = &nat.to else { return addresses.iter().map(|n| n.addr()).collect() };
+        let Some(addr) = self.address(to) else { return Vec::new() };
+        let owned = addresses
+            .iter()
+            .any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
+        if !owned {
+            let list = addresses.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            self.diags.push(
+                Diagnostic::new(Code::NatAddress, to.span, format!("`{}` is not an address of uplink `{}`", addr.addr, up.name.name))
+                    .label("not the uplink's")
+                    .help(format!("the uplink has {list}; write plain `nat` to use it")),
+            );
+            return Vec::new();
+        }
+        let mut out: Vec<IpAddr> = addresses.iter().map(|n| n.addr()).filter(|a| a.is_ipv4() != addr.addr.is_ipv4()).collect();
+        out.push(addr.addr);
+        out
+    }
+
+    pub fn needs_address(&mut self, up: &ast::Uplink, span: crate::source::Span, why: &str) {
+        self.diags.push(
+            Diagnostic::new(Code::MissingSetting, span, format!("uplink `{}` has no address", up.name.name))
+                .label("needs the uplink's address")
+                .with(up.name.span, "uplink declared here")
+                .help(format!("{why}; add `address ADDRESS` to the uplink")),
+        );
+    }
+
+    fn healthy(&mut self, up: &'a ast::Uplink) -> ir::Healthy {
+        let Some(h) = self.single(&up.healthy, "healthy") else { return ir::Healthy::All };
+        match &h.rule {
+            HealthyRule::All => ir::Healthy::All,
+            HealthyRule::Any => ir::Healthy::Any,
+            HealthyRule::AtLeast(v) => {
+                let max = up.checks.len().max(1) as u64;
+                match self.integer(v, 1..=max, "the number of passing checks") {
+                    Some(n) => ir::Healthy::AtLeast(n as u32),
+                    None => ir::Healthy::All,
+                }
+            }
+        }
+    }
+
+    fn uplink_events(&mut self, blocks: &'a [EventBlock]) -> (Vec<ir::Action>, Vec<ir::Action>) {
+        let (mut on_up, mut on_down) = (Vec::new(), Vec::new());
+        for (i, block) in blocks.iter().enumerate() {
+            if !matches!(block.event, Event::Up | Event::Down) {
+                self.wrong_event(block, "uplinks have `on up` and `on down`");
+                continue;
+            }
+            if self.repeated_event(blocks, i) {
+                continue;
+            }
+            let actions = self.actions(block);
+            if block.event == Event::Up {
+                for action in &block.actions {
+                    if action.kind == ast::ActionKind::FlushStates {
+                        self.diags.push(
+                            Diagnostic::new(Code::WrongEvent, action.span, "`flush states` in `on up`")
+                                .label("nothing to flush when an uplink comes back")
+                                .help("`flush states` belongs to `on down`: it drops the connections of the failed uplink"),
+                        );
+                    }
+                }
+                on_up = actions;
+            } else {
+                on_down = actions;
+            }
+        }
+        (on_up, on_down)
+    }
+
+    pub fn wrong_event(&mut self, block: &EventBlock, help: &str) {
+        self.diags.push(
+            Diagnostic::new(Code::WrongEvent, block.event_span, format!("`on {}` is not valid here", block.event.as_str()))
+                .label("wrong event")
+                .help(help.to_string()),
+        );
+    }
+
+    /// E0210 when `blocks[i]` repeats an earlier block's event.
+    pub fn repeated_event(&mut self, blocks: &[EventBlock], i: usize) -> bool {
+        let block = &blocks[i];
+        let Some(first) = blocks[..i].iter().find(|b| b.event == block.event) else { return false };
+        self.diags.push(
+            Diagnostic::new(Code::WrongEvent, block.event_span, format!("`on {}` is given twice", block.event.as_str()))
+                .label("second block for this event")
+                .with(first.event_span, "first block here")
+                .help("put all actions for one event into one block"),
+        );
+        true
+    }
+
+    pub fn actions(&mut self, block: &EventBlock) -> Vec<ir::Action> {
+        block
+            .actions
+            .iter()
+            .map(|a| match &a.kind {
+                ast::ActionKind::Run(cmd) => ir::Action::Run(cmd.clone()),
+                ast::ActionKind::Notify(text) => ir::Action::Notify(text.clone()),
+                ast::ActionKind::FlushStates => ir::Action::FlushStates,
+            })
+            .collect()
+    }
+}
+
+fn same_family_slot(existing: &ir::Gateway, new: &Gateway) -> bool {
+    match (existing, new) {
+        (ir::Gateway::Dev, _) | (_, Gateway::Dev(_)) => true,
+        (ir::Gateway::Address { address, .. }, Gateway::Value(v)) => match &v.kind {
+            ast::ValueKind::Address { addr, .. } => addr.is_ipv4() == address.is_ipv4(),
+            _ => false,
+        },
+    }
+}
+
+pub trait HasSpan {
+    fn span_of(&self) -> crate::source::Span;
+}
+
+impl HasSpan for ast::Value {
+    fn span_of(&self) -> crate::source::Span {
+        self.span
+    }
+}
+
+impl HasSpan for ast::Nat {
+    fn span_of(&self) -> crate::source::Span {
+        self.span
+    }
+}
+
+impl HasSpan for ast::Healthy {
+    fn span_of(&self) -> crate::source::Span {
+        self.span
+    }
+}

@@ -1,0 +1,124 @@
+//! What each subcommand does, as functions returning the exit status:
+//! 0 clean or warnings only, 1 errors in the source, 2 usage or I/O problems.
+
+use crate::codes::Code;
+use crate::driver::{self, Compilation};
+use crate::output::{self, OutputFile};
+use crate::render::{self, Format};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub const OK: u8 = 0;
+pub const SOURCE_ERRORS: u8 = 1;
+pub const USAGE: u8 = 2;
+
+/// Compiles `path` and prints its diagnostics; `None` on an I/O error.
+fn compile_and_report(path: &Path, format: Format) -> Option<Compilation> {
+    match driver::compile_file(path) {
+        Ok(c) => {
+            print_diagnostics(&c, format);
+            Some(c)
+        }
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {}", path.display(), e.to_string().to_lowercase());
+            None
+        }
+    }
+}
+
+fn print_diagnostics(c: &Compilation, format: Format) {
+    if c.diagnostics.is_empty() {
+        return;
+    }
+    match format {
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let text = render::render(format, &c.diagnostics, &c.sources, color);
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            let errors = c.diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
+            let warnings = c.diagnostics.len() - errors;
+            eprintln!("{}", summary(errors, warnings));
+        }
+        _ => {
+            let text = render::render(format, &c.diagnostics, &c.sources, false);
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+    }
+}
+
+fn summary(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, w) => plural(w, "warning"),
+        (e, 0) => plural(e, "error"),
+        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+pub fn check(paths: &[std::path::PathBuf], format: Format) -> u8 {
+    let mut status = OK;
+    for path in paths {
+        match compile_and_report(path, format) {
+            None => status = status.max(USAGE),
+            Some(c) if c.has_errors() => status = status.max(SOURCE_ERRORS),
+            Some(_) => {}
+        }
+    }
+    status
+}
+
+pub fn inspect(path: &Path, format: Format) -> u8 {
+    let Some(c) = compile_and_report(path, format) else { return USAGE };
+    match &c.site {
+        Some(site) => {
+            print!("{}", crate::inspect::inspect(site));
+            OK
+        }
+        None => SOURCE_ERRORS,
+    }
+}
+
+/// Writes the outputs of a clean compilation into `dir`, all or nothing.
+pub fn build(path: &Path, dir: &Path, format: Format) -> u8 {
+    let Some(c) = compile_and_report(path, format) else { return USAGE };
+    let Some(site) = &c.site else {
+        eprintln!("error: nothing written to `{}`: the source has errors", dir.display());
+        return SOURCE_ERRORS;
+    };
+    let model = serde_json::json!({
+        "generator": format!("wanc {}", crate::VERSION),
+        "sources": site.sources,
+        "site": site,
+    });
+    let mut ir = serde_json::to_vec_pretty(&model).unwrap_or_default();
+    ir.push(b'\n');
+    let files = vec![OutputFile { path: format!("{}.ir.json", site.name).into(), contents: ir }];
+    match output::write_all(dir, &files) {
+        Ok(()) => {
+            for f in &files {
+                eprintln!("wrote {}", dir.join(&f.path).display());
+            }
+            OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot write to `{}`: {}", dir.display(), e.to_string().to_lowercase());
+            USAGE
+        }
+    }
+}
+
+pub fn explain(code: &str) -> u8 {
+    match Code::parse(code) {
+        Some(code) => {
+            println!("{} ({}): {}\n", code.as_str(), code.severity().as_str(), code.title());
+            println!("{}", code.doc());
+            OK
+        }
+        None => {
+            eprintln!("error: unknown code `{code}`");
+            let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            eprintln!("help: codes are {}", all.join(", "));
+            USAGE
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `wanc inspect`: per state, which uplink each rule uses, so a user can see
+//! what happens when a link dies.
+
+use crate::ast::ViaMode;
+use crate::ir::{Gateway, Health, Member, Routing, Site};
+use std::fmt::Write;
+
+pub fn inspect(site: &Site) -> String {
+    let mut out = String::new();
+    let origin = if site.derived_states { "derived from the default route's failover order" } else { "declared" };
+    let _ = writeln!(out, "site {} ({} uplinks, {} states {origin})", site.name, site.uplinks.len(), site.states.len());
+    let _ = writeln!(out);
+    let _ = writeln!(out, "uplinks:");
+    for up in &site.uplinks {
+        let addrs: Vec<String> = up.addresses.iter().map(|a| a.to_string()).collect();
+        let gws: Vec<String> = up
+            .gateways
+            .iter()
+            .map(|g| match g {
+                Gateway::Dev => "dev".to_string(),
+                Gateway::Address { address, zone: Some(z) } => format!("{address}%{z}"),
+                Gateway::Address { address, zone: None } => address.to_string(),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<12} interface {:<8} address {:<24} gateway {:<20} table {:<5} weight {}{}  checks {}",
+            up.name,
+            up.interface,
+            if addrs.is_empty() { "-".into() } else { addrs.join(",") },
+            if gws.is_empty() { "-".into() } else { gws.join(",") },
+            up.table,
+            up.weight,
+            if up.nat.is_empty() { "" } else { "  nat" },
+            up.checks.len()
+        );
+    }
+    for state in &site.states {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "state {}  when {}", state.name, state.when_text);
+        let health: Vec<String> = site
+            .uplinks
+            .iter()
+            .zip(&state.health)
+            .map(|(u, h)| {
+                let word = match h {
+                    Health::Up => "up",
+                    Health::Down => "down",
+                    Health::Either => "either",
+                };
+                format!("{} {word}", u.name)
+            })
+            .collect();
+        let _ = writeln!(out, "  health: {}", health.join(", "));
+        let width = state.rules.iter().map(|r| r.text.len()).max().unwrap_or(0).min(60);
+        for (rule, routing) in state.rules.iter().zip(&state.routing) {
+            let _ = writeln!(out, "  {:<width$}  -> {}", rule.text, describe(routing, site));
+        }
+    }
+    out
+}
+
+fn describe(routing: &Routing, site: &Site) -> String {
+    let name = |m: &Member| {
+        let n = &site.uplinks[m.uplink].name;
+        if m.certain {
+            n.clone()
+        } else {
+            format!("{n} (if up)")
+        }
+    };
+    match routing {
+        Routing::Unrouted => "unrouted (main table)".into(),
+        Routing::Pinned { uplink, health } => {
+            let n = &site.uplinks[*uplink].name;
+            match health {
+                Health::Up => n.clone(),
+                Health::Down => format!("{n} (down: no traffic)"),
+                Health::Either => format!("{n} (if up)"),
+            }
+        }
+        Routing::Uplinks { mode: ViaMode::Failover, members } => {
+            members.iter().map(name).collect::<Vec<_>>().join(", else ")
+        }
+        Routing::Uplinks { mode, members } => {
+            let word = if *mode == ViaMode::Balance { "balance" } else { "multipath" };
+            let parts: Vec<String> = members.iter().map(|m| format!("{} ×{}", name(m), m.weight)).collect();
+            format!("{word} {}", parts.join(", "))
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The resolved policy model: what every back end and the agent consume.
+//! Names are resolved to indices, defaults applied, and for each state the
+//! routing of every rule is decided as far as the state's condition allows.
+
+use crate::ast::ViaMode;
+use ipnet::IpNet;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub type UplinkId = usize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Site {
+    pub name: String,
+    pub sources: Vec<String>,
+    pub lans: Vec<Lan>,
+    pub hosts: Vec<Host>,
+    pub uplinks: Vec<Uplink>,
+    pub plugins: Vec<Plugin>,
+    /// True when the site declares no states and they were derived from the
+    /// failover order of the default route.
+    pub derived_states: bool,
+    pub states: Vec<State>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Lan {
+    pub name: String,
+    pub interface: String,
+    pub networks: Vec<IpNet>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub address: IpAddr,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Uplink {
+    pub name: String,
+    pub interface: String,
+    /// At most one address per family; the prefix length is the one written,
+    /// or the full length when none was.
+    pub addresses: Vec<IpNet>,
+    pub gateways: Vec<Gateway>,
+    /// The address NAT translates to per family; empty without `nat`.
+    pub nat: Vec<IpAddr>,
+    pub weight: u32,
+    pub table: u32,
+    pub checks: Vec<Check>,
+    pub healthy: Healthy,
+    pub on_up: Vec<Action>,
+    pub on_down: Vec<Action>,
+}
+
+impl Uplink {
+    pub fn address(&self, v6: bool) -> Option<IpAddr> {
+        self.addresses.iter().map(|n| n.addr()).find(|a| a.is_ipv6() == v6)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Gateway {
+    /// A point-to-point link: routes name the interface.
+    Dev,
+    Address { address: IpAddr, zone: Option<String> },
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "rule", content = "n", rename_all = "snake_case")]
+pub enum Healthy {
+    All,
+    Any,
+    AtLeast(u32),
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Check {
+    pub probe: Probe,
+    pub every_ms: u64,
+    pub timeout_ms: u64,
+    pub count: u32,
+    pub rise: u32,
+    pub fall: u32,
+    pub max_loss_percent: Option<f64>,
+    pub max_latency_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Probe {
+    Ping { target: Target },
+    Tcp { target: Target, port: u16 },
+    Http { url: String, expect: u16 },
+    Dns { server: IpAddr, query: String },
+    Plugin { plugin: String, settings: BTreeMap<String, String> },
+}
+
+/// Where a probe goes. Hostnames are allowed (with warning W0502).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Target {
+    Address(IpAddr),
+    Hostname(String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Address(a) => a.fmt(f),
+            Target::Hostname(h) => f.write_str(h),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plugin {
+    pub name: String,
+    /// The path as resolved against the declaring file.
+    pub path: String,
+    pub settings: Vec<PluginSetting>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PluginSetting {
+    pub name: String,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "action", content = "arg", rename_all = "snake_case")]
+pub enum Action {
+    Run(String),
+    Notify(String),
+    FlushStates,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmp6,
+    Gre,
+    Esp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+            Proto::Icmp6 => "icmp6",
+            Proto::Gre => "gre",
+            Proto::Esp => "esp",
+        }
+    }
+
+    pub const ALL: &'static [Proto] = &[Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Icmp6, Proto::Gre, Proto::Esp];
+
+    pub fn has_ports(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Udp)
+    }
+}
+
+/// An inclusive port range; a single port has `first == last`.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ports {
+    pub first: u16,
+    pub last: u16,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Rule {
+    /// The rule as written, for listings and comments in generated files.
+    pub text: String,
+    pub line: usize,
+    pub kind: RuleKind,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "rule", rename_all = "lowercase")]
+pub enum RuleKind {
+    Default { via: Via },
+    Route { from: Vec<IpNet>, to: Vec<IpNet>, proto: Option<Proto>, ports: Vec<Ports>, via: Via },
+    Forward { proto: Proto, ports: Vec<Ports>, on: UplinkId, to: IpAddr, to_port: Option<u16> },
+    Serve { proto: Proto, ports: Vec<Ports>, host: IpAddr, via: UplinkId, stateless: bool },
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Via {
+    pub mode: ViaMode,
+    pub uplinks: Vec<UplinkId>,
+}
+
+/// A state's condition over uplink health, with uplinks as indices.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Cond {
+    True,
+    Up(UplinkId),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    /// `count(members) >= n` and friends, normalised to a range of counts.
+    CountIn { members: Vec<UplinkId>, min: u32, max: u32 },
+}
+
+impl Cond {
+    pub fn eval(&self, up: &dyn Fn(UplinkId) -> bool) -> bool {
+        match self {
+            Cond::True => true,
+            Cond::Up(u) => up(*u),
+            Cond::Not(c) => !c.eval(up),
+            Cond::And(cs) => cs.iter().all(|c| c.eval(up)),
+            Cond::Or(cs) => cs.iter().any(|c| c.eval(up)),
+            Cond::CountIn { members, min, max } => {
+                let n = members.iter().filter(|m| up(**m)).count() as u32;
+                *min <= n && n <= *max
+            }
+        }
+    }
+}
+
+/// What a state's condition says about one uplink.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Up,
+    Down,
+    /// The condition does not decide it: the back end follows the uplink's
+    /// live health inside the state.
+    Either,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct State {
+    pub name: String,
+    /// The condition as written (or generated, for derived states).
+    pub when_text: String,
+    pub when: Cond,
+    /// Per uplink, what holds whenever this state is current.
+    pub health: Vec<Health>,
+    pub on_enter: Vec<Action>,
+    pub on_exit: Vec<Action>,
+    /// The state's policy: the site policy with this state's replacements.
+    pub rules: Vec<Rule>,
+    /// Parallel to `rules`: the routing each rule resolves to in this state.
+    pub routing: Vec<Routing>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "route", rename_all = "lowercase")]
+pub enum Routing {
+    /// Nothing it names can be healthy: traffic falls back to the main table.
+    Unrouted,
+    Uplinks { mode: ViaMode, members: Vec<Member> },
+    /// `forward` and `serve` are fixed to one uplink; `up` tells whether it
+    /// is known healthy in the state.
+    Pinned { uplink: UplinkId, health: Health },
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Member {
+    pub uplink: UplinkId,
+    pub weight: u32,
+    /// Known up in the state; otherwise used only while it is live-healthy.
+    pub certain: bool,
+}

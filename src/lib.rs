@@ -1,0 +1,20 @@
+//! wanc: a compiler and agent for multi-uplink routers.
+//!
+//! Pipeline: source → `syntax` (pest) → `ast` (typed, spanned) → `check`
+//! (names, types, states) → `ir` (the resolved policy) → back ends.
+
+pub mod ast;
+pub mod bdd;
+pub mod check;
+pub mod codes;
+pub mod commands;
+pub mod diagnostic;
+pub mod driver;
+pub mod inspect;
+pub mod ir;
+pub mod output;
+pub mod render;
+pub mod source;
+pub mod syntax;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,52 @@
+//! The command line: parses arguments and dispatches to `wanc::commands`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wanc::commands;
+use wanc::render::Format;
+
+#[derive(Parser)]
+#[command(name = "wanc", version, about = "Compiler and agent for multi-uplink routers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check sources and report every problem
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Compile a site into the files a router installs
+    Build {
+        file: PathBuf,
+        /// Output directory
+        #[arg(short, long, default_value = "out")]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Show, per state, which uplink each rule uses
+    Inspect {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Explain a diagnostic code, such as E0301
+    Explain { code: String },
+}
+
+fn main() -> ExitCode {
+    let status = match Cli::parse().command {
+        Command::Check { files, format } => commands::check(&files, format),
+        Command::Build { file, output, format } => commands::build(&file, &output, format),
+        Command::Inspect { file, format } => commands::inspect(&file, format),
+        Command::Explain { code } => commands::explain(&code),
+    };
+    ExitCode::from(status)
+}
