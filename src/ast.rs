@@ -78,6 +78,9 @@ pub struct Lan {
     pub name: Ident,
     pub interfaces: Vec<Word>,
     pub networks: Vec<Value>,
+    /// A statement of the block did not parse: "missing setting" checks stay
+    /// quiet, since the setting may be on the broken line.
+    pub recovered: bool,
     pub span: Span,
 }
 
@@ -100,6 +103,8 @@ pub struct Uplink {
     pub checks: Vec<Check>,
     pub healthy: Vec<Healthy>,
     pub events: Vec<EventBlock>,
+    /// As for `Lan::recovered`.
+    pub recovered: bool,
     pub span: Span,
 }
 

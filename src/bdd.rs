@@ -11,6 +11,31 @@
 //! "is this function false" is a comparison with `FALSE`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The keys are small integers; SipHash's protection against crafted keys
+/// buys nothing here and costs most of the time.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 pub type NodeId = u32;
 pub const FALSE: NodeId = 0;
@@ -29,8 +54,8 @@ pub struct TooLarge;
 
 pub struct Bdd {
     nodes: Vec<Node>,
-    unique: HashMap<Node, NodeId>,
-    ite_cache: HashMap<(NodeId, NodeId, NodeId), NodeId>,
+    unique: FastMap<Node, NodeId>,
+    ite_cache: FastMap<(NodeId, NodeId, NodeId), NodeId>,
     budget: usize,
 }
 
@@ -39,8 +64,8 @@ impl Bdd {
         let terminal = Node { var: u32::MAX, lo: 0, hi: 0 };
         Bdd {
             nodes: vec![terminal, Node { var: u32::MAX, lo: 1, hi: 1 }],
-            unique: HashMap::new(),
-            ite_cache: HashMap::new(),
+            unique: FastMap::default(),
+            ite_cache: FastMap::default(),
             budget,
         }
     }

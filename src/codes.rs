@@ -189,7 +189,7 @@ interface.
     interface em0
     gateway fe80::1%em1           # error: the uplink's interface is `em0`";
 
-    NatAddress = "E0207", Error, "NAT to an address that is not the uplink's",
+    NatAddress = "E0207", Error, "nat to an address that is not the uplink's",
 "`nat to ADDRESS` must translate to an address the uplink owns: its `address`,
 or one inside the uplink's prefix when the address carries a prefix length.
 Translating to any other address sends replies to a host that never sees

@@ -68,14 +68,13 @@ impl Loader<'_> {
                 _ => None,
             })
             .collect();
-        self.files.push(parsed);
         for (rel, span) in imports {
             let target = path.parent().unwrap_or(Path::new("")).join(&rel);
             let key = std::fs::canonicalize(&target).unwrap_or(target.clone());
             if self.stack.contains(&key) {
                 self.diags.push(
-                    Diagnostic::new(Code::ImportCycle, span, format!("`{rel}` imports itself"))
-                        .label("this import closes a cycle")
+                    Diagnostic::new(Code::ImportCycle, span, format!("importing `{rel}` closes a cycle"))
+                        .label("this file is already being imported")
                         .help("move the shared definitions to a file that both import"),
                 );
                 continue;
@@ -95,6 +94,9 @@ impl Loader<'_> {
                 ),
             }
         }
+        // Imported definitions come before the importer's, as if written at
+        // the top of it: a duplicate is then reported in the importer.
+        self.files.push(parsed);
         self.stack.pop();
     }
 }

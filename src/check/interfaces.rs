@@ -14,8 +14,11 @@ pub fn is_valid(name: &str) -> bool {
 
 impl<'a> Checker<'a, '_> {
     /// The one interface of a lan or uplink, validated and claimed.
-    pub fn interface(&mut self, words: &'a [Word], owner: &crate::ast::Ident, noun: &str) -> Option<String> {
+    pub fn interface(&mut self, words: &'a [Word], owner: &crate::ast::Ident, noun: &str, recovered: bool) -> Option<String> {
         let Some(first) = words.first() else {
+            if recovered {
+                return None;
+            }
             self.diags.push(
                 Diagnostic::new(Code::MissingSetting, owner.span, format!("{noun} `{}` has no interface", owner.name))
                     .label("needs `interface NAME`")

@@ -35,11 +35,15 @@ pub struct Checker<'a, 'd> {
     plugin_infos: Vec<Option<Vec<ir::PluginSetting>>>,
     /// Interface name → where it was claimed and by whom.
     interfaces: HashMap<String, (Span, String)>,
+    /// Whether the parser skipped anything. Whole-site properties (state
+    /// coverage) are not judged then: a dropped line would make them lie.
+    syntax_errors: bool,
 }
 
 /// Checks a site made of `files` (the root first, then its imports). Returns
 /// the model only when there are no errors; warnings do not stop it.
 pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) -> Option<ir::Site> {
+    let syntax_errors = diags.iter().any(|d| d.code == crate::codes::Code::Syntax);
     let (names, items) = Names::collect(files, diags);
     let mut c = Checker {
         names: &names,
@@ -50,6 +54,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         lan_networks: Vec::new(),
         plugin_infos: Vec::new(),
         interfaces: HashMap::new(),
+        syntax_errors,
     };
     c.hosts();
     let lans = c.lans();

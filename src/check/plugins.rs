@@ -41,7 +41,7 @@ impl std::fmt::Display for PluginError {
             PluginError::Missing(why) => write!(f, "cannot read the plugin: {why}"),
             PluginError::Invalid(why) => write!(f, "not valid WebAssembly: {why}"),
             PluginError::Abi(v) => write!(f, "plugin speaks ABI version {v}, wanc speaks {ABI_VERSION}"),
-            PluginError::Export(what) => write!(f, "plugin {what}"),
+            PluginError::Export(what) => write!(f, "{what}"),
         }
     }
 }
@@ -57,11 +57,11 @@ pub fn inspect(path: &Path) -> Result<Vec<PluginSetting>, PluginError> {
     for (name, wanted) in [("wanc_abi_version", "() -> i32"), ("wanc_settings", "() -> i64"), ("wanc_alloc", "(i32) -> i32"), ("wanc_probe", "(i32, i32) -> i64")] {
         match module.get_export(name) {
             Some(wasmtime::ExternType::Func(_)) => {}
-            _ => return Err(PluginError::Export(format!("does not export function `{name}` {wanted}"))),
+            _ => return Err(PluginError::Export(format!("it does not export function `{name}` {wanted}"))),
         }
     }
     if !matches!(module.get_export("memory"), Some(wasmtime::ExternType::Memory(_))) {
-        return Err(PluginError::Export("does not export its `memory`".into()));
+        return Err(PluginError::Export("it does not export its `memory`".into()));
     }
     let mut store = Store::new(&engine, ());
     store.set_fuel(COMPILE_TIME_FUEL).map_err(|e| PluginError::Invalid(e.to_string()))?;
@@ -72,7 +72,7 @@ pub fn inspect(path: &Path) -> Result<Vec<PluginSetting>, PluginError> {
     let instance = linker.instantiate(&mut store, &module).map_err(|e| PluginError::Invalid(first_line(&e)))?;
     let version = instance
         .get_typed_func::<(), i32>(&mut store, "wanc_abi_version")
-        .map_err(|_| PluginError::Export("exports `wanc_abi_version` with the wrong type, expected () -> i32".into()))?
+        .map_err(|_| PluginError::Export("it exports `wanc_abi_version` with the wrong type, expected () -> i32".into()))?
         .call(&mut store, ())
         .map_err(|e| PluginError::Invalid(format!("`wanc_abi_version` trapped: {}", first_line(&e))))?;
     if version != ABI_VERSION {
@@ -80,16 +80,16 @@ pub fn inspect(path: &Path) -> Result<Vec<PluginSetting>, PluginError> {
     }
     let packed = instance
         .get_typed_func::<(), i64>(&mut store, "wanc_settings")
-        .map_err(|_| PluginError::Export("exports `wanc_settings` with the wrong type, expected () -> i64".into()))?
+        .map_err(|_| PluginError::Export("it exports `wanc_settings` with the wrong type, expected () -> i64".into()))?
         .call(&mut store, ())
         .map_err(|e| PluginError::Invalid(format!("`wanc_settings` trapped: {}", first_line(&e))))?;
-    let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| PluginError::Export("does not export its `memory`".into()))?;
+    let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| PluginError::Export("it does not export its `memory`".into()))?;
     let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
     let data = memory.data(&store);
     let text = data
         .get(ptr..ptr.saturating_add(len))
         .and_then(|b| std::str::from_utf8(b).ok())
-        .ok_or_else(|| PluginError::Export("returns a settings description outside its memory or not UTF-8".into()))?;
+        .ok_or_else(|| PluginError::Export("its settings description lies outside its memory or is not UTF-8".into()))?;
     Ok(parse_settings(text))
 }
 

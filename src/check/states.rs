@@ -16,7 +16,7 @@ use crate::ir::{self, Cond, Health};
 use crate::source::Span;
 
 /// Nodes the checker may build before giving up with E0303.
-const BDD_BUDGET: usize = 4_000_000;
+const BDD_BUDGET: usize = 1_000_000;
 
 /// A declared state before routing: its name, condition and actions.
 pub struct Declared {
@@ -55,7 +55,7 @@ impl<'a> Checker<'a, '_> {
                 on_exit,
             });
         }
-        if !ok {
+        if !ok || self.syntax_errors {
             return None;
         }
         match self.decide(&conds, uplinks) {

@@ -19,9 +19,9 @@ impl<'a> Checker<'a, '_> {
     pub fn lans(&mut self) -> Vec<ir::Lan> {
         let mut out = Vec::new();
         for &lan in &self.items.lans {
-            let interface = self.interface(&lan.interfaces, &lan.name, "lan");
+            let interface = self.interface(&lan.interfaces, &lan.name, "lan", lan.recovered);
             let networks: Vec<IpNet> = lan.networks.iter().filter_map(|n| self.network(n)).collect();
-            if lan.networks.is_empty() {
+            if lan.networks.is_empty() && !lan.recovered {
                 self.diags.push(
                     Diagnostic::new(Code::MissingSetting, lan.name.span, format!("lan `{}` has no network", lan.name.name))
                         .label("needs `network PREFIX`")
@@ -40,7 +40,7 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn uplink(&mut self, up: &'a ast::Uplink) -> ir::Uplink {
-        let interface = self.interface(&up.interfaces, &up.name, "uplink").unwrap_or_default();
+        let interface = self.interface(&up.interfaces, &up.name, "uplink", up.recovered).unwrap_or_default();
         let addresses = self.uplink_addresses(up);
         let gateways = self.gateways(up, &interface, &addresses);
         let nat = self.nat(up, &addresses);
@@ -96,7 +96,7 @@ impl<'a> Checker<'a, '_> {
 
     fn gateways(&mut self, up: &'a ast::Uplink, interface: &str, addresses: &[IpNet]) -> Vec<ir::Gateway> {
         let mut out: Vec<(ir::Gateway, crate::source::Span)> = Vec::new();
-        if up.gateways.is_empty() {
+        if up.gateways.is_empty() && !up.recovered {
             self.diags.push(
                 Diagnostic::new(Code::MissingSetting, up.name.span, format!("uplink `{}` has no gateway", up.name.name))
                     .label("needs `gateway`")

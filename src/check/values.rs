@@ -114,7 +114,8 @@ impl<'a> Checker<'a, '_> {
                 Some(net.trunc())
             }
             Target::Literal(ValueKind::Address { addr, .. }) => {
-                let example = if addr.is_ipv4() { format!("{addr}/24") } else { format!("{addr}/64") };
+                let len = if addr.is_ipv4() { 24 } else { 64 };
+                let example = IpNet::new(*addr, len).map(|n| n.trunc().to_string()).unwrap_or_default();
                 let help = format!("a network carries its length, such as `{example}`");
                 self.mismatch(value.span, "a prefix", "an address", &help);
                 None
@@ -167,7 +168,7 @@ impl<'a> Checker<'a, '_> {
         match self.deref(value, &[]) {
             Target::Literal(ValueKind::Integer(n)) if range.contains(n) => Some(*n),
             Target::Literal(ValueKind::Integer(n)) => {
-                self.out_of_range(value.span, format!("{what} `{n}` is out of range"), format!("{what} is {} to {}", range.start(), range.end()));
+                self.out_of_range(value.span, format!("`{n}` is out of range for {what}"), format!("{what} is from {} to {}", range.start(), range.end()));
                 None
             }
             Target::Literal(other) => {

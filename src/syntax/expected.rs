@@ -11,7 +11,7 @@ pub fn describe(error: &Error<Rule>, text: &str) -> (usize, String) {
     };
     let mut words: Vec<String> = Vec::new();
     let mut add = |w: String| {
-        if !words.contains(&w) {
+        if !words.iter().any(|x| x.contains(&w)) {
             words.push(w);
         }
     };
@@ -31,10 +31,20 @@ pub fn describe(error: &Error<Rule>, text: &str) -> (usize, String) {
     }
     if let Some(attempts) = error.parse_attempts() {
         for token in attempts.expected_tokens() {
-            if let Some(w) = token_words(&token.to_string()) {
+            let token = token.to_string();
+            // Inside a value, punctuation comes from the literal rules'
+            // insides (`:` of an IPv6 address); "a value" says it better.
+            if has_value_expected(error) && matches!(token.as_str(), ":" | "{" | "[") {
+                continue;
+            }
+            if let Some(w) = token_words(&token) {
                 add(w);
             }
         }
+    }
+    let at_end = text.get(offset..).is_none_or(|rest| rest.trim().is_empty());
+    if at_end && words.iter().any(|w| w == "`}`") {
+        return (offset, "expected `}` before the end of the file".into());
     }
     let expected = match words.len() {
         0 => "something else".to_string(),
@@ -69,6 +79,26 @@ pub fn found(text: &str, offset: usize) -> String {
     format!("`{word}`")
 }
 
+fn has_value_expected(error: &Error<Rule>) -> bool {
+    match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.iter().any(|r| is_value(*r)),
+        _ => false,
+    }
+}
+
+/// The statement keywords a re-parse entry rule stands for, for "did you mean".
+pub fn statement_words(entry: Rule) -> &'static [&'static str] {
+    match entry {
+        Rule::just_item => &["site", "import", "const", "host", "lan", "uplink", "plugin", "policy", "state"],
+        Rule::just_lan => &["interface", "network"],
+        Rule::just_uplink => &["interface", "address", "gateway", "nat", "weight", "table", "check", "healthy", "on"],
+        Rule::just_rule => &["default", "route", "forward", "serve"],
+        Rule::just_state => &["on", "policy"],
+        Rule::just_action => &["run", "notify", "flush"],
+        _ => &[],
+    }
+}
+
 fn is_value(r: Rule) -> bool {
     matches!(
         r,
@@ -80,6 +110,7 @@ fn is_value(r: Rule) -> bool {
             | Rule::port_range
             | Rule::integer
             | Rule::set
+            | Rule::string
             | Rule::hostname
     )
 }
@@ -90,8 +121,15 @@ fn rule_words(r: Rule) -> Option<&'static str> {
         Rule::opt_name => "an option name",
         Rule::bare => "an interface name",
         Rule::string => "a string in double quotes",
-        Rule::EOI | Rule::just_item | Rule::just_lan | Rule::just_uplink => "the end of the statement",
-        Rule::just_rule | Rule::just_state | Rule::just_action => "the end of the statement",
+        Rule::EOI => "the end of the statement",
+        // A re-parse that fails where it started names its entry rule: what
+        // was expected is one of the statements of that block.
+        Rule::just_item => "an item (`site`, `import`, `const`, `host`, `lan`, `uplink`, `plugin`, `policy` or `state`)",
+        Rule::just_lan => "`interface` or `network`",
+        Rule::just_uplink => "an uplink setting (`interface`, `address`, `gateway`, `nat`, `weight`, `table`, `check`, `healthy` or `on`)",
+        Rule::just_rule => "a rule (`default`, `route`, `forward` or `serve`)",
+        Rule::just_state => "`on` or `policy`",
+        Rule::just_action => "an action (`run`, `notify` or `flush states`)",
         Rule::site => "`site`",
         Rule::import => "`import`",
         Rule::const_def => "`const`",

@@ -6,7 +6,7 @@ mod tree;
 
 use crate::ast;
 use crate::codes::Code;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};
 use pest::Parser;
 
@@ -49,10 +49,25 @@ fn explain_skipped(entry: Rule, file: FileId, start: usize, text: &str, diags: &
     let at = start + offset;
     let width = token_width(text, offset);
     let span = Span::new(file, at, at + width);
-    let help = help_for(entry);
+    // A misspelt statement keyword gets a suggestion rather than the list.
+    let first_word: String = text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let suggestion = (offset == 0)
+        .then(|| suggest(&first_word, expected::statement_words(entry).iter().copied()))
+        .flatten()
+        .map(|s| format!("did you mean `{s}`?"));
+    let help = suggestion.or(help_for(entry).map(str::to_string));
+    let unclosed = offset >= text.trim_end().len() && message.starts_with("expected `}`");
     let mut diagnostic = Diagnostic::new(Code::Syntax, span, message).label("unexpected here");
-    if let Some(help) = help {
-        diagnostic = diagnostic.help(help);
+    match (unclosed, text.find('{')) {
+        (true, Some(open)) => {
+            let open = Span::new(file, start + open, start + open + 1);
+            diagnostic = diagnostic.with(open, "this `{` is never closed").help("every `{` needs a matching `}`");
+        }
+        _ => {
+            if let Some(help) = help {
+                diagnostic = diagnostic.help(help);
+            }
+        }
     }
     diags.push(diagnostic);
 }

@@ -98,12 +98,15 @@ impl Builder<'_> {
 
     fn lan(&mut self, mut inner: Pairs<Rule>, span: Span) -> Option<Lan> {
         let name = self.ident(inner.next()?);
-        let mut lan = Lan { name, interfaces: Vec::new(), networks: Vec::new(), span };
+        let mut lan = Lan { name, interfaces: Vec::new(), networks: Vec::new(), recovered: false, span };
         for stmt in inner {
             match stmt.as_rule() {
                 Rule::interface_stmt => lan.interfaces.extend(stmt.into_inner().next().map(|w| self.word(w))),
                 Rule::network_stmt => lan.networks.extend(stmt.into_inner().next().map(|v| self.value(v))),
-                Rule::bad_stmt => self.skipped(&stmt, Rule::just_lan),
+                Rule::bad_stmt => {
+                    lan.recovered = true;
+                    self.skipped(&stmt, Rule::just_lan)
+                }
                 _ => {}
             }
         }
@@ -123,12 +126,14 @@ impl Builder<'_> {
             checks: Vec::new(),
             healthy: Vec::new(),
             events: Vec::new(),
+            recovered: false,
             span,
         };
         for stmt in inner {
             let stmt_span = self.span(&stmt);
             let r = stmt.as_rule();
             if r == Rule::bad_stmt {
+                up.recovered = true;
                 self.skipped(&stmt, Rule::just_uplink);
                 continue;
             }
