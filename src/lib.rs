@@ -13,6 +13,7 @@ pub mod driver;
 pub mod inspect;
 pub mod ir;
 pub mod output;
+pub mod plugin;
 pub mod render;
 pub mod source;
 pub mod syntax;

@@ -39,6 +39,8 @@ enum Command {
     },
     /// Explain a diagnostic code, such as E0301
     Explain { code: String },
+    /// Run one probe with a plugin: exit 0 up, 1 down, 2 if it cannot run
+    Probe(wanc::plugin::command::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Build { file, output, format } => commands::build(&file, &output, format),
         Command::Inspect { file, format } => commands::inspect(&file, format),
         Command::Explain { code } => commands::explain(&code),
+        Command::Probe(args) => wanc::plugin::command::probe(&args),
     };
     ExitCode::from(status)
 }

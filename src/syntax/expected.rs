@@ -46,8 +46,12 @@ pub fn describe(error: &Error<Rule>, text: &str) -> (usize, String) {
     if at_end && words.iter().any(|w| w == "`}`") {
         return (offset, "expected `}` before the end of the file".into());
     }
+    if words.is_empty() {
+        // Pest gives up without naming anything only when its recursion
+        // guard trips.
+        return (offset, "input is nested too deeply to read".into());
+    }
     let expected = match words.len() {
-        0 => "something else".to_string(),
         1 => words.remove(0),
         _ => {
             let last = words.pop().unwrap_or_default();

@@ -4,7 +4,8 @@
 
 use super::{explain_skipped, literal, Rule};
 use crate::ast::*;
-use crate::diagnostic::Diagnostics;
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};
 use pest::iterators::{Pair, Pairs};
 
@@ -324,8 +325,24 @@ impl Builder<'_> {
         Some(state)
     }
 
+    /// Conditions deeper than this are refused: the tree, the checker and
+    /// the decision diagrams recurse over them, and no site needs it.
+    const MAX_DEPTH: usize = 64;
+
     fn expr(&mut self, pair: P) -> Option<Expr> {
+        self.expr_at(pair, 0)
+    }
+
+    fn expr_at(&mut self, pair: P, depth: usize) -> Option<Expr> {
         let span = self.span(&pair);
+        if depth > Self::MAX_DEPTH {
+            self.diags.push(
+                Diagnostic::new(Code::Syntax, span, format!("condition is nested more than {} levels deep", Self::MAX_DEPTH))
+                    .label("too deep")
+                    .help("write the condition flatter, for example with `any(…)`, `all(…)` or `count(…)`"),
+            );
+            return None;
+        }
         let r = pair.as_rule();
         if r == Rule::ident {
             return Some(Expr { kind: ExprKind::Uplink(self.ident(pair)), span });
@@ -333,7 +350,7 @@ impl Builder<'_> {
         let inner = pair.into_inner();
         let kind = match r {
             Rule::expr | Rule::conj => {
-                let mut parts: Vec<Expr> = inner.filter_map(|p| self.expr(p)).collect();
+                let mut parts: Vec<Expr> = inner.filter_map(|p| self.expr_at(p, depth)).collect();
                 if parts.len() == 1 {
                     return parts.pop();
                 }
@@ -346,7 +363,7 @@ impl Builder<'_> {
             Rule::unary => {
                 let parts: Vec<P> = inner.collect();
                 let (nots, primary) = parts.split_at(parts.len().saturating_sub(1));
-                let mut e = self.expr(primary.first()?.clone())?;
+                let mut e = self.expr_at(primary.first()?.clone(), depth + nots.len() + 1)?;
                 for not in nots.iter().rev() {
                     let s = self.span(not).to(e.span);
                     e = Expr { kind: ExprKind::Not(Box::new(e)), span: s };

@@ -1,0 +1,105 @@
+//! The command line as a user meets it: exit statuses, the three diagnostic
+//! formats, `explain`, and builds that write all or nothing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn wanc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wanc")).args(args).output().expect("wanc runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const BROKEN: &str = "tests/ui/unknown-uplink-in-via.wan";
+const WARNS: &str = "tests/ui/host-bits-set.wan";
+
+#[test]
+fn exit_status_follows_severity() {
+    assert_eq!(wanc(&["check", "examples/dual-isp-failover.wan"]).status.code(), Some(0));
+    assert_eq!(wanc(&["check", WARNS]).status.code(), Some(0));
+    assert_eq!(wanc(&["check", BROKEN]).status.code(), Some(1));
+    assert_eq!(wanc(&["check", "no/such/file.wan"]).status.code(), Some(2));
+    assert_eq!(wanc(&["check"]).status.code(), Some(2));
+    assert_eq!(wanc(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn short_format_is_one_line_per_diagnostic() {
+    let out = wanc(&["check", "--format", "short", "tests/ui/setting-twice.wan"]);
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0], "tests/ui/setting-twice.wan:3:15: error[E0104]: `interface` is given twice");
+}
+
+#[test]
+fn json_format_has_every_field() {
+    let out = wanc(&["check", "--format", "json", "tests/ui/duplicate-uplink.wan"]);
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().next().expect("one diagnostic");
+    let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(v["severity"], "error");
+    assert_eq!(v["code"], "E0102");
+    assert_eq!(v["message"], "`isp1` is defined twice");
+    assert_eq!(v["file"], "tests/ui/duplicate-uplink.wan");
+    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(6), Some(5)));
+    assert_eq!((v["end_line"].as_u64(), v["end_column"].as_u64()), (Some(6), Some(9)));
+    assert!(v["help"].as_str().is_some_and(|h| h.contains("namespace")));
+    let labels = v["labels"].as_array().expect("labels");
+    assert_eq!(labels.len(), 2);
+    assert_eq!(labels[1]["primary"], false);
+    assert_eq!(labels[1]["line"].as_u64(), Some(1));
+}
+
+#[test]
+fn human_format_has_no_colour_off_a_terminal() {
+    let out = wanc(&["check", BROKEN]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("unknown uplink `isp2`"), "{stderr}");
+    assert!(stderr.contains("did you mean `isp1`?"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in piped output");
+    assert!(stderr.trim_end().ends_with("1 error"), "{stderr}");
+}
+
+#[test]
+fn explain_knows_every_code() {
+    for code in wanc::codes::Code::ALL {
+        let out = wanc(&["explain", code.as_str()]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        assert!(text(&out.stdout).contains(code.title()));
+    }
+    assert_eq!(wanc(&["explain", "e0301"]).status.code(), Some(0));
+    assert_eq!(wanc(&["explain", "E9999"]).status.code(), Some(2));
+}
+
+#[test]
+fn inspect_shows_the_routing_per_state() {
+    let out = wanc(&["inspect", "examples/dual-isp-failover.wan"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("state noisp2  when isp1 && !isp2"), "{stdout}");
+    assert!(stdout.contains("-> balance isp1 ×1\n"), "{stdout}");
+}
+
+#[test]
+fn failed_build_leaves_the_output_directory_as_it_was() {
+    let dir = tempdir("failed-build");
+    std::fs::write(dir.join("keep.txt"), "precious").expect("write");
+    let out = wanc(&["build", BROKEN, "-o", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let entries: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("keep.txt")]);
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).expect("read"), "precious");
+    let out = wanc(&["build", "examples/dual-isp-failover.wan", "-o", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.join("office.ir.json").exists());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
+}
