@@ -52,8 +52,9 @@ pub fn inspect(site: &Site) -> String {
             })
             .collect();
         let _ = writeln!(out, "  health: {}", health.join(", "));
-        let width = state.rules.iter().map(|r| r.text.len()).max().unwrap_or(0).min(60);
-        for (rule, routing) in state.rules.iter().zip(&state.routing) {
+        let width = state.rules.iter().map(|&r| site.rules[r].text.len()).max().unwrap_or(0).min(60);
+        for (&rule, routing) in state.rules.iter().zip(&state.routing) {
+            let rule = &site.rules[rule];
             let _ = writeln!(out, "  {:<width$}  -> {}", rule.text, describe(routing, site));
         }
     }

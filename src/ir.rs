@@ -21,8 +21,13 @@ pub struct Site {
     /// True when the site declares no states and they were derived from the
     /// failover order of the default route.
     pub derived_states: bool,
+    /// Every rule once: the site policy first, then the rules that states
+    /// bring in their own `policy { }`. States refer to them by index.
+    pub rules: Vec<Rule>,
     pub states: Vec<State>,
 }
+
+pub type RuleId = usize;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Lan {
@@ -248,8 +253,9 @@ pub struct State {
     pub health: Vec<Health>,
     pub on_enter: Vec<Action>,
     pub on_exit: Vec<Action>,
-    /// The state's policy: the site policy with this state's replacements.
-    pub rules: Vec<Rule>,
+    /// The state's policy, as indices into `Site::rules`: the site policy
+    /// with this state's replacements, the state's own rules first.
+    pub rules: Vec<RuleId>,
     /// Parallel to `rules`: the routing each rule resolves to in this state.
     pub routing: Vec<Routing>,
 }

@@ -78,6 +78,8 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         c.declared_states(uplinks.len())
     };
     let mut site_states = Vec::new();
+    let base_ids: Vec<ir::RuleId> = (0..base.len()).collect();
+    let mut rules = base;
     for (i, state) in declared.into_iter().flatten().enumerate() {
         let own: Vec<ir::Rule> = match items.states.get(i) {
             Some(s) if !derived_states => {
@@ -86,8 +88,8 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             }
             _ => Vec::new(),
         };
-        let rules = state_rules(&base, own);
-        let routing = rules.iter().map(|r| routing(r, &state.health, &uplinks)).collect();
+        let state_rules = with_own_rules(&mut rules, &base_ids, own);
+        let routing = state_rules.iter().map(|&r| routing(&rules[r], &state.health, &uplinks)).collect();
         site_states.push(ir::State {
             name: state.name,
             when_text: state.when_text,
@@ -95,7 +97,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             health: state.health,
             on_enter: state.on_enter,
             on_exit: state.on_exit,
-            rules,
+            rules: state_rules,
             routing,
         });
     }
@@ -113,15 +115,21 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         None => default_site_name(sources),
     };
     let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
-    Some(ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, states: site_states })
+    Some(ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states })
 }
 
-/// The site policy with a state's own rules: a state rule replaces the site
-/// rule for the same traffic and otherwise comes first, as the more specific.
-fn state_rules(base: &[ir::Rule], own: Vec<ir::Rule>) -> Vec<ir::Rule> {
-    let replaced = |r: &ir::Rule| own.iter().any(|o| policy::same_selector(&o.kind, &r.kind));
-    let kept: Vec<ir::Rule> = base.iter().filter(|r| !replaced(r)).cloned().collect();
-    own.into_iter().chain(kept).collect()
+/// A state's policy: its own rules (added to the site's rule table) first,
+/// as the more specific, then the site rules they do not replace. A state
+/// rule replaces the site rule for the same traffic.
+fn with_own_rules(rules: &mut Vec<ir::Rule>, base: &[ir::RuleId], own: Vec<ir::Rule>) -> Vec<ir::RuleId> {
+    if own.is_empty() {
+        return base.to_vec();
+    }
+    let kept: Vec<ir::RuleId> =
+        base.iter().copied().filter(|&b| !own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
+    let first = rules.len();
+    rules.extend(own);
+    (first..rules.len()).chain(kept).collect()
 }
 
 fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Routing {

@@ -26,6 +26,8 @@ pub fn describe(error: &Error<Rule>, text: &str) -> (usize, String) {
             }
             if let Some(w) = rule_words(*r) {
                 add(w.to_string());
+            } else if let Some(word) = format!("{r:?}").strip_prefix("kw_") {
+                add(format!("`{word}`"));
             }
         }
     }

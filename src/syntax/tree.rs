@@ -15,6 +15,18 @@ pub struct Builder<'d> {
 }
 
 type P<'i> = Pair<'i, Rule>;
+type Kids<'i> = std::iter::Filter<Pairs<'i, Rule>, fn(&P<'i>) -> bool>;
+
+/// Keyword pairs (`kw_via`, …) only mark words; the builder reads the pairs
+/// around them. Named by prefix so a keyword added to the grammar needs no
+/// change here.
+fn not_keyword(pair: &P) -> bool {
+    !format!("{:?}", pair.as_rule()).starts_with("kw_")
+}
+
+fn kids(pair: P) -> Kids {
+    pair.into_inner().filter(not_keyword as fn(&P) -> bool)
+}
 
 impl Builder<'_> {
     fn span(&self, pair: &P) -> Span {
@@ -28,7 +40,7 @@ impl Builder<'_> {
 
     pub fn file(&mut self, root: P) -> Vec<Item> {
         let mut items = Vec::new();
-        for pair in root.into_inner() {
+        for pair in kids(root) {
             match pair.as_rule() {
                 Rule::bad_item => self.skipped(&pair, Rule::just_item),
                 Rule::EOI => {}
@@ -41,7 +53,7 @@ impl Builder<'_> {
     fn item(&mut self, pair: P) -> Option<Item> {
         let span = self.span(&pair);
         let r = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = kids(pair);
         Some(match r {
             Rule::site => Item::Site { name: self.string(inner.next()?).0, span },
             Rule::import => Item::Import { path: self.string(inner.next()?).0, span },
@@ -71,7 +83,7 @@ impl Builder<'_> {
     /// A string literal's contents and the span of the whole literal.
     fn string(&mut self, pair: P) -> (String, Span) {
         let span = self.span(&pair);
-        let text = match pair.into_inner().next() {
+        let text = match kids(pair).next() {
             Some(inner) => literal::string(inner.as_str(), inner.as_span().start(), self.file, self.diags),
             None => String::new(),
         };
@@ -79,8 +91,16 @@ impl Builder<'_> {
     }
 
     fn value(&mut self, pair: P) -> Value {
+        self.value_at(pair, 0)
+    }
+
+    fn value_at(&mut self, pair: P, depth: usize) -> Value {
         let span = self.span(&pair);
         let text = pair.as_str();
+        if depth > Self::MAX_DEPTH {
+            self.too_deep(span, "list");
+            return Value { kind: ValueKind::Invalid, span };
+        }
         let kind = match pair.as_rule() {
             Rule::prefix => literal::prefix(text, span, self.diags),
             Rule::addr6 | Rule::addr4 => literal::address(text, span, self.diags),
@@ -89,7 +109,7 @@ impl Builder<'_> {
             Rule::port_range => literal::port_range(text, span, self.diags),
             Rule::integer => literal::integer(text, span, self.diags),
             Rule::string => ValueKind::Str(self.string(pair).0),
-            Rule::set => ValueKind::Set(pair.into_inner().map(|v| self.value(v)).collect()),
+            Rule::set => ValueKind::Set(kids(pair).map(|v| self.value_at(v, depth + 1)).collect()),
             Rule::hostname => ValueKind::Hostname(text.trim_end_matches('.').to_string()),
             Rule::ident => ValueKind::Name(self.ident(pair)),
             _ => ValueKind::Invalid,
@@ -97,13 +117,13 @@ impl Builder<'_> {
         Value { kind, span }
     }
 
-    fn lan(&mut self, mut inner: Pairs<Rule>, span: Span) -> Option<Lan> {
+    fn lan(&mut self, mut inner: Kids<'_>, span: Span) -> Option<Lan> {
         let name = self.ident(inner.next()?);
         let mut lan = Lan { name, interfaces: Vec::new(), networks: Vec::new(), recovered: false, span };
         for stmt in inner {
             match stmt.as_rule() {
-                Rule::interface_stmt => lan.interfaces.extend(stmt.into_inner().next().map(|w| self.word(w))),
-                Rule::network_stmt => lan.networks.extend(stmt.into_inner().next().map(|v| self.value(v))),
+                Rule::interface_stmt => lan.interfaces.extend(kids(stmt).next().map(|w| self.word(w))),
+                Rule::network_stmt => lan.networks.extend(kids(stmt).next().map(|v| self.value(v))),
                 Rule::bad_stmt => {
                     lan.recovered = true;
                     self.skipped(&stmt, Rule::just_lan)
@@ -114,7 +134,7 @@ impl Builder<'_> {
         Some(lan)
     }
 
-    fn uplink(&mut self, mut inner: Pairs<Rule>, span: Span) -> Option<Uplink> {
+    fn uplink(&mut self, mut inner: Kids<'_>, span: Span) -> Option<Uplink> {
         let name = self.ident(inner.next()?);
         let mut up = Uplink {
             name,
@@ -138,7 +158,7 @@ impl Builder<'_> {
                 self.skipped(&stmt, Rule::just_uplink);
                 continue;
             }
-            let first = stmt.clone().into_inner().next();
+            let first = kids(stmt.clone()).next();
             match (r, first) {
                 (Rule::interface_stmt, Some(w)) => up.interfaces.push(self.word(w)),
                 (Rule::address_stmt, Some(v)) => up.addresses.push(self.value(v)),
@@ -167,18 +187,18 @@ impl Builder<'_> {
 
     fn check(&mut self, pair: P) -> Option<Check> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = kids(pair);
         let kind_pair = inner.next()?;
         let kind = match kind_pair.as_rule() {
-            Rule::ping_check => CheckKind::Ping(self.value(kind_pair.into_inner().next()?)),
-            Rule::dns_check => CheckKind::Dns(self.value(kind_pair.into_inner().next()?)),
-            Rule::plugin_check => CheckKind::Plugin(self.ident(kind_pair.into_inner().next()?)),
+            Rule::ping_check => CheckKind::Ping(self.value(kids(kind_pair).next()?)),
+            Rule::dns_check => CheckKind::Dns(self.value(kids(kind_pair).next()?)),
+            Rule::plugin_check => CheckKind::Plugin(self.ident(kids(kind_pair).next()?)),
             Rule::http_check => {
-                let (url, url_span) = self.string(kind_pair.into_inner().next()?);
+                let (url, url_span) = self.string(kids(kind_pair).next()?);
                 CheckKind::Http { url, url_span }
             }
             Rule::tcp_check => {
-                let mut target = kind_pair.into_inner().next()?.into_inner();
+                let mut target = kids(kids(kind_pair).next()?);
                 let host = self.value(target.next()?);
                 let port = self.value(target.next()?);
                 CheckKind::Tcp { host, port }
@@ -187,9 +207,9 @@ impl Builder<'_> {
         };
         let mut options = Vec::new();
         if let Some(opts) = inner.next() {
-            for opt in opts.into_inner() {
+            for opt in kids(opts) {
                 let opt_span = self.span(&opt);
-                let mut parts = opt.into_inner();
+                let mut parts = kids(opt);
                 let Some(name) = parts.next().map(|n| self.ident(n)) else { continue };
                 let mut less_than = false;
                 let mut next = parts.next();
@@ -206,7 +226,7 @@ impl Builder<'_> {
     }
 
     fn event_block(&mut self, pair: P) -> Option<EventBlock> {
-        let mut inner = pair.into_inner();
+        let mut inner = kids(pair);
         let event_pair = inner.next()?;
         let event = match event_pair.as_str() {
             "up" => Event::Up,
@@ -223,8 +243,8 @@ impl Builder<'_> {
                     self.skipped(&stmt, Rule::just_action);
                     continue;
                 }
-                Rule::run_action => ActionKind::Run(self.string(stmt.into_inner().next()?).0),
-                Rule::notify_action => ActionKind::Notify(self.string(stmt.into_inner().next()?).0),
+                Rule::run_action => ActionKind::Run(self.string(kids(stmt).next()?).0),
+                Rule::notify_action => ActionKind::Notify(self.string(kids(stmt).next()?).0),
                 Rule::flush_action => ActionKind::FlushStates,
                 _ => continue,
             };
@@ -233,7 +253,7 @@ impl Builder<'_> {
         Some(EventBlock { event, event_span, actions })
     }
 
-    fn policy(&mut self, inner: Pairs<Rule>, span: Span) -> Policy {
+    fn policy(&mut self, inner: Kids<'_>, span: Span) -> Policy {
         let mut rules = Vec::new();
         for stmt in inner {
             if stmt.as_rule() == Rule::bad_stmt {
@@ -248,7 +268,7 @@ impl Builder<'_> {
     fn rule(&mut self, pair: P) -> Option<Rule_> {
         let span = self.span(&pair);
         let r = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = kids(pair);
         let kind = match r {
             Rule::default_rule => RuleKind::Default(self.via(inner.next()?)),
             Rule::route_rule => {
@@ -259,7 +279,7 @@ impl Builder<'_> {
                     match pr {
                         Rule::balance | Rule::multipath | Rule::via_list => via = Some(self.via(part)),
                         _ => {
-                            let Some(v) = part.into_inner().next() else { continue };
+                            let Some(v) = kids(part).next() else { continue };
                             matches.push(match pr {
                                 Rule::from_match => Match::From(self.value(v)),
                                 Rule::to_match => Match::To(self.value(v)),
@@ -297,10 +317,10 @@ impl Builder<'_> {
             Rule::multipath => ViaMode::Multipath,
             _ => ViaMode::Failover,
         };
-        Via { mode, uplinks: pair.into_inner().map(|p| self.ident(p)).collect(), span }
+        Via { mode, uplinks: kids(pair).map(|p| self.ident(p)).collect(), span }
     }
 
-    fn state(&mut self, mut inner: Pairs<Rule>, span: Span) -> Option<State> {
+    fn state(&mut self, mut inner: Kids<'_>, span: Span) -> Option<State> {
         let name = self.ident(inner.next()?);
         let cond = inner.next()?;
         let when = match cond.as_rule() {
@@ -309,13 +329,13 @@ impl Builder<'_> {
         };
         let mut state = State { name, when, events: Vec::new(), policies: Vec::new(), span };
         if let Some(body) = inner.next() {
-            for stmt in body.into_inner() {
+            for stmt in kids(body) {
                 let stmt_span = self.span(&stmt);
                 match stmt.as_rule() {
                     Rule::bad_stmt => self.skipped(&stmt, Rule::just_state),
                     Rule::on_block => state.events.extend(self.event_block(stmt)),
                     Rule::policy => {
-                        let policy = self.policy(stmt.into_inner(), stmt_span);
+                        let policy = self.policy(kids(stmt), stmt_span);
                         state.policies.push(policy);
                     }
                     _ => {}
@@ -325,9 +345,18 @@ impl Builder<'_> {
         Some(state)
     }
 
-    /// Conditions deeper than this are refused: the tree, the checker and
-    /// the decision diagrams recurse over them, and no site needs it.
+    /// Conditions and lists deeper than this are refused: the tree, the
+    /// checker and the decision diagrams recurse over them, and no site needs
+    /// it.
     const MAX_DEPTH: usize = 64;
+
+    fn too_deep(&mut self, span: Span, what: &str) {
+        self.diags.push(
+            Diagnostic::new(Code::Syntax, span, format!("{what} is nested more than {} levels deep", Self::MAX_DEPTH))
+                .label("too deep")
+                .help("write it flatter; conditions have `any(…)`, `all(…)` and `count(…)`"),
+        );
+    }
 
     fn expr(&mut self, pair: P) -> Option<Expr> {
         self.expr_at(pair, 0)
@@ -336,18 +365,14 @@ impl Builder<'_> {
     fn expr_at(&mut self, pair: P, depth: usize) -> Option<Expr> {
         let span = self.span(&pair);
         if depth > Self::MAX_DEPTH {
-            self.diags.push(
-                Diagnostic::new(Code::Syntax, span, format!("condition is nested more than {} levels deep", Self::MAX_DEPTH))
-                    .label("too deep")
-                    .help("write the condition flatter, for example with `any(…)`, `all(…)` or `count(…)`"),
-            );
+            self.too_deep(span, "condition");
             return None;
         }
         let r = pair.as_rule();
         if r == Rule::ident {
             return Some(Expr { kind: ExprKind::Uplink(self.ident(pair)), span });
         }
-        let inner = pair.into_inner();
+        let inner = kids(pair);
         let kind = match r {
             Rule::expr | Rule::conj => {
                 let mut parts: Vec<Expr> = inner.filter_map(|p| self.expr_at(p, depth)).collect();

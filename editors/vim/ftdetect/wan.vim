@@ -1,0 +1,2 @@
+" wan router configurations (wanc): *.wan files.
+autocmd BufNewFile,BufRead *.wan setfiletype wan
