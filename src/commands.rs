@@ -3,7 +3,7 @@
 
 use crate::codes::Code;
 use crate::driver::{self, Compilation};
-use crate::output::{self, OutputFile};
+use crate::output;
 use crate::render::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -85,14 +85,7 @@ pub fn build(path: &Path, dir: &Path, format: Format) -> u8 {
         eprintln!("error: nothing written to `{}`: the source has errors", dir.display());
         return SOURCE_ERRORS;
     };
-    let model = serde_json::json!({
-        "generator": format!("wanc {}", crate::VERSION),
-        "sources": site.sources,
-        "site": site,
-    });
-    let mut ir = serde_json::to_vec_pretty(&model).unwrap_or_default();
-    ir.push(b'\n');
-    let files = vec![OutputFile { path: format!("{}.ir.json", site.name).into(), contents: ir }];
+    let files = crate::backend::all(site);
     match output::write_all(dir, &files) {
         Ok(()) => {
             for f in &files {

@@ -4,6 +4,7 @@
 //! (names, types, states) → `ir` (the resolved policy) → back ends.
 
 pub mod ast;
+pub mod backend;
 pub mod bdd;
 pub mod check;
 pub mod codes;
