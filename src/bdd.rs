@@ -196,13 +196,56 @@ impl Bdd {
         Some(out)
     }
 
-    /// Restricts `var` to `value`.
-    pub fn restrict(&mut self, f: NodeId, var: u32, value: bool) -> Result<NodeId, TooLarge> {
-        let v = self.var(var)?;
-        let lit = if value { v } else { self.not(v)? };
-        // f ∧ lit is zero exactly when f restricted to the literal is zero,
-        // which is all the callers need to know.
-        self.and(f, lit)
+    /// The literals every satisfying assignment of `f` shares: `Some(true)`
+    /// for a variable that is true whenever `f` holds, `Some(false)` for one
+    /// that is false, `None` otherwise (or for all, when `f` is false).
+    ///
+    /// One pass over the diagram: a node whose low edge is FALSE forces its
+    /// variable true, one whose high edge is FALSE forces it false, and
+    /// otherwise only what both branches force is forced. A variable a path
+    /// skips is free on it, which the intersection accounts for.
+    pub fn implied(&self, f: NodeId, vars: usize) -> Vec<Option<bool>> {
+        let words = vars.div_ceil(64).max(1);
+        let mut memo: FastMap<NodeId, (Vec<u64>, Vec<u64>)> = FastMap::default();
+        let (up, down) = self.forced(f, words, &mut memo);
+        (0..vars)
+            .map(|v| {
+                let bit = |set: &[u64]| set[v / 64] >> (v % 64) & 1 == 1;
+                match (f == FALSE, bit(&up), bit(&down)) {
+                    (true, _, _) => None,
+                    (_, true, _) => Some(true),
+                    (_, _, true) => Some(false),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    fn forced(&self, f: NodeId, words: usize, memo: &mut FastMap<NodeId, (Vec<u64>, Vec<u64>)>) -> (Vec<u64>, Vec<u64>) {
+        if f == TRUE || f == FALSE {
+            return (vec![0; words], vec![0; words]);
+        }
+        if let Some(known) = memo.get(&f) {
+            return known.clone();
+        }
+        let n = self.nodes[f as usize];
+        let (word, bit) = (n.var as usize / 64, 1u64 << (n.var % 64));
+        let result = if n.lo == FALSE {
+            let (mut up, down) = self.forced(n.hi, words, memo);
+            up[word] |= bit;
+            (up, down)
+        } else if n.hi == FALSE {
+            let (up, mut down) = self.forced(n.lo, words, memo);
+            down[word] |= bit;
+            (up, down)
+        } else {
+            let (up_lo, down_lo) = self.forced(n.lo, words, memo);
+            let (up_hi, down_hi) = self.forced(n.hi, words, memo);
+            let and = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x & y).collect::<Vec<u64>>();
+            (and(&up_lo, &up_hi), and(&down_lo, &down_hi))
+        };
+        memo.insert(f, result.clone());
+        result
     }
 }
 
@@ -219,6 +262,20 @@ mod tests {
         // at least 3 implies at least 2
         assert_eq!(bdd.and(g, not_f).unwrap(), FALSE);
         assert_ne!(f, g);
+    }
+
+    #[test]
+    fn implied_literals() {
+        let mut bdd = Bdd::new(1 << 20);
+        let (a, b, c) = (bdd.var(0).unwrap(), bdd.var(1).unwrap(), bdd.var(2).unwrap());
+        let not_b = bdd.not(b).unwrap();
+        let a_not_b = bdd.and(a, not_b).unwrap();
+        let a_and_c = bdd.and(a, c).unwrap();
+        let f = bdd.or(a_not_b, a_and_c).unwrap();
+        assert_eq!(bdd.implied(f, 3), vec![Some(true), None, None]);
+        let g = bdd.and(a_not_b, c).unwrap();
+        assert_eq!(bdd.implied(g, 3), vec![Some(true), Some(false), Some(true)]);
+        assert_eq!(bdd.implied(FALSE, 3), vec![None, None, None]);
     }
 
     #[test]

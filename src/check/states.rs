@@ -105,16 +105,15 @@ impl<'a> Checker<'a, '_> {
                 }
                 self.diags.push(d);
             }
-            let mut health = Vec::with_capacity(uplinks);
-            for v in 0..uplinks as u32 {
-                let up = bdd.restrict(reach, v, true)?;
-                let down = bdd.restrict(reach, v, false)?;
-                health.push(match (up == FALSE, down == FALSE) {
-                    (false, true) => Health::Up,
-                    (true, false) => Health::Down,
-                    _ => Health::Either,
-                });
-            }
+            let health = bdd
+                .implied(reach, uplinks)
+                .into_iter()
+                .map(|lit| match lit {
+                    Some(true) => Health::Up,
+                    Some(false) => Health::Down,
+                    None => Health::Either,
+                })
+                .collect();
             healths.push(health);
             covered = bdd.or(covered, c)?;
         }

@@ -91,10 +91,6 @@ impl PluginHost {
         Ok(PluginHost { engine, linker, limits, ticker })
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Reads, compiles and checks a plugin against ABI version 1.
     pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
         let bytes = std::fs::read(path).map_err(|e| PluginError::Missing(e.to_string().to_lowercase()))?;

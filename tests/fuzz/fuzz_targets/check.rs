@@ -1,0 +1,15 @@
+//! Any bytes through the whole pipeline: parse, check, inspect, every back
+//! end. A panic or a hang is a bug.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let c = wanc::driver::compile_source("fuzz.wan", &text);
+    let _ = wanc::render::short(&c.diagnostics, &c.sources);
+    if let Some(site) = &c.site {
+        let _ = wanc::inspect::inspect(site);
+        let _ = wanc::backend::all(site);
+    }
+});
