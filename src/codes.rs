@@ -97,6 +97,16 @@ its definitions would be duplicates.
 
 Move the shared definitions to a third file that both import.";
 
+    InvalidSiteName = "E0106", Error, "invalid site name",
+"The site name names the output files (`NAME.wanc`, `NAME.ir.json`) and the
+nftables table, so it is 1 to 64 letters, digits, `_`, `.` or `-`, and does
+not start with `.`.
+
+    site \"../office\"             # error
+
+Without a `site` line the site is named after its file, with other
+characters replaced by `_`.";
+
     UnknownName = "E0101", Error, "unknown name",
 "A name is used that nothing defines: an uplink, lan, host, constant, plugin or
 state, or a service or protocol name. The help suggests the closest known
@@ -298,6 +308,14 @@ reserves (0 unspec, 253 default, 254 main, 255 local), or outside 1 to
 routes.
 
 Choose another number, or leave `table` out to have one assigned.";
+
+    LinuxLimits = "E0602", Error, "site does not fit Linux's numbers",
+"On Linux, wanc steers traffic with packet marks (bits 8-15: 255 slots, one
+per uplink and one per distinct `multipath(…)` list) and `ip rule`
+priorities in 10000-12999 (two source rules per uplink, one rule per
+`serve`). A site that needs more slots than that cannot be realised.
+
+Merge multipath lists that name the same uplinks, or split the site.";
 
     PluginMissing = "E0701", Error, "plugin file missing",
 "`plugin NAME \"PATH\"` names a file that does not exist or cannot be read. The

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 pub type UplinkId = usize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Site {
     pub name: String,
     pub sources: Vec<String>,
@@ -29,20 +29,20 @@ pub struct Site {
 
 pub type RuleId = usize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Lan {
     pub name: String,
     pub interface: String,
     pub networks: Vec<IpNet>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Host {
     pub name: String,
     pub address: IpAddr,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Uplink {
     pub name: String,
     pub interface: String,
@@ -121,7 +121,7 @@ impl std::fmt::Display for Target {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Plugin {
     pub name: String,
     /// The path as resolved against the declaring file.
@@ -243,7 +243,7 @@ pub enum Health {
     Either,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct State {
     pub name: String,
     /// The condition as written (or generated, for derived states).

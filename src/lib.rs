@@ -6,6 +6,7 @@
 pub mod ast;
 pub mod backend;
 pub mod bdd;
+pub mod bytecode;
 pub mod check;
 pub mod codes;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod diagnostic;
 pub mod driver;
 pub mod inspect;
 pub mod ir;
+pub mod linux;
 pub mod output;
 pub mod plugin;
 pub mod render;

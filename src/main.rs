@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Print a compiled policy file (.wanc) readably
+    Disasm { file: PathBuf },
     /// Explain a diagnostic code, such as E0301
     Explain { code: String },
     /// Run one probe with a plugin: exit 0 up, 1 down, 2 if it cannot run
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Check { files, format } => commands::check(&files, format),
         Command::Build { file, output, format } => commands::build(&file, &output, format),
         Command::Inspect { file, format } => commands::inspect(&file, format),
+        Command::Disasm { file } => wanc::bytecode::command::disasm(&file),
         Command::Explain { code } => commands::explain(&code),
         Command::Probe(args) => wanc::plugin::command::probe(&args),
     };

@@ -17,5 +17,5 @@ fn examples_compile_cleanly_and_inspect() {
             insta::assert_snapshot!(wanc::inspect::inspect(&site));
         });
     });
-    assert_eq!(count, 4);
+    assert!(count >= 5, "examples went missing: {count}");
 }

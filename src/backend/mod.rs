@@ -1,6 +1,8 @@
 //! Back ends: plain functions from the resolved model to output files, one
 //! module per target. `wanc build` writes what `all` returns, all or nothing.
 
+mod linux;
+
 use crate::ir::Site;
 use crate::output::OutputFile;
 
@@ -28,5 +30,11 @@ pub fn model(site: &Site) -> OutputFile {
 
 /// Every output of a site.
 pub fn all(site: &Site) -> Vec<OutputFile> {
-    vec![model(site)]
+    let mut out = vec![model(site), crate::bytecode::policy(site)];
+    // The checker refuses a site whose numbers do not fit (E0602), so this
+    // allocation succeeds for every site that reaches a back end.
+    if let Ok(ids) = crate::linux::allocate(site) {
+        out.extend(linux::emit(site, &ids));
+    }
+    out
 }

@@ -16,7 +16,8 @@ pub use plugins::{inspect as inspect_plugin, parse_settings, PluginError, ABI_VE
 pub use probes::fmt_ms;
 
 use crate::ast;
-use crate::diagnostic::Diagnostics;
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{self, Routing};
 use crate::source::{SourceMap, Span};
 use ipnet::IpNet;
@@ -115,11 +116,22 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         None => default_site_name(sources),
     };
     let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
-    Some(ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states })
+    let site = ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states };
+    if let Err(overflow) = crate::linux::allocate(&site) {
+        let span = items.uplinks.last().map(|u| u.name.span).unwrap_or_default();
+        c.diags.push(
+            Diagnostic::new(Code::LinuxLimits, span, format!("the site does not fit Linux's numbers: {overflow}"))
+                .label("one uplink too many, or the last of them")
+                .help("see `wanc explain E0602` for the limits"),
+        );
+        return None;
+    }
+    Some(site)
 }
 
-/// A state's policy: its own rules (added to the site's rule table) first,
-/// as the more specific, then the site rules they do not replace. A state
+/// A state's policy: the site rules its own rules do not replace, then its
+/// own (added to the site's rule table). Rules are matched last-match-wins,
+/// as in pf, so the state's own rules, being last, take precedence. A state
 /// rule replaces the site rule for the same traffic.
 fn with_own_rules(rules: &mut Vec<ir::Rule>, base: &[ir::RuleId], own: Vec<ir::Rule>) -> Vec<ir::RuleId> {
     if own.is_empty() {
@@ -129,7 +141,7 @@ fn with_own_rules(rules: &mut Vec<ir::Rule>, base: &[ir::RuleId], own: Vec<ir::R
         base.iter().copied().filter(|&b| !own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
     let first = rules.len();
     rules.extend(own);
-    (first..rules.len()).chain(kept).collect()
+    kept.into_iter().chain(first..rules.len()).collect()
 }
 
 fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Routing {
@@ -144,5 +156,11 @@ fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Ro
 /// Without a `site` line the site is named after its file.
 fn default_site_name(sources: &SourceMap) -> String {
     let path = std::path::Path::new(sources.name(0));
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("site").to_string()
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("site");
+    let name: String = stem.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    if name.is_empty() {
+        "site".into()
+    } else {
+        name
+    }
 }

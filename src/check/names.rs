@@ -77,7 +77,16 @@ impl Names {
                                     .with(first, "first named here")
                                     .help("a site has one name; keep one `site` line"),
                             ),
-                            None => items.site = Some((name.as_str(), *span)),
+                            None => {
+                                if !valid_site_name(name) {
+                                    diags.push(
+                                        Diagnostic::new(Code::InvalidSiteName, *span, format!("`{name}` is not a valid site name"))
+                                            .label("names the output files")
+                                            .help("a site name is 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
+                                    );
+                                }
+                                items.site = Some((name.as_str(), *span));
+                            }
                         }
                         continue;
                     }
@@ -180,6 +189,12 @@ impl Names {
         }
         names.iter().take(8).map(|(_, n)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     }
+}
+
+pub fn valid_site_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 fn noun_of(kinds: &[Kind]) -> &'static str {
