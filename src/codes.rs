@@ -109,8 +109,9 @@ characters replaced by `_`.";
 
     UnknownName = "E0101", Error, "unknown name",
 "A name is used that nothing defines: an uplink, lan, host, constant, plugin or
-state, or a service or protocol name. The help suggests the closest known
-name.
+state, or a service or protocol name (service names stand for ports, in
+`port` matches, port lists and single ports such as `check tcp HOST:https`).
+The help suggests the closest known name.
 
     policy { default via isp3 }   # error: unknown uplink `isp3`
 
@@ -155,7 +156,9 @@ Add the setting.";
     TypeMismatch = "E0201", Error, "type mismatch",
 "A value of one type stands where another is expected: an address where a
 prefix is expected (`network 192.168.1.1`), a duration where a number is
-expected (`weight 10s`), a lan where a host is expected.
+expected (`weight 10s`), a hostname as a `dns` check's server, a port range
+where one port is expected, a URL that is not `http://…` or not valid (an
+IPv6 address in a URL needs brackets), a `%zone` anywhere but on a gateway.
 
     lan inside { interface vr1; network 192.168.1.1 }
                                   # error: expected a prefix, found an address
@@ -163,11 +166,15 @@ expected (`weight 10s`), a lan where a host is expected.
 The help shows the expected form.";
 
     FamilyMismatch = "E0202", Error, "address family mismatch",
-"IPv4 and IPv6 are mixed where they cannot be: an IPv4 gateway on an uplink
-whose address is IPv6, an IPv6 probe target on an IPv4-only uplink, a NAT
-address of the other family.
+"A gateway is of an address family the uplink has no address in: an IPv4
+gateway on an uplink whose only address is IPv6, or the reverse.
 
-Use addresses of one family, or give the uplink an address of each family.";
+    address 2001:db8:1::2/64
+    gateway 192.0.2.1             # error: IPv4 gateway on an IPv6-only uplink
+
+Give the uplink an address of the gateway's family, or use a gateway of the
+uplink's family. (A probe target of the wrong family is E0503; a `nat to`
+address that is not the uplink's is E0207.)";
 
     GatewayOutsidePrefix = "E0203", Error, "gateway outside the uplink's prefix",
 "The uplink's `address` carries a prefix length, and the gateway does not lie
@@ -176,7 +183,9 @@ inside that prefix, so it cannot be a next hop on the link.
     address 198.51.100.199/24
     gateway 198.51.101.1          # error: not inside 198.51.100.0/24
 
-Correct the gateway or the prefix length.";
+Correct the gateway or the prefix length. A link-local IPv6 gateway
+(`fe80::/10`, with its `%interface`) is on the link by definition and is not
+held to the prefix.";
 
     InvalidInterface = "E0204", Error, "invalid interface name",
 "Interface names are 1 to 15 characters of letters, digits, `_`, `.` and `-`,
@@ -203,15 +212,20 @@ interface.
 "`nat to ADDRESS` must translate to an address the uplink owns: its `address`,
 or one inside the uplink's prefix when the address carries a prefix length.
 Translating to any other address sends replies to a host that never sees
-them.
+them. The network address of the prefix (and, for IPv4, its broadcast
+address) belongs to no host and is refused too.
+
+    address 198.51.100.199/24
+    nat to 198.51.100.0           # error: the network address
 
 Use plain `nat` (the uplink's address) or an address of the uplink.";
 
     OutOfRange = "E0208", Error, "value out of range",
 "A value is of the right type but outside what it can be: a weight of 0, a
-`rise` or `fall` of 0, a loss threshold of 0% or above 100%, a `count` above
-100, a port of 0, a port range whose start is above its end, `healthy when 3`
-on an uplink with two checks.
+`rise` or `fall` of 0, a loss threshold of 0%, a `count` above 100, a port of
+0 or above 65535, a routing table above 2147483647, `healthy when 3` on an
+uplink with two checks. (A percentage above 100% and a port range whose
+start is above its end are E0002.)
 
 The message gives the allowed range.";
 
@@ -230,9 +244,10 @@ does not fit its event (`flush states` belongs to `on down`, where the uplink
 whose connections are flushed is known).";
 
     HostBitsSet = "W0211", Warning, "prefix has host bits set",
-"A network prefix has bits set below its length, such as `192.168.1.5/24`. The
-network is taken as `192.168.1.0/24`; the address part was probably meant as
-an interface address.
+"A network prefix has bits set below its length, such as `192.168.1.5/24`, in a
+lan's `network` or in a `from`/`to` match. The network is taken as
+`192.168.1.0/24`; the address part was probably meant as an interface
+address.
 
 Write the network address.";
 
@@ -289,23 +304,26 @@ uplink flaps.
 Lengthen `every`, or lower `count` or `timeout`.";
 
     HostnameTarget = "W0502", Warning, "probe target is a hostname",
-"A check probes a hostname. Resolving it needs DNS, and the DNS server may be
-reachable only through the uplink that failed, so the probe of a healthy
-uplink can fail too.
+"A check probes a hostname (a ping or tcp target, or the host of an http
+check's URL). Resolving it needs DNS, and the DNS server may be reachable only
+through the uplink that failed, so the probe of a healthy uplink can fail
+too. A `dns` check's server cannot be a hostname at all (E0201).
 
 Probe an address.";
 
     ProbeFamily = "E0503", Error, "probe cannot leave by its uplink",
 "A check's target is of an address family the uplink has no address in (an
 IPv6 target on an IPv4 uplink), so the probe cannot be sent from the uplink.
+This holds for ping, tcp and dns targets and for an address in an http
+check's URL (`http://[2001:db8::1]/`).
 
 Probe a target of the uplink's family.";
 
     TableClash = "E0601", Error, "routing table clash",
 "Two uplinks ask for the same Linux routing table, or a table is one the kernel
-reserves (0 unspec, 253 default, 254 main, 255 local), or outside 1 to
-2147483647. Each uplink needs a table of its own for its source-based
-routes.
+reserves (0 unspec, 253 default, 254 main, 255 local). Each uplink needs a
+table of its own for its source-based routes. (A number above 2147483647 is
+E0208.)
 
 Choose another number, or leave `table` out to have one assigned.";
 

@@ -3,6 +3,7 @@
 //! Pipeline: source → `syntax` (pest) → `ast` (typed, spanned) → `check`
 //! (names, types, states) → `ir` (the resolved policy) → back ends.
 
+pub mod agent;
 pub mod ast;
 pub mod backend;
 pub mod bdd;
@@ -15,6 +16,7 @@ pub mod driver;
 pub mod inspect;
 pub mod ir;
 pub mod linux;
+pub mod netlink;
 pub mod output;
 pub mod plugin;
 pub mod render;

@@ -43,6 +43,21 @@ enum Command {
     Explain { code: String },
     /// Run one probe with a plugin: exit 0 up, 1 down, 2 if it cannot run
     Probe(wanc::plugin::command::ProbeArgs),
+    /// Run the policy on this router: probe, switch states, apply, reload
+    Agent(wanc::agent::command::AgentArgs),
+    /// Show the running agent's state and each uplink's health
+    Status {
+        #[arg(long, default_value = "/run/wanc/agent.sock")]
+        control: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running agent take a new policy (verified first)
+    Reload {
+        #[arg(long, default_value = "/run/wanc/agent.sock")]
+        control: PathBuf,
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +68,9 @@ fn main() -> ExitCode {
         Command::Disasm { file } => wanc::bytecode::command::disasm(&file),
         Command::Explain { code } => commands::explain(&code),
         Command::Probe(args) => wanc::plugin::command::probe(&args),
+        Command::Agent(args) => wanc::agent::command::agent(args),
+        Command::Status { control, json } => wanc::agent::command::status(&control, json),
+        Command::Reload { control, file } => wanc::agent::command::reload(&control, file),
     };
     ExitCode::from(status)
 }

@@ -2,6 +2,7 @@
 //! module per target. `wanc build` writes what `all` returns, all or nothing.
 
 mod linux;
+pub mod openbsd;
 
 use crate::ir::Site;
 use crate::output::OutputFile;
@@ -36,5 +37,6 @@ pub fn all(site: &Site) -> Vec<OutputFile> {
     if let Ok(ids) = crate::linux::allocate(site) {
         out.extend(linux::emit(site, &ids));
     }
+    out.extend(openbsd::emit(site));
     out
 }

@@ -153,6 +153,37 @@ fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Ro
     }
 }
 
+/// Source text as one tidy line, for rule and condition texts: comments and
+/// `\` line continuations dropped, whitespace runs made one space. Pest's
+/// span of a rule with an optional tail can take in the whitespace and
+/// comment after the rule's last token; this cuts them off. A `#` inside a
+/// string is not a comment.
+fn source_text(snippet: &str) -> String {
+    let mut out = String::with_capacity(snippet.len());
+    let mut chars = snippet.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_string = !in_string;
+                out.push(c);
+            }
+            '\\' if in_string => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            '#' if !in_string => {
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+            }
+            '\\' if matches!(chars.peek(), Some('\n' | '\r')) => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Without a `site` line the site is named after its file.
 fn default_site_name(sources: &SourceMap) -> String {
     let path = std::path::Path::new(sources.name(0));
@@ -162,5 +193,19 @@ fn default_site_name(sources: &SourceMap) -> String {
         "site".into()
     } else {
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_text;
+
+    #[test]
+    fn source_text_drops_comments_and_continuations() {
+        assert_eq!(source_text("route from 10.0.0.0/8 via a   # c2\n"), "route from 10.0.0.0/8 via a");
+        assert_eq!(source_text("route to {\n  10.1.0.0/16, # one\n  10.2.0.0/16,\n} via b"), "route to { 10.1.0.0/16, 10.2.0.0/16, } via b");
+        assert_eq!(source_text("a && \\\n    b"), "a && b");
+        assert_eq!(source_text("a && \\\r\n b # x"), "a && b");
+        assert_eq!(source_text("to \"x # y\\\" # z\" # c"), "to \"x # y\\\" # z\"");
     }
 }

@@ -26,7 +26,7 @@ impl<'a> Checker<'a, '_> {
                 *first_default = Some(rule.span);
             }
             if let Some(kind) = self.rule(rule) {
-                let text = self.sources.snippet(rule.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = super::source_text(self.sources.snippet(rule.span));
                 let line = self.sources.line_col(rule.span.file, rule.span.start).line;
                 out.push(ir::Rule { text, line, kind });
             }
@@ -87,9 +87,9 @@ impl<'a> Checker<'a, '_> {
                 let mut port_list = Vec::new();
                 self.ports(ports, &mut port_list);
                 let on = self.uplink_ref(on, "forwarded connections arrive on the uplink's address");
-                let to = self.address(to);
+                let to = self.plain_address(to, "the address of `forward … to`");
                 let to_port = match to_port {
-                    Some(p) => Some(self.integer(p, 1..=65535, "a port")? as u16),
+                    Some(p) => Some(self.port(p)?),
                     None => None,
                 };
                 ir::RuleKind::Forward { proto: proto?, ports: port_list, on: on?, to: to?.addr, to_port }
@@ -98,7 +98,7 @@ impl<'a> Checker<'a, '_> {
                 let proto = self.proto(proto, true);
                 let mut port_list = Vec::new();
                 self.ports(ports, &mut port_list);
-                let host = self.address(on);
+                let host = self.plain_address(on, "the address of `serve … on`");
                 let via = self.uplink_ref(via, "replies leave from the uplink's address");
                 ir::RuleKind::Serve { proto: proto?, ports: port_list, host: host?.addr, via: via?, stateless: *stateless }
             }
@@ -176,10 +176,50 @@ pub fn same_selector(a: &ir::RuleKind, b: &ir::RuleKind) -> bool {
     match (a, b) {
         (K::Default { .. }, K::Default { .. }) => true,
         (K::Route { from, to, proto, ports, .. }, K::Route { from: f2, to: t2, proto: p2, ports: o2, .. }) => {
-            from == f2 && to == t2 && proto == p2 && ports == o2
+            same_set(from, f2) && same_set(to, t2) && proto == p2 && same_set(ports, o2)
         }
-        (K::Forward { proto, ports, on, .. }, K::Forward { proto: p2, ports: o2, on: n2, .. }) => proto == p2 && ports == o2 && on == n2,
-        (K::Serve { proto, ports, host, .. }, K::Serve { proto: p2, ports: o2, host: h2, .. }) => proto == p2 && ports == o2 && host == h2,
+        (K::Forward { proto, ports, on, .. }, K::Forward { proto: p2, ports: o2, on: n2, .. }) => {
+            proto == p2 && same_set(ports, o2) && on == n2
+        }
+        (K::Serve { proto, ports, host, .. }, K::Serve { proto: p2, ports: o2, host: h2, .. }) => {
+            proto == p2 && same_set(ports, o2) && host == h2
+        }
         _ => false,
+    }
+}
+
+/// Lists compared as sets: order and repetition do not change the traffic.
+fn same_set<T: Ord + Clone>(a: &[T], b: &[T]) -> bool {
+    let normal = |list: &[T]| {
+        let mut list = list.to_vec();
+        list.sort();
+        list.dedup();
+        list
+    };
+    normal(a) == normal(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Ports, RuleKind, Via};
+
+    fn route(from: &[&str], ports: &[u16]) -> RuleKind {
+        RuleKind::Route {
+            from: from.iter().map(|n| n.parse().unwrap()).collect(),
+            to: Vec::new(),
+            proto: Some(Proto::Tcp),
+            ports: ports.iter().map(|&p| Ports { first: p, last: p }).collect(),
+            via: Via { mode: ViaMode::Failover, uplinks: vec![0] },
+        }
+    }
+
+    #[test]
+    fn selectors_compare_lists_as_sets() {
+        let a = route(&["10.1.0.0/16", "10.2.0.0/16"], &[80, 443]);
+        let b = route(&["10.2.0.0/16", "10.1.0.0/16", "10.2.0.0/16"], &[443, 80]);
+        assert!(same_selector(&a, &b));
+        assert!(!same_selector(&a, &route(&["10.1.0.0/16"], &[80, 443])));
+        assert!(!same_selector(&a, &route(&["10.1.0.0/16", "10.2.0.0/16"], &[80])));
     }
 }

@@ -9,6 +9,7 @@ use crate::ir::{self, Probe, Target};
 use crate::source::Span;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 const COMMON: &[&str] = &["every", "timeout", "count", "rise", "fall", "loss", "latency"];
 const THRESHOLDS: &[&str] = &["loss", "latency"];
@@ -76,13 +77,21 @@ impl<'a> Checker<'a, '_> {
         Some(match &check.kind {
             CheckKind::Ping(target) => Probe::Ping { target: self.target(target, addresses)? },
             CheckKind::Tcp { host, port } => {
-                let target = self.target(host, addresses)?;
-                let port = self.integer(port, 1..=65535, "a port")? as u16;
-                Probe::Tcp { target, port }
+                let target = self.target(host, addresses);
+                let port = self.port(port);
+                Probe::Tcp { target: target?, port: port? }
             }
             CheckKind::Dns(server) => {
-                let target = self.target(server, addresses)?;
-                let Target::Address(server) = target else { return None };
+                // The server is asked by address: finding it by name would
+                // need DNS already. Refused, not warned, so that the check
+                // is never dropped without a word.
+                if self.hostname_of(server).is_some() {
+                    let help = "a `dns` check sends its query to an address: finding the server by name would \
+                                itself need DNS; write the server's address, such as `9.9.9.9`";
+                    self.mismatch(server.span, "an address", "a hostname", help);
+                    return None;
+                }
+                let Target::Address(server) = self.target(server, addresses)? else { return None };
                 let query = match self.option(options, "query") {
                     Some(o) => self.string(&o.value)?,
                     None => ".".to_string(),
@@ -90,11 +99,12 @@ impl<'a> Checker<'a, '_> {
                 Probe::Dns { server, query }
             }
             CheckKind::Http { url, url_span } => {
-                self.url_host(url, *url_span);
+                let url_ok = self.url_host(url, *url_span, addresses);
                 let expect = match self.option(options, "expect") {
                     Some(o) => self.integer(&o.value, 100..=599, "an HTTP status")? as u16,
                     None => 200,
                 };
+                url_ok?;
                 Probe::Http { url: url.clone(), expect }
             }
             CheckKind::Plugin(name) => {
@@ -119,21 +129,43 @@ impl<'a> Checker<'a, '_> {
     /// A probe target: an address (of a family the uplink can send from) or
     /// a hostname, which works but warns.
     fn target(&mut self, value: &'a ast::Value, addresses: &[IpNet]) -> Option<Target> {
-        if let ValueKind::Hostname(name) = &value.kind {
+        if let Some(name) = self.hostname_of(value) {
             self.hostname_warning(value.span, name);
-            return Some(Target::Hostname(name.clone()));
+            return Some(Target::Hostname(name.to_string()));
         }
-        let addr = self.address(value)?;
-        if !addresses.is_empty() && !addresses.iter().any(|n| n.addr().is_ipv4() == addr.addr.is_ipv4()) {
-            let (fam, other) = if addr.addr.is_ipv4() { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
+        let addr = self.plain_address(value, "a probe target")?;
+        self.probe_family(addr.addr, value.span, addresses)?;
+        Some(Target::Address(addr.addr))
+    }
+
+    /// The hostname a value is, directly or through constants.
+    fn hostname_of(&self, value: &'a ast::Value) -> Option<&'a str> {
+        let mut value = value;
+        for _ in 0..16 {
+            match &value.kind {
+                ValueKind::Hostname(name) => return Some(name),
+                ValueKind::Name(ident) => match self.names.get(&ident.name) {
+                    Some(sym) if sym.kind == Kind::Const => value = self.items.consts[sym.index].1,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// E0503 when the uplink has addresses, none of them of `addr`'s family.
+    fn probe_family(&mut self, addr: IpAddr, span: Span, addresses: &[IpNet]) -> Option<()> {
+        if !addresses.is_empty() && !addresses.iter().any(|n| n.addr().is_ipv4() == addr.is_ipv4()) {
+            let (fam, other) = if addr.is_ipv4() { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
             self.diags.push(
-                Diagnostic::new(Code::ProbeFamily, value.span, format!("{fam} probe target on an {other}-only uplink"))
+                Diagnostic::new(Code::ProbeFamily, span, format!("{fam} probe target on an {other}-only uplink"))
                     .label(format!("the uplink has no {fam} address to send from"))
                     .help(format!("probe an {other} target, or give the uplink an {fam} address")),
             );
             return None;
         }
-        Some(Target::Address(addr.addr))
+        Some(())
     }
 
     fn hostname_warning(&mut self, span: Span, name: &str) {
@@ -144,7 +176,10 @@ impl<'a> Checker<'a, '_> {
         );
     }
 
-    fn url_host(&mut self, url: &str, span: Span) {
+    /// The host of an http check's URL: an IP literal must be of a family
+    /// the uplink can send from (E0503), a hostname warns (W0502), and a URL
+    /// without a readable host is E0201.
+    fn url_host(&mut self, url: &str, span: Span, addresses: &[IpNet]) -> Option<()> {
         let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
         let Some(rest) = rest else {
             self.diags.push(
@@ -152,16 +187,82 @@ impl<'a> Checker<'a, '_> {
                     .label("expected `http://…` or `https://…`")
                     .help("write a URL such as `http://192.0.2.1/health`"),
             );
-            return;
+            return None;
         };
-        let authority = rest.split(['/', '?']).next().unwrap_or("");
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next().unwrap_or("")
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        // `user:password@` is not part of the host.
+        let skip = authority.rfind('@').map(|i| i + 1).unwrap_or(0);
+        let authority = authority.get(skip..).unwrap_or("");
+        let offset = url.len() - rest.len() + skip;
+        let (host, port, host_offset) = if let Some(v6) = authority.strip_prefix('[') {
+            let Some((host, after)) = v6.split_once(']') else {
+                return self.invalid_url(url, span, "a bracketed IPv6 address needs its `]`");
+            };
+            let port = match after {
+                "" => None,
+                _ => match after.strip_prefix(':') {
+                    Some(port) => Some(port),
+                    None => return self.invalid_url(url, span, "after `]` only `:PORT` may follow"),
+                },
+            };
+            (host, port, offset + 1)
         } else {
-            authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
+            match authority.split_once(':') {
+                Some((_, rest)) if rest.contains(':') => {
+                    return self.invalid_url(url, span, "bracket an IPv6 address in a URL: `http://[2001:db8::1]/`");
+                }
+                Some((host, port)) => (host, Some(port), offset),
+                None => (authority, None, offset),
+            }
         };
-        if host.parse::<std::net::IpAddr>().is_err() {
-            self.hostname_warning(span, host);
+        if host.is_empty() {
+            return self.invalid_url(url, span, "write a host after `//`, such as `http://192.0.2.1/health`");
+        }
+        if let Some(port) = port {
+            if !matches!(port.parse::<u16>(), Ok(1..)) && !port.is_empty() {
+                return self.invalid_url(url, span, "the port after the host is a number from 1 to 65535");
+            }
+        }
+        let host_span = self.span_within(span, url, host_offset, host.len());
+        if authority.starts_with('[') {
+            let Ok(addr) = host.parse::<std::net::Ipv6Addr>() else {
+                let help = if host.contains('%') {
+                    "a probe leaves by its uplink, so the URL's address takes no zone: write `[ADDRESS]`"
+                } else {
+                    "between `[` and `]` goes an IPv6 address, such as `[2001:db8::1]`"
+                };
+                return self.invalid_url(url, span, help);
+            };
+            return self.probe_family(IpAddr::V6(addr), host_span, addresses);
+        }
+        match host.parse::<std::net::Ipv4Addr>() {
+            Ok(addr) => self.probe_family(IpAddr::V4(addr), host_span, addresses),
+            Err(_) => {
+                self.hostname_warning(host_span, host);
+                Some(())
+            }
+        }
+    }
+
+    fn invalid_url(&mut self, url: &str, span: Span, help: &str) -> Option<()> {
+        self.diags.push(
+            Diagnostic::new(Code::TypeMismatch, span, format!("`{url}` is not a valid URL"))
+                .label("invalid URL")
+                .help(help.to_string()),
+        );
+        None
+    }
+
+    /// The span of `len` bytes at `offset` of a string literal's contents,
+    /// when the literal is written without escapes (so offsets agree);
+    /// otherwise the whole literal.
+    fn span_within(&self, literal: Span, contents: &str, offset: usize, len: usize) -> Span {
+        let written = self.sources.snippet(literal);
+        if written.len() == contents.len() + 2 && written.get(1..written.len() - 1) == Some(contents) {
+            let start = literal.start + 1 + offset;
+            Span::new(literal.file, start, start + len)
+        } else {
+            literal
         }
     }
 
@@ -227,11 +328,24 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    fn setting_text(&mut self, value: &ast::Value) -> String {
-        match &value.kind {
-            ValueKind::Str(s) => s.clone(),
-            _ => self.sources.snippet(value.span).to_string(),
+    /// A plugin setting as the text handed to the plugin: a string's
+    /// contents, a constant's value (followed through constants), any other
+    /// name as the word itself, any other literal as written.
+    fn setting_text(&mut self, value: &'a ast::Value) -> String {
+        let mut current = value;
+        for _ in 0..16 {
+            match &current.kind {
+                ValueKind::Str(s) => return s.clone(),
+                ValueKind::Name(ident) => match self.names.get(&ident.name) {
+                    Some(sym) if sym.kind == Kind::Const => current = self.items.consts[sym.index].1,
+                    _ => return ident.name.clone(),
+                },
+                _ => return self.sources.snippet(current.span).to_string(),
+            }
         }
+        // A loop of constants: `deref` reports it.
+        self.deref(value, &[]);
+        String::new()
     }
 
     /// The settings a plugin declares; `None` when it did not load.

@@ -337,5 +337,5 @@ fn when_span(state: &ast::State) -> Span {
 }
 
 fn when_text(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    super::source_text(text)
 }

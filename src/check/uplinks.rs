@@ -11,7 +11,7 @@ use std::net::IpAddr;
 impl<'a> Checker<'a, '_> {
     pub fn hosts(&mut self) {
         for &(_, value) in &self.items.hosts {
-            let addr = self.address(value).map(|a| a.addr);
+            let addr = self.plain_address(value, "a host's address").map(|a| a.addr);
             self.host_addrs.push(addr);
         }
     }
@@ -127,8 +127,11 @@ impl<'a> Checker<'a, '_> {
                         .help(format!("give the uplink an {fam} `address` too, or use an {other} gateway")),
                 );
             }
+            // A link-local next hop is on the link by definition, whatever
+            // prefix the uplink's own address has.
+            let on_link = is_link_local(addr.addr);
             for net in same_family {
-                if net.prefix_len() < net.max_prefix_len() && !net.contains(&addr.addr) {
+                if !on_link && net.prefix_len() < net.max_prefix_len() && !net.contains(&addr.addr) {
                     self.diags.push(
                         Diagnostic::new(Code::GatewayOutsidePrefix, span, format!("gateway `{}` is outside `{}`", addr.addr, net.trunc()))
                             .label("not on the uplink's link")
@@ -143,9 +146,10 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn link_local_zone(&mut self, addr: &super::values::Addr, interface: &str, span: crate::source::Span) {
-        let IpAddr::V6(v6) = addr.addr else { return };
-        let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
-        match (&addr.zone, link_local) {
+        if addr.addr.is_ipv4() {
+            return;
+        }
+        match (&addr.zone, is_link_local(addr.addr)) {
             (None, true) => self.diags.push(
                 Diagnostic::new(Code::LinkLocalZone, span, format!("link-local gateway `{}` names no interface", addr.addr))
                     .label("which link?")
@@ -167,10 +171,22 @@ impl<'a> Checker<'a, '_> {
             return Vec::new();
         }
         let Some(to) = &nat.to else { return addresses.iter().map(|n| n.addr()).collect() };
-        let Some(addr) = self.address(to) else { return Vec::new() };
+        let Some(addr) = self.plain_address(to, "`nat to`") else { return Vec::new() };
         let owned = addresses
             .iter()
             .any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
+        if let Some((net, what)) = addresses.iter().find_map(|n| reserved_in(n, addr.addr).map(|what| (n, what))) {
+            self.diags.push(
+                Diagnostic::new(Code::NatAddress, to.span, format!("`{}` is the {what} of `{}`", addr.addr, net.trunc()))
+                    .label("no host has this address")
+                    .help(format!(
+                        "translate to the uplink's address `{}` (plain `nat`) or to another address inside `{}`",
+                        net.addr(),
+                        net.trunc()
+                    )),
+            );
+            return Vec::new();
+        }
         if !owned {
             let list = addresses.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
             self.diags.push(
@@ -269,6 +285,27 @@ impl<'a> Checker<'a, '_> {
                 ast::ActionKind::FlushStates => ir::Action::FlushStates,
             })
             .collect()
+    }
+}
+
+/// IPv6 link-local, `fe80::/10`: on the link by definition.
+fn is_link_local(addr: IpAddr) -> bool {
+    matches!(addr, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+}
+
+/// Whether `addr` is an address of `net`'s link that no host can own (and
+/// not the uplink's own address): the network address, or the IPv4
+/// broadcast address. Links of two addresses (/31, /127) have neither.
+fn reserved_in(net: &IpNet, addr: IpAddr) -> Option<&'static str> {
+    if addr == net.addr() || !net.contains(&addr) || net.prefix_len() + 1 >= net.max_prefix_len() {
+        return None;
+    }
+    if addr == net.network() {
+        Some("network address")
+    } else if addr.is_ipv4() && addr == net.broadcast() {
+        Some("broadcast address")
+    } else {
+        None
     }
 }
 

@@ -90,7 +90,13 @@ impl<'a> Checker<'a, '_> {
     pub fn interface_address(&mut self, value: &'a Value) -> Option<IpNet> {
         match self.deref(value, &[]) {
             Target::Literal(ValueKind::Prefix(net)) => Some(*net),
-            Target::Literal(ValueKind::Address { addr, .. }) => Some(IpNet::from(*addr)),
+            Target::Literal(ValueKind::Address { addr, zone }) => {
+                if let Some(zone) = zone {
+                    let help = format!("the uplink's link is its `interface`; write `address {addr}`");
+                    self.zone_refused(value.span, *addr, zone, "an uplink's address takes no zone", &help);
+                }
+                Some(IpNet::from(*addr))
+            }
             Target::Literal(other) => {
                 let help = "write the uplink's address, optionally with its prefix length: `198.51.100.199/24`";
                 self.mismatch(value.span, "an address", other.describe(), help);
@@ -103,16 +109,7 @@ impl<'a> Checker<'a, '_> {
     /// A network: a prefix, as in `network 192.168.1.0/24`.
     pub fn network(&mut self, value: &'a Value) -> Option<IpNet> {
         match self.deref(value, &[]) {
-            Target::Literal(ValueKind::Prefix(net)) => {
-                if net.trunc() != *net {
-                    self.diags.push(
-                        Diagnostic::new(Code::HostBitsSet, value.span, format!("`{net}` has host bits set"))
-                            .label(format!("taken as `{}`", net.trunc()))
-                            .help(format!("write the network address `{}`", net.trunc())),
-                    );
-                }
-                Some(net.trunc())
-            }
+            Target::Literal(ValueKind::Prefix(net)) => Some(self.without_host_bits(net, value.span)),
             Target::Literal(ValueKind::Address { addr, .. }) => {
                 let len = if addr.is_ipv4() { 24 } else { 64 };
                 let example = IpNet::new(*addr, len).map(|n| n.trunc().to_string()).unwrap_or_default();
@@ -128,11 +125,59 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
+    /// The network of a prefix, with W0211 when host bits are set.
+    fn without_host_bits(&mut self, net: &IpNet, span: Span) -> IpNet {
+        if net.trunc() != *net {
+            self.diags.push(
+                Diagnostic::new(Code::HostBitsSet, span, format!("`{net}` has host bits set"))
+                    .label(format!("taken as `{}`", net.trunc()))
+                    .help(format!("write the network address `{}`", net.trunc())),
+            );
+        }
+        net.trunc()
+    }
+
+    /// E0201 for a `%zone` where it would be dropped: only gateways use it.
+    fn zone_refused(&mut self, span: Span, addr: IpAddr, zone: &str, message: &str, help: &str) {
+        self.diags.push(
+            Diagnostic::new(Code::TypeMismatch, span, message.to_string())
+                .label(format!("`{addr}%{zone}` names interface `{zone}`"))
+                .help(help.to_string()),
+        );
+    }
+
+    /// An address that must not carry a zone (hosts, `nat to`, `forward … to`,
+    /// `serve … on`, probe targets): E0201 otherwise, since the zone would be
+    /// dropped without effect.
+    pub fn plain_address(&mut self, value: &'a Value, what: &str) -> Option<Addr> {
+        let addr = self.address(value)?;
+        if let Some(zone) = &addr.zone {
+            let link_local = matches!(addr.addr, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+            let help = if link_local {
+                "only a gateway names the link of a link-local address (`gateway fe80::1%IF`); use a global address here".to_string()
+            } else {
+                format!("zones belong to link-local gateways; write `{}`", addr.addr)
+            };
+            let zone = zone.clone();
+            self.zone_refused(value.span, addr.addr, &zone, &format!("{what} takes no zone"), &help);
+        }
+        Some(addr)
+    }
+
     /// Addresses for `from`/`to`: prefixes, addresses, hosts, lans and lists.
     pub fn address_set(&mut self, value: &'a Value, out: &mut Vec<IpNet>) {
         match self.deref(value, &[Kind::Host, Kind::Lan]) {
-            Target::Literal(ValueKind::Prefix(net)) => out.push(net.trunc()),
-            Target::Literal(ValueKind::Address { addr, .. }) => out.push(IpNet::from(*addr)),
+            Target::Literal(ValueKind::Prefix(net)) => {
+                let net = self.without_host_bits(net, value.span);
+                out.push(net)
+            }
+            Target::Literal(ValueKind::Address { addr, zone }) => {
+                if let Some(zone) = zone {
+                    let help = format!("a rule matches addresses, whatever the link; write `{addr}`");
+                    self.zone_refused(value.span, *addr, zone, "an address in `from` or `to` takes no zone", &help);
+                }
+                out.push(IpNet::from(*addr))
+            }
             Target::Literal(ValueKind::Set(items)) => {
                 for item in items {
                     self.address_set(item, out);
@@ -205,27 +250,57 @@ impl<'a> Checker<'a, '_> {
         self.diags.push(Diagnostic::new(Code::OutOfRange, span, message).label("out of range").help(help));
     }
 
+    /// A name that no item defines, read as a service name. `Some(None)`:
+    /// it is not a known service (reported, E0101); `None`: the value is not
+    /// such a name, and constants are followed as usual.
+    fn service(&mut self, value: &Value, fallback: &str) -> Option<Option<u16>> {
+        let ValueKind::Name(ident) = &value.kind else { return None };
+        if self.names.get(&ident.name).is_some() {
+            return None;
+        }
+        let port = services::port_of(&ident.name);
+        if port.is_none() {
+            let names = services::SERVICES.iter().map(|(n, _)| *n);
+            let help = match suggest(&ident.name, names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => fallback.to_string(),
+            };
+            self.diags.push(
+                Diagnostic::new(Code::UnknownName, value.span, format!("unknown service `{}`", ident.name))
+                    .label("not a known service name")
+                    .help(help),
+            );
+        }
+        Some(port)
+    }
+
+    /// One port: a number or a service name (`check tcp HOST:PORT`,
+    /// `forward … port PORT`).
+    pub fn port(&mut self, value: &'a Value) -> Option<u16> {
+        if let Some(port) = self.service(value, "write a port number from 1 to 65535, or a service name such as `https`") {
+            return port;
+        }
+        match self.deref(value, &[]) {
+            Target::Literal(ValueKind::Integer(n)) if (1..=65535).contains(n) => Some(*n as u16),
+            Target::Literal(ValueKind::Integer(n)) => {
+                self.out_of_range(value.span, format!("port `{n}` is out of range"), "ports are 1 to 65535".into());
+                None
+            }
+            Target::Literal(other) => {
+                let help = "one port goes here: a number from 1 to 65535, or a service name such as `https`";
+                self.mismatch(value.span, "a port", other.describe(), help);
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// Ports: numbers, ranges, service names, and lists of them.
     pub fn ports(&mut self, value: &'a Value, out: &mut Vec<Ports>) {
-        if let ValueKind::Name(ident) = &value.kind {
-            if self.names.get(&ident.name).is_none() {
-                match services::port_of(&ident.name) {
-                    Some(p) => out.push(Ports { first: p, last: p }),
-                    None => {
-                        let names = services::SERVICES.iter().map(|(n, _)| *n);
-                        let help = match suggest(&ident.name, names) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "write a port number, a range `1024-2048`, or a service name such as `https`".into(),
-                        };
-                        self.diags.push(
-                            Diagnostic::new(Code::UnknownName, value.span, format!("unknown service `{}`", ident.name))
-                                .label("not a known service name")
-                                .help(help),
-                        );
-                    }
-                }
-                return;
-            }
+        let fallback = "write a port number, a range `1024-2048`, or a service name such as `https`";
+        if let Some(port) = self.service(value, fallback) {
+            out.extend(port.map(|p| Ports { first: p, last: p }));
+            return;
         }
         match self.deref(value, &[]) {
             Target::Literal(ValueKind::Integer(n)) if (1..=65535).contains(n) => {

@@ -1,0 +1,242 @@
+//! Putting a state into effect. The Linux way goes through netlink for
+//! routes and rules and one nftables transaction for the marks, never a
+//! process per route; dry-run logs what it would do; OpenBSD drives pfctl
+//! and route.
+
+use crate::ir::Site;
+use crate::linux::{self, Family, Ids, IpRule, Route};
+use crate::netlink::Netlink;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use tracing::{info, warn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    Linux,
+    Openbsd,
+    DryRun,
+}
+
+/// What the kernel holds of wanc's, as last applied: the next change
+/// applies only the difference.
+#[derive(Default, Clone, PartialEq)]
+struct Applied {
+    rules: Vec<IpRule>,
+    uplink_routes: Vec<Route>,
+    nft_setup: String,
+    state_routes: Vec<Route>,
+    steering: Vec<String>,
+}
+
+pub struct Applier {
+    kind: BackendKind,
+    netlink: Option<Netlink>,
+    applied: Applied,
+    /// The main table's default routes before the agent, per family, as
+    /// saved by `ip route save`, put back on exit.
+    saved_defaults: Vec<(Family, Vec<u8>)>,
+}
+
+impl Applier {
+    pub fn new(kind: BackendKind) -> Result<Applier, String> {
+        let netlink = match kind {
+            BackendKind::Linux => Some(Netlink::open().map_err(|e| format!("cannot open netlink: {e}"))?),
+            _ => None,
+        };
+        Ok(Applier { kind, netlink, applied: Applied::default(), saved_defaults: Vec::new() })
+    }
+
+    /// Tables, rules and the static nftables part; on a reload, only what
+    /// changed.
+    pub fn setup(&mut self, site: &Site) -> Result<(), String> {
+        let ids = ids(site)?;
+        let rules = linux::ip_rules(site, &ids);
+        let uplink_routes = linux::uplink_routes(site);
+        let nft_setup = linux::nft_setup(site, &ids);
+        match self.kind {
+            BackendKind::DryRun => {
+                for r in rules.iter().filter(|r| !self.applied.rules.contains(r)) {
+                    info!(target: "apply", "ip {} rule add {}", r.family.flag(), r.args());
+                }
+                for r in uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)) {
+                    info!(target: "apply", "ip {} {}", r.family.flag(), r.command());
+                }
+            }
+            BackendKind::Openbsd => {
+                info!(target: "apply", "openbsd: uplink routes and rules are in the pf anchors");
+            }
+            BackendKind::Linux => {
+                if self.saved_defaults.is_empty() {
+                    for family in linux::families(site) {
+                        self.saved_defaults.push((family, save_defaults(family)?));
+                    }
+                }
+                let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
+                for old in self.applied.rules.iter().filter(|r| !rules.contains(r)) {
+                    nl.delete_rules_at(old.family, old.priority).map_err(|e| format!("deleting rule {}: {e}", old.args()))?;
+                }
+                for rule in rules.iter().filter(|r| !self.applied.rules.contains(r)) {
+                    nl.delete_rules_at(rule.family, rule.priority).map_err(|e| format!("clearing priority {}: {e}", rule.priority))?;
+                    nl.add_rule(rule).map_err(|e| format!("adding rule {}: {e}", rule.args()))?;
+                }
+                for old in self.applied.uplink_routes.iter().filter(|r| !uplink_routes.iter().any(|n| n.table == r.table && n.family == r.family)) {
+                    if let Some(t) = old.table {
+                        nl.delete_route(old.family, t).map_err(|e| format!("deleting default of table {t}: {e}"))?;
+                    }
+                }
+                let changed: Vec<Route> = uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)).cloned().collect();
+                nl.apply(&changed).map_err(|e| format!("uplink routes: {e}"))?;
+                if nft_setup != self.applied.nft_setup {
+                    nft(&nft_setup)?;
+                    // A new static part keeps the steering chain, but a
+                    // changed site may mark differently: re-apply it.
+                    self.applied.steering.clear();
+                }
+            }
+        }
+        self.applied.rules = rules;
+        self.applied.uplink_routes = uplink_routes;
+        self.applied.nft_setup = nft_setup;
+        Ok(())
+    }
+
+    /// The state's routes and marks under live health, as a difference to
+    /// what is in place.
+    pub fn apply(&mut self, site: &Site, state: usize, live: &[bool]) -> Result<usize, String> {
+        let ids = ids(site)?;
+        let Some(s) = site.states.get(state) else { return Err(format!("no state {state}")) };
+        let routes = linux::state_routes(site, &ids, s, Some(live));
+        let steering = linux::nft_policy(site, &ids, s, Some(live));
+        let changed: Vec<Route> = routes.iter().filter(|r| !self.applied.state_routes.contains(r)).cloned().collect();
+        let steering_changed = steering != self.applied.steering;
+        match self.kind {
+            BackendKind::DryRun => {
+                for r in &changed {
+                    info!(target: "apply", "ip {} {}", r.family.flag(), r.command());
+                }
+                if steering_changed {
+                    for line in &steering {
+                        info!(target: "apply", "nft steering: {line}");
+                    }
+                }
+            }
+            BackendKind::Openbsd => openbsd_default(&changed)?,
+            BackendKind::Linux => {
+                let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
+                nl.apply(&changed).map_err(|e| format!("state routes: {e}"))?;
+                if steering_changed {
+                    nft(&linux::nft_policy_load(site, &steering))?;
+                }
+            }
+        }
+        let count = changed.len() + usize::from(steering_changed);
+        self.applied.state_routes = routes;
+        self.applied.steering = steering;
+        Ok(count)
+    }
+
+    /// Drops the connections marked for one uplink.
+    pub fn flush(&mut self, site: &Site, uplink: usize) {
+        let Ok(ids) = ids(site) else { return };
+        let name = &site.uplinks[uplink].name;
+        match self.kind {
+            BackendKind::DryRun => info!(target: "apply", "flush states of {name}"),
+            BackendKind::Openbsd => run_logged(&["pfctl", "-k", "label", "-k", name]),
+            BackendKind::Linux => {
+                let mark = format!("{:#x}/{:#x}", ids.uplink_marks[uplink], linux::MARK_MASK);
+                run_logged(&["conntrack", "-D", "--mark", &mark]);
+            }
+        }
+    }
+
+    /// Removes everything the agent put in place.
+    pub fn teardown(&mut self, site: &Site) -> Result<(), String> {
+        if self.kind != BackendKind::Linux {
+            info!(target: "apply", "teardown");
+            return Ok(());
+        }
+        let _ = nft(&format!("delete table inet {}", linux::nft_table_name(site)));
+        let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
+        for rule in &self.applied.rules {
+            let _ = nl.delete_rules_at(rule.family, rule.priority);
+        }
+        for route in self.applied.uplink_routes.iter().chain(&self.applied.state_routes) {
+            if let Some(t) = route.table {
+                let _ = nl.delete_route(route.family, t);
+            }
+        }
+        for (family, saved) in &self.saved_defaults {
+            restore_defaults(*family, saved)?;
+        }
+        self.applied = Applied::default();
+        Ok(())
+    }
+}
+
+fn ids(site: &Site) -> Result<Ids, String> {
+    linux::allocate(site).map_err(|e| format!("site does not fit: {e}"))
+}
+
+/// One nftables transaction.
+fn nft(commands: &str) -> Result<(), String> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(commands.as_bytes()).map_err(|e| format!("nft: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("nft failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+fn save_defaults(family: Family) -> Result<Vec<u8>, String> {
+    let out = Command::new("ip")
+        .args([family.flag(), "route", "save", "table", "main", "exact", "default"])
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    Ok(out.stdout)
+}
+
+fn restore_defaults(family: Family, saved: &[u8]) -> Result<(), String> {
+    let _ = Command::new("ip").args([family.flag(), "route", "flush", "exact", "default"]).output();
+    // `ip route restore` seeks in its input: it needs a file, not a pipe.
+    let path = std::env::temp_dir().join(format!("wanc-defaults-{}{}", std::process::id(), family.flag()));
+    std::fs::write(&path, saved).map_err(|e| format!("cannot save the default routes: {e}"))?;
+    let file = std::fs::File::open(&path).map_err(|e| e.to_string());
+    let result = file.and_then(|f| {
+        Command::new("ip").args([family.flag(), "route", "restore"]).stdin(f).output().map_err(|e| format!("cannot run ip: {e}"))
+    });
+    let _ = std::fs::remove_file(&path);
+    match result {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!("restoring the default routes: {}", String::from_utf8_lossy(&out.stderr).trim())),
+        Err(e) => Err(e),
+    }
+}
+
+/// On OpenBSD the main default route moves with `route change`.
+fn openbsd_default(changed: &[Route]) -> Result<(), String> {
+    for route in changed.iter().filter(|r| r.table.is_none()) {
+        let family = if route.family == Family::V6 { "-inet6" } else { "-inet" };
+        match route.nexthops.first().and_then(|h| h.gateway) {
+            Some(gw) => run_logged(&["route", "-n", "change", family, "default", &gw.to_string()]),
+            None => run_logged(&["route", "-n", "delete", family, "default"]),
+        }
+    }
+    Ok(())
+}
+
+fn run_logged(args: &[&str]) {
+    match Command::new(args[0]).args(&args[1..]).output() {
+        Ok(out) if out.status.success() => info!(target: "apply", "{}", args.join(" ")),
+        Ok(out) => warn!(target: "apply", "{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => warn!(target: "apply", "cannot run {}: {e}", args[0]),
+    }
+}

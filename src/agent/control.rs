@@ -1,0 +1,67 @@
+//! The control socket: one JSON request per line, one JSON reply per line.
+//! Private to root (mode 0600) unless configured otherwise.
+
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    Status,
+    Reload { file: Option<PathBuf> },
+}
+
+pub struct Incoming {
+    pub request: Request,
+    pub reply: Sender<serde_json::Value>,
+}
+
+/// Listens on `path` (replacing a stale socket) and forwards requests.
+pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let to_agent = to_agent.clone();
+            std::thread::spawn(move || serve(stream, to_agent));
+        }
+    });
+    Ok(())
+}
+
+fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
+    let Ok(mut writer) = stream.try_clone() else { return };
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => {
+                let (tx, rx) = channel();
+                if to_agent.send(super::Event::Control(Incoming { request, reply: tx })).is_err() {
+                    return;
+                }
+                rx.recv().unwrap_or_else(|_| serde_json::json!({ "ok": false, "error": "agent is stopping" }))
+            }
+            Err(e) => serde_json::json!({ "ok": false, "error": format!("bad request: {e}") }),
+        };
+        if writeln!(writer, "{reply}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Client side: one request, one reply.
+pub fn ask(path: &Path, request: &Request) -> Result<serde_json::Value, String> {
+    let mut stream = UnixStream::connect(path).map_err(|e| format!("cannot connect to `{}`: {e}", path.display()))?;
+    let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    writeln!(stream, "{line}").map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply).map_err(|e| e.to_string())?;
+    serde_json::from_str(&reply).map_err(|e| format!("bad reply: {e}"))
+}

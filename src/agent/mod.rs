@@ -1,0 +1,491 @@
+//! `wanc agent`: runs on the router with nothing but the policy bytecode.
+//! It probes every uplink itself, switches states, applies the policy, runs
+//! the actions, and takes a new policy without a restart.
+//!
+//! One thread per check (so a check never overlaps itself and a slow one
+//! delays no other), one per link watch, one for signals, one for the
+//! control socket; all report to the main loop, which alone owns the state.
+
+mod actions;
+pub mod command;
+pub mod apply;
+mod control;
+mod health;
+mod probe;
+
+pub use control::{ask, Request};
+
+use apply::{Applier, BackendKind};
+use health::{uplink_healthy, CheckState};
+use probe::{Outcome, Prober, Source};
+use crate::ir::{Check, Probe, Site};
+use crate::plugin::{LoadedPlugin, PluginHost};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{error, info, warn};
+
+pub struct Options {
+    pub policy: PathBuf,
+    pub backend: BackendKind,
+    pub control: PathBuf,
+    /// Permissions of the control socket.
+    pub control_mode: u32,
+    pub notify_command: Option<String>,
+    /// Reload when the policy file changes.
+    pub watch: bool,
+}
+
+pub enum Event {
+    Result { key: String, outcome: Outcome },
+    Link { interface: String, up: bool },
+    Control(control::Incoming),
+    Reload,
+    Stop,
+}
+
+/// A running check thread.
+struct Running {
+    key: String,
+    stop: Arc<AtomicBool>,
+}
+
+struct Agent {
+    options: Options,
+    site: Site,
+    tx: Sender<Event>,
+    applier: Applier,
+    plugins: Arc<PluginHost>,
+    checks: Vec<Running>,
+    links: Vec<Running>,
+    states: HashMap<String, CheckState>,
+    link_up: HashMap<String, bool>,
+    /// Health per uplink, once every uplink has a verdict.
+    health: Option<Vec<bool>>,
+    state: Option<usize>,
+    since: SystemTime,
+    notifier: actions::Notifier,
+    started: Instant,
+}
+
+/// The key under which a check's history lives: its uplink and its whole
+/// definition, so a check whose definition did not change keeps its
+/// history across a reload, and a changed one starts afresh.
+fn check_key(uplink: &str, check: &Check) -> String {
+    format!("{uplink}/{}", serde_json::to_string(check).unwrap_or_default())
+}
+
+pub fn load(path: &Path) -> Result<Site, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    crate::bytecode::decode(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
+}
+
+pub fn run(options: Options) -> Result<(), String> {
+    let site = load(&options.policy)?;
+    let (tx, rx) = channel();
+    let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
+    let applier = Applier::new(options.backend)?;
+    control::listen(&options.control, options.control_mode, tx.clone())
+        .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
+    watch_signals(tx.clone())?;
+    if options.watch {
+        watch_file(options.policy.clone(), tx.clone());
+    }
+    let notifier = actions::Notifier::new(options.notify_command.clone());
+    let mut agent = Agent {
+        options,
+        site,
+        tx,
+        applier,
+        plugins,
+        checks: Vec::new(),
+        links: Vec::new(),
+        states: HashMap::new(),
+        link_up: HashMap::new(),
+        health: None,
+        state: None,
+        since: SystemTime::now(),
+        notifier,
+        started: Instant::now(),
+    };
+    info!(site = agent.site.name, uplinks = agent.site.uplinks.len(), states = agent.site.states.len(), "starting");
+    agent.applier.setup(&agent.site)?;
+    agent.start_probes();
+    let result = agent.main_loop(rx);
+    agent.stop_probes();
+    if let Err(e) = agent.applier.teardown(&agent.site) {
+        error!("teardown: {e}");
+    }
+    let _ = std::fs::remove_file(&agent.options.control);
+    info!("stopped");
+    result
+}
+
+impl Agent {
+    fn main_loop(&mut self, rx: Receiver<Event>) -> Result<(), String> {
+        while let Ok(event) = rx.recv() {
+            match event {
+                Event::Result { key, outcome } => self.result(&key, outcome),
+                Event::Link { interface, up } => {
+                    if self.link_up.insert(interface.clone(), up) != Some(up) {
+                        info!(interface, up, "link");
+                        self.recompute();
+                    }
+                }
+                Event::Control(incoming) => {
+                    let reply = match incoming.request {
+                        Request::Status => self.status(),
+                        Request::Reload { file } => self.reload(file),
+                    };
+                    let _ = incoming.reply.send(reply);
+                }
+                Event::Reload => {
+                    self.reload(None);
+                }
+                Event::Stop => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn result(&mut self, key: &str, outcome: Outcome) {
+        let Some((uplink, check)) = self.find_check(key) else { return };
+        let state = self.states.entry(key.to_string()).or_default();
+        if let Some(verdict) = state.record(&check, outcome.clone()) {
+            info!(uplink, check = %describe(&check), verdict = if verdict { "up" } else { "down" }, detail = outcome.detail, "check");
+            self.recompute();
+        }
+    }
+
+    fn find_check(&self, key: &str) -> Option<(String, Check)> {
+        self.site
+            .uplinks
+            .iter()
+            .flat_map(|u| u.checks.iter().map(move |c| (u.name.clone(), c.clone())))
+            .find(|(u, c)| check_key(u, c) == key)
+    }
+
+    /// Uplink health from the verdicts; the state from the health; actions
+    /// and the kernel from both. Nothing is decided until every uplink has
+    /// a verdict.
+    fn recompute(&mut self) {
+        let mut health = Vec::with_capacity(self.site.uplinks.len());
+        for up in &self.site.uplinks {
+            if up.checks.is_empty() {
+                match self.link_up.get(&up.interface) {
+                    Some(v) => health.push(*v),
+                    None => return,
+                }
+                continue;
+            }
+            let verdicts: Vec<Option<bool>> =
+                up.checks.iter().map(|c| self.states.get(&check_key(&up.name, c)).and_then(|s| s.verdict)).collect();
+            if verdicts.iter().any(Option::is_none) {
+                return;
+            }
+            health.push(uplink_healthy(up.healthy, &verdicts));
+        }
+        let previous = self.health.replace(health.clone());
+        if let Some(prev) = &previous {
+            for (i, (was, is)) in prev.iter().zip(&health).enumerate() {
+                if was != is {
+                    self.uplink_changed(i, *is, &health);
+                }
+            }
+        }
+        let next = self.site.states.iter().position(|s| s.when.eval(&|u| health.get(u).copied().unwrap_or(false)));
+        let Some(next) = next else {
+            warn!("no state matches; keeping the current one");
+            return;
+        };
+        let site = self.site.clone();
+        if self.state != Some(next) {
+            let old = self.state.map(|s| site.states[s].name.clone());
+            if let Some(old) = self.state {
+                let ctx = actions::Context { uplink: None, state: Some(&site.states[old].name), event: "exit" };
+                actions::run(&site.states[old].on_exit, &ctx, &mut self.notifier, &mut || {});
+            }
+            self.state = Some(next);
+            self.since = SystemTime::now();
+            let started = Instant::now();
+            let result = self.applier.apply(&site, next, &health);
+            let took = started.elapsed();
+            match result {
+                Ok(changes) => info!(from = old.as_deref().unwrap_or("-"), to = site.states[next].name, changes, apply_us = took.as_micros() as u64, "state"),
+                Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
+            }
+            let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
+            actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut || {});
+        } else if previous.as_ref() != Some(&health) {
+            // Same state, other live health: members the state leaves open move.
+            match self.applier.apply(&site, next, &health) {
+                Ok(0) => {}
+                Ok(changes) => info!(state = site.states[next].name, changes, "refreshed"),
+                Err(e) => error!("applying live health failed: {e}"),
+            }
+        }
+    }
+
+    fn uplink_changed(&mut self, i: usize, up: bool, health: &[bool]) {
+        let site = self.site.clone();
+        let uplink = &site.uplinks[i];
+        info!(uplink = uplink.name, healthy = up, "uplink");
+        let (list, event) = if up { (&uplink.on_up, "up") } else { (&uplink.on_down, "down") };
+        let ctx = actions::Context { uplink: Some(&uplink.name), state: None, event };
+        // Flushing the failed uplink's connections only helps when another
+        // uplink can take them; with none healthy it would only cut them.
+        let others_healthy = health.iter().enumerate().any(|(j, h)| j != i && *h);
+        let applier = &mut self.applier;
+        actions::run(list, &ctx, &mut self.notifier, &mut || {
+            if others_healthy {
+                applier.flush(&site, i);
+            } else {
+                info!(uplink = site.uplinks[i].name, "not flushing states: no other uplink is healthy");
+            }
+        });
+    }
+
+    fn start_probes(&mut self) {
+        let mut wanted: Vec<(String, usize, Check)> = Vec::new();
+        for (i, up) in self.site.uplinks.iter().enumerate() {
+            for c in &up.checks {
+                wanted.push((check_key(&up.name, c), i, c.clone()));
+            }
+        }
+        let keep: Vec<String> = wanted.iter().map(|(k, _, _)| k.clone()).collect();
+        let (kept, stopped): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.checks).into_iter().partition(|r| keep.contains(&r.key));
+        for r in &stopped {
+            r.stop.store(true, Ordering::Relaxed);
+            self.states.remove(&r.key);
+        }
+        self.checks = kept;
+        for (key, i, check) in wanted {
+            if self.checks.iter().any(|r| r.key == key) {
+                continue;
+            }
+            let up = &self.site.uplinks[i];
+            let source = Source { interface: up.interface.clone(), v4: up.address(false), v6: up.address(true) };
+            let plugin = self.plugin_for(&check);
+            let stop = Arc::new(AtomicBool::new(false));
+            spawn_check(key.clone(), check, source, self.plugins.clone(), plugin, stop.clone(), self.tx.clone());
+            self.checks.push(Running { key, stop });
+        }
+        // Uplinks without checks are healthy while their link is up.
+        let interfaces: Vec<String> = self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
+        let (kept, stopped): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.links).into_iter().partition(|r| interfaces.contains(&r.key));
+        for r in stopped {
+            r.stop.store(true, Ordering::Relaxed);
+        }
+        self.links = kept;
+        for interface in interfaces {
+            if !self.links.iter().any(|r| r.key == interface) {
+                let stop = Arc::new(AtomicBool::new(false));
+                spawn_link_watch(interface.clone(), stop.clone(), self.tx.clone());
+                self.links.push(Running { key: interface, stop });
+            }
+        }
+    }
+
+    fn plugin_for(&self, check: &Check) -> Option<Arc<LoadedPlugin>> {
+        let Probe::Plugin { plugin, .. } = &check.probe else { return None };
+        let p = self.site.plugins.iter().find(|p| &p.name == plugin)?;
+        match self.plugins.load(Path::new(&p.path)) {
+            Ok(loaded) => Some(Arc::new(loaded)),
+            Err(e) => {
+                warn!(plugin, "cannot load plugin: {e}");
+                None
+            }
+        }
+    }
+
+    fn stop_probes(&mut self) {
+        for r in self.checks.iter().chain(&self.links) {
+            r.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Verifies and takes a new policy; on any problem the running one stays.
+    fn reload(&mut self, file: Option<PathBuf>) -> serde_json::Value {
+        let path = file.unwrap_or_else(|| self.options.policy.clone());
+        let started = Instant::now();
+        let new = match load(&path) {
+            Ok(site) => site,
+            Err(e) => {
+                warn!("reload refused, keeping the running policy: {e}");
+                return serde_json::json!({ "ok": false, "error": e });
+            }
+        };
+        let old = std::mem::replace(&mut self.site, new);
+        if let Err(e) = self.applier.setup(&self.site) {
+            error!("reload: setting up the new policy failed, going back: {e}");
+            self.site = old;
+            let _ = self.applier.setup(&self.site);
+            return serde_json::json!({ "ok": false, "error": e });
+        }
+        let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
+        self.start_probes();
+        let kept = self.checks.iter().filter(|r| before.contains(&r.key)).count();
+        let started_new = self.checks.len() - kept;
+        self.options.policy = path;
+        // The state index may mean another state now: decide afresh.
+        let previous_state = self.state.map(|s| old.states[s].name.clone());
+        self.state = previous_state.and_then(|name| self.site.states.iter().position(|s| s.name == name));
+        self.health = None;
+        self.recompute();
+        let took = started.elapsed();
+        info!(kept, started = started_new, reload_us = took.as_micros() as u64, "reloaded");
+        serde_json::json!({
+            "ok": true,
+            "site": self.site.name,
+            "checks_kept": kept,
+            "checks_started": started_new,
+            "state": self.state.map(|s| self.site.states[s].name.clone()),
+            "reload_us": took.as_micros() as u64,
+        })
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let since = self.since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let uplinks: Vec<serde_json::Value> = self
+            .site
+            .uplinks
+            .iter()
+            .enumerate()
+            .map(|(i, up)| {
+                let checks: Vec<serde_json::Value> = up
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        let st = self.states.get(&check_key(&up.name, c));
+                        serde_json::json!({
+                            "check": describe(c),
+                            "verdict": st.and_then(|s| s.verdict).map(|v| if v { "up" } else { "down" }),
+                            "consecutive_ok": st.map(|s| s.consecutive_ok),
+                            "consecutive_fail": st.map(|s| s.consecutive_fail),
+                            "rise": c.rise,
+                            "fall": c.fall,
+                            "last": st.map(|s| s.last.iter().collect::<Vec<_>>()),
+                        })
+                    })
+                    .collect();
+                let why = if up.checks.is_empty() {
+                    format!("link {}", if self.link_up.get(&up.interface).copied().unwrap_or(false) { "up" } else { "down" })
+                } else {
+                    format!("healthy when {:?} of {} checks", up.healthy, up.checks.len()).to_lowercase()
+                };
+                serde_json::json!({
+                    "name": up.name,
+                    "interface": up.interface,
+                    "healthy": self.health.as_ref().map(|h| h[i]),
+                    "why": why,
+                    "checks": checks,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ok": true,
+            "site": self.site.name,
+            "policy": self.options.policy.display().to_string(),
+            "state": self.state.map(|s| self.site.states[s].name.clone()),
+            "since": since,
+            "uptime_s": self.started.elapsed().as_secs(),
+            "uplinks": uplinks,
+        })
+    }
+}
+
+pub fn describe(check: &Check) -> String {
+    match &check.probe {
+        Probe::Ping { target } => format!("ping {target}"),
+        Probe::Tcp { target, port } => format!("tcp {target}:{port}"),
+        Probe::Http { url, .. } => format!("http {url}"),
+        Probe::Dns { server, query } => format!("dns {server} {query}"),
+        Probe::Plugin { plugin, .. } => format!("plugin {plugin}"),
+    }
+}
+
+fn spawn_check(
+    key: String,
+    check: Check,
+    source: Source,
+    plugins: Arc<PluginHost>,
+    plugin: Option<Arc<LoadedPlugin>>,
+    stop: Arc<AtomicBool>,
+    tx: Sender<Event>,
+) {
+    std::thread::spawn(move || {
+        let every = Duration::from_millis(check.every_ms.max(1));
+        let mut next = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let prober = Prober { source: &source, plugins: &plugins, plugin: plugin.as_deref() };
+            let outcome = prober.run(&check);
+            if stop.load(Ordering::Relaxed) || tx.send(Event::Result { key: key.clone(), outcome }).is_err() {
+                return;
+            }
+            // The next round starts one interval after this one started, or
+            // at once if this one overran: rounds never overlap.
+            next += every;
+            let now = Instant::now();
+            if next < now {
+                next = now;
+            }
+            sleep_until(next, &stop);
+        }
+    });
+}
+
+fn spawn_link_watch(interface: String, stop: Arc<AtomicBool>, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        let path = format!("/sys/class/net/{interface}/carrier");
+        while !stop.load(Ordering::Relaxed) {
+            let up = std::fs::read_to_string(&path).map(|s| s.trim() == "1").unwrap_or(false);
+            if tx.send(Event::Link { interface: interface.clone(), up }).is_err() {
+                return;
+            }
+            sleep_until(Instant::now() + Duration::from_millis(500), &stop);
+        }
+    });
+}
+
+/// Sleeps in short steps so a stop request is seen within 50 ms.
+fn sleep_until(deadline: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+fn watch_signals(tx: Sender<Event>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM]).map_err(|e| format!("signals: {e}"))?;
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let event = if signal == SIGHUP { Event::Reload } else { Event::Stop };
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Reloads when the policy file's modification time or size changes.
+fn watch_file(path: PathBuf, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+        let mut last = stamp(&path);
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = stamp(&path);
+            if now != last {
+                last = now;
+                if tx.send(Event::Reload).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,296 @@
+//! One round of one check: ICMP echo, TCP connect, HTTP GET, DNS query or a
+//! WASM plugin, each sent from the uplink's address and bound to its
+//! interface, so a failed uplink is still tested through itself.
+
+use crate::ir::{Check, Probe, Target};
+use crate::plugin::{LoadedPlugin, PluginHost, ProbeRequest};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// What one round found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub ok: bool,
+    /// Why, in a few words: "3/3 replies", "connection refused", …
+    pub detail: String,
+    pub rtt_ms: Option<f64>,
+    pub loss_percent: Option<f64>,
+}
+
+impl Outcome {
+    fn fail(detail: impl Into<String>) -> Outcome {
+        Outcome { ok: false, detail: detail.into(), rtt_ms: None, loss_percent: None }
+    }
+}
+
+/// Where probes leave from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub interface: String,
+    pub v4: Option<IpAddr>,
+    pub v6: Option<IpAddr>,
+}
+
+impl Source {
+    fn for_target(&self, target: &IpAddr) -> Option<IpAddr> {
+        if target.is_ipv4() {
+            self.v4
+        } else {
+            self.v6
+        }
+    }
+}
+
+pub struct Prober<'a> {
+    pub source: &'a Source,
+    pub plugins: &'a PluginHost,
+    pub plugin: Option<&'a LoadedPlugin>,
+}
+
+impl Prober<'_> {
+    pub fn run(&self, check: &Check) -> Outcome {
+        let timeout = Duration::from_millis(check.timeout_ms.max(1));
+        match &check.probe {
+            Probe::Ping { target } => match resolve(target) {
+                Some(addr) => self.ping(check, addr, timeout),
+                None => Outcome::fail(format!("cannot resolve `{target}`")),
+            },
+            Probe::Tcp { target, port } => match resolve(target) {
+                Some(addr) => match self.connect(SocketAddr::new(addr, *port), timeout) {
+                    Ok((_, rtt)) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None },
+                    Err(e) => Outcome::fail(e.to_string()),
+                },
+                None => Outcome::fail(format!("cannot resolve `{target}`")),
+            },
+            Probe::Http { url, expect } => self.http(url, *expect, timeout),
+            Probe::Dns { server, query } => self.dns(*server, query, timeout),
+            Probe::Plugin { settings, .. } => match self.plugin {
+                Some(plugin) => {
+                    let source = self.source.v4.or(self.source.v6);
+                    let request = ProbeRequest::new(settings.clone(), source, timeout);
+                    let out = self.plugins.probe(plugin, &request);
+                    Outcome { ok: out.up, detail: out.reason, rtt_ms: out.measurement.map(|us| us as f64 / 1000.0), loss_percent: None }
+                }
+                None => Outcome::fail("plugin did not load"),
+            },
+        }
+    }
+
+    fn bound(&self, domain: Domain, ty: Type, proto: Option<Protocol>, target: &IpAddr) -> std::io::Result<Socket> {
+        let socket = Socket::new(domain, ty, proto)?;
+        socket.bind_device(Some(self.source.interface.as_bytes()))?;
+        if let Some(src) = self.source.for_target(target) {
+            socket.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+        }
+        Ok(socket)
+    }
+
+    fn connect(&self, to: SocketAddr, timeout: Duration) -> std::io::Result<(TcpStream, Duration)> {
+        let start = Instant::now();
+        let socket = self.bound(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP), &to.ip())?;
+        socket.connect_timeout(&SockAddr::from(to), timeout)?;
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok((stream, start.elapsed()))
+    }
+
+    fn ping(&self, check: &Check, target: IpAddr, timeout: Duration) -> Outcome {
+        let (domain, proto) = if target.is_ipv4() { (Domain::IPV4, Protocol::ICMPV4) } else { (Domain::IPV6, Protocol::ICMPV6) };
+        let socket = match self.bound(domain, Type::RAW, Some(proto), &target) {
+            Ok(s) => s,
+            Err(e) => return Outcome::fail(format!("cannot open an ICMP socket: {e}")),
+        };
+        // The identifier tells our replies from other pingers' on the host.
+        let id = (std::process::id() as u16) ^ (check.every_ms as u16);
+        let mut rtts = Vec::new();
+        for seq in 0..check.count.max(1) as u16 {
+            if let Some(rtt) = echo(&socket, target, id, seq, timeout) {
+                rtts.push(rtt);
+            }
+        }
+        let sent = check.count.max(1) as f64;
+        let loss = 100.0 * (sent - rtts.len() as f64) / sent;
+        let rtt = (!rtts.is_empty()).then(|| rtts.iter().map(|d| ms(*d)).sum::<f64>() / rtts.len() as f64);
+        let within_loss = match check.max_loss_percent {
+            Some(max) => loss < max,
+            None => !rtts.is_empty(),
+        };
+        let within_latency = match (check.max_latency_ms, rtt) {
+            (Some(max), Some(r)) => r < max as f64,
+            _ => true,
+        };
+        let mut detail = format!("{}/{} replies", rtts.len(), check.count.max(1));
+        if let Some(r) = rtt {
+            detail.push_str(&format!(", {r:.1} ms"));
+        }
+        Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss) }
+    }
+
+    fn http(&self, url: &str, expect: u16, timeout: Duration) -> Outcome {
+        let Some(rest) = url.strip_prefix("http://") else { return Outcome::fail("only http:// URLs are probed") };
+        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
+        let Some(to) = host_port(authority).and_then(|hp| hp.to_socket_addrs().ok()).and_then(|mut a| a.next()) else {
+            return Outcome::fail(format!("cannot resolve `{authority}`"));
+        };
+        let (mut stream, rtt) = match self.connect(to, timeout) {
+            Ok(s) => s,
+            Err(e) => return Outcome::fail(e.to_string()),
+        };
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: wanc-agent\r\nConnection: close\r\n\r\n");
+        if let Err(e) = stream.write_all(request.as_bytes()) {
+            return Outcome::fail(e.to_string());
+        }
+        let mut head = [0u8; 64];
+        let n = match stream.read(&mut head) {
+            Ok(n) => n,
+            Err(e) => return Outcome::fail(e.to_string()),
+        };
+        let line = String::from_utf8_lossy(&head[..n]);
+        let status: Option<u16> = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+        match status {
+            Some(s) => Outcome { ok: s == expect, detail: format!("status {s}"), rtt_ms: Some(ms(rtt)), loss_percent: None },
+            None => Outcome::fail("no HTTP status line"),
+        }
+    }
+
+    fn dns(&self, server: IpAddr, query: &str, timeout: Duration) -> Outcome {
+        let socket = match self.bound(Domain::for_address(SocketAddr::new(server, 53)), Type::DGRAM, Some(Protocol::UDP), &server) {
+            Ok(s) => s,
+            Err(e) => return Outcome::fail(e.to_string()),
+        };
+        let id = (Instant::now().elapsed().subsec_nanos() as u16) ^ (std::process::id() as u16);
+        let packet = dns_query(id, query);
+        let start = Instant::now();
+        if let Err(e) = socket.send_to(&packet, &SockAddr::from(SocketAddr::new(server, 53))) {
+            return Outcome::fail(e.to_string());
+        }
+        let deadline = start + timeout;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 512];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).is_err() {
+                break;
+            }
+            let Ok((n, _)) = socket.recv_from(&mut buf) else { break };
+            // SAFETY: recv_from initialised the first n bytes.
+            let reply: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+            if reply.len() >= 4 && reply[0..2] == id.to_be_bytes() && reply[2] & 0x80 != 0 {
+                let rcode = reply[3] & 0x0f;
+                let ok = rcode == 0 || rcode == 3;
+                return Outcome { ok, detail: format!("rcode {rcode}"), rtt_ms: Some(ms(start.elapsed())), loss_percent: None };
+            }
+        }
+        Outcome::fail("no answer")
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, port 80 by default.
+fn host_port(authority: &str) -> Option<(String, u16)> {
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        let port = rest.strip_prefix(':').map(str::parse).transpose().ok()?.unwrap_or(80);
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+        None => Some((authority.to_string(), 80)),
+    }
+}
+
+fn resolve(target: &Target) -> Option<IpAddr> {
+    match target {
+        Target::Address(a) => Some(*a),
+        Target::Hostname(h) => (h.as_str(), 0).to_socket_addrs().ok()?.next().map(|s| s.ip()),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One echo request and its reply; `None` on timeout.
+fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -> Option<Duration> {
+    let v6 = target.is_ipv6();
+    let mut packet = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
+    packet.extend_from_slice(&id.to_be_bytes());
+    packet.extend_from_slice(&seq.to_be_bytes());
+    packet.extend_from_slice(b"wanc-agent-probe");
+    if !v6 {
+        // The kernel fills in ICMPv6 checksums itself, not ICMP ones.
+        let sum = checksum(&packet);
+        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
+    let start = Instant::now();
+    socket.send_to(&packet, &SockAddr::from(SocketAddr::new(target, 0))).ok()?;
+    let deadline = start + timeout;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+        let (n, from) = socket.recv_from(&mut buf).ok()?;
+        // SAFETY: recv_from initialised the first n bytes.
+        let data: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+        // Raw IPv4 sockets deliver the IP header; IPv6 ones do not.
+        let icmp = if v6 { &data[..] } else { data.get(usize::from(data.first()? & 0x0f) * 4..)? };
+        let reply_type = if v6 { 129 } else { 0 };
+        let from_target = from.as_socket().map(|s| s.ip()) == Some(target);
+        if from_target && icmp.len() >= 8 && icmp[0] == reply_type && icmp[4..6] == id.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in data.chunks(2) {
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(32 + name.len());
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // recursion desired, one question
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        let label = &label.as_bytes()[..label.len().min(63)];
+        p.push(label.len() as u8);
+        p.extend_from_slice(label);
+    }
+    p.push(0);
+    p.extend_from_slice(&[0, 1, 0, 1]); // type A, class IN
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icmp_checksum_of_a_known_packet() {
+        // echo request id 1 seq 1, no payload: checksum 0xf7fd
+        assert_eq!(checksum(&[8, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
+    }
+
+    #[test]
+    fn url_authorities() {
+        assert_eq!(host_port("192.0.2.1"), Some(("192.0.2.1".into(), 80)));
+        assert_eq!(host_port("192.0.2.1:8080"), Some(("192.0.2.1".into(), 8080)));
+        assert_eq!(host_port("[2001:db8::1]:81"), Some(("2001:db8::1".into(), 81)));
+        assert_eq!(host_port("[2001:db8::1]"), Some(("2001:db8::1".into(), 80)));
+        assert_eq!(host_port("h:x"), None);
+    }
+
+    #[test]
+    fn dns_query_encodes_labels() {
+        let q = dns_query(0x1234, "example.net.");
+        assert_eq!(&q[..2], &[0x12, 0x34]);
+        assert_eq!(&q[12..], b"\x07example\x03net\x00\x00\x01\x00\x01");
+    }
+}

@@ -1,0 +1,242 @@
+//! Members a state leaves open (health "either", `certain: false`): a rule
+//! uses them only while they are live-healthy, which no static file can say.
+//!
+//! Each state's body in ifstated.conf first writes `up` or `down` to
+//! /var/run/wanc.UPLINK for every such uplink, from the state's own tests,
+//! and then runs the commands made here. They read those files and load
+//! what holds now: a route rule's pf rules into its own anchor (the state's
+//! ruleset holds `anchor "rN"` where the rules would be), and the default
+//! route with route(8). They rerun on every evaluation of the body, change
+//! nothing when health has not changed (pf replaces an anchor's ruleset
+//! atomically; route refuses an existing route and a missing one alike),
+//! and stay linear in size: one line per member, whatever the combination.
+
+use super::pf::{self, Selector};
+use super::quote::{sh_arg, sh_word};
+use super::{address, hop, Ctx, Family, Hop, ANCHOR, RUN_DIR};
+use crate::ast::ViaMode;
+use crate::ir::{Member, Routing, RuleId, Uplink, UplinkId};
+use std::fmt::Write;
+
+/// Whether a routing has members used only while live-healthy.
+pub fn is_live(routing: &Routing) -> bool {
+    open_members(routing).next().is_some()
+}
+
+/// The uplinks a routing follows live.
+pub fn open_members(routing: &Routing) -> impl Iterator<Item = UplinkId> + '_ {
+    let members: &[Member] = match routing {
+        Routing::Uplinks { members, .. } => members,
+        _ => &[],
+    };
+    members.iter().filter(|m| !m.certain).map(|m| m.uplink)
+}
+
+pub fn sub_anchor_name(id: RuleId) -> String {
+    format!("r{id}")
+}
+
+pub fn sub_anchor(id: RuleId) -> String {
+    format!("{ANCHOR}/{}", sub_anchor_name(id))
+}
+
+/// The file holding an uplink's health as the current state's tests see it.
+pub fn health_file(uplink: &str) -> String {
+    format!("{RUN_DIR}/wanc.{uplink}")
+}
+
+/// sh: `up NAME` is true while NAME's health file says `up`.
+fn up_function() -> String {
+    format!("up() {{ [ \"$(cat {}$1 2>/dev/null)\" = up ]; }}", health_file(""))
+}
+
+/// `printf` of pf rules given as sh words, one per line; `:` for none.
+fn print(words: &[String]) -> String {
+    if words.is_empty() {
+        return ":".into();
+    }
+    format!("printf '%s\\n' {}", words.join(" "))
+}
+
+/// The command that loads a route rule's rules, as current health has them,
+/// into the rule's anchor. Each family's plain pass is set once in `$p4` or
+/// `$p6`, and each member's rule is that plus its `route-to` and label,
+/// which keeps the command short: ifstated reads at most 8 KB of string.
+pub fn route_rule(ctx: &Ctx, id: RuleId, sel: &Selector, mode: ViaMode, members: &[Member]) -> String {
+    let families: Vec<(Family, String, String)> = Family::BOTH
+        .iter()
+        .filter_map(|&f| {
+            let var = format!("p{}", if f == Family::V4 { 4 } else { 6 });
+            Some((f, var, pf::route_line(ctx, sel, f, None)?))
+        })
+        .collect();
+    // A rule as a sh word: the family's plain pass, and what `via` adds to it.
+    let word = |(f, var, plain): &(Family, String, String), via: Option<UplinkId>| -> String {
+        let line = via.and_then(|u| pf::route_line(ctx, sel, *f, Some(u)));
+        match line.as_deref().and_then(|l| l.strip_prefix(plain.as_str())).filter(|added| !added.is_empty()) {
+            Some(added) => format!("\"${var}\"{}", sh_word(added)),
+            None => format!("\"${var}\""),
+        }
+    };
+    let body = match mode {
+        // The first live member, else the first known up, else unrouted.
+        ViaMode::Failover => first_live(ctx, members, |u| print(&families.iter().map(|fam| word(fam, u)).collect::<Vec<_>>())),
+        // Every live member, its probability computed from the weights of
+        // the members live before it (see pf.rs), in each family.
+        ViaMode::Balance | ViaMode::Multipath => {
+            let mut s = String::from(
+                "m() { W=$((W + $1)); q=$((100000 * $1 / W)); if [ $q -lt 100000 ]; then printf '%s probability %d.%03d%%\\n' \"$2\" $((q / 1000)) $((q % 1000)); else printf '%s\\n' \"$2\"; fi; }",
+            );
+            for fam in &families {
+                s.push_str("; W=0");
+                for m in members {
+                    let rule = word(fam, Some(m.uplink));
+                    if rule != word(fam, None) {
+                        let _ = write!(s, "; {}m {} {rule}", guard(ctx, m), m.weight);
+                    }
+                }
+                let _ = write!(s, "; [ $W = 0 ] && {}", print(&[word(fam, None)]));
+            }
+            s
+        }
+    };
+    let mut parts = vec![format!("echo {}", sh_word(&pf::include_macros())), up_function()];
+    parts.extend(families.iter().map(|(_, var, plain)| format!("{var}={}", sh_word(plain))));
+    parts.push(body);
+    format!("{{ {}; }} | pfctl -q -a {} -f -", parts.join("; "), sub_anchor(id))
+}
+
+/// `up NAME && ` for a member used only while live, nothing for one known up.
+fn guard(ctx: &Ctx, m: &Member) -> String {
+    if m.certain {
+        String::new()
+    } else {
+        format!("up {} && ", sh_arg(&ctx.site.uplinks[m.uplink].name))
+    }
+}
+
+/// `if up A; then …; elif up B; then …; else …; fi` over failover members:
+/// members before the first one known up are tried while live, the one
+/// known up (if any) is the last resort, and with none the `else` gets
+/// `choose(None)`.
+fn first_live(ctx: &Ctx, members: &[Member], choose: impl Fn(Option<UplinkId>) -> String) -> String {
+    let mut s = String::new();
+    for m in members {
+        if m.certain {
+            return if s.is_empty() { choose(Some(m.uplink)) } else { format!("{s}else {}; fi", choose(Some(m.uplink))) };
+        }
+        let word = if s.is_empty() { "if" } else { "elif" };
+        s.push_str(&format!("{word} up {}; then {}; ", sh_arg(&ctx.site.uplinks[m.uplink].name), choose(Some(m.uplink))));
+    }
+    if s.is_empty() {
+        choose(None)
+    } else {
+        format!("{s}else {}; fi", choose(None))
+    }
+}
+
+/// What route(8) takes to add a default route by an uplink, and what to
+/// delete it by: the gateway, or for a point-to-point link the uplink's own
+/// address (`-iface`).
+fn target(uplink: &Uplink, f: Family) -> Option<(String, String)> {
+    match hop(uplink, f)? {
+        Hop::Gateway(g) => Some((sh_arg(&g), sh_arg(&g))),
+        Hop::Peer => {
+            let a = sh_arg(&address(uplink, f)?.to_string());
+            Some((format!("-iface {a}"), a))
+        }
+    }
+}
+
+fn add(f: Family, add: &str) -> String {
+    format!("route -qn add {} -mpath default {add}", f.route())
+}
+
+/// Deletes the default routes by the given uplinks, or nothing.
+fn delete(ctx: &Ctx, f: Family, uplinks: impl Iterator<Item = UplinkId>) -> Option<String> {
+    let targets: Vec<String> = uplinks.filter_map(|u| target(&ctx.site.uplinks[u], f)).map(|(_, del)| del).collect();
+    match targets.as_slice() {
+        [] => None,
+        [one] => Some(format!("route -qn delete {} default {one}", f.route())),
+        _ => Some(format!("for g in {}; do route -qn delete {} default $g; done", targets.join(" "), f.route())),
+    }
+}
+
+/// The default routes by exactly these uplinks: added first, then the
+/// others deleted, so that the router is never without one in between.
+/// Routes are added with `-mpath` always, so several may coexist.
+///
+/// With no uplink to route by, the default route stays as it is (one by
+/// the first uplink is added if there is none): the uplinks' probes need a
+/// route to be sent at all, and pf then sends each out by its own uplink
+/// (see pf/wanc.conf). Without one, every check of a host beyond the
+/// gateways would stay down for good.
+fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId]) -> String {
+    let adds: Vec<String> = uplinks.iter().filter_map(|&u| target(&ctx.site.uplinks[u], f)).map(|(a, _)| add(f, &a)).collect();
+    if adds.is_empty() {
+        return keep_one(ctx, f).unwrap_or_else(|| ":".into());
+    }
+    let mut parts = adds;
+    parts.extend(delete(ctx, f, (0..ctx.site.uplinks.len()).filter(|u| !uplinks.contains(u))));
+    parts.join("; ")
+}
+
+/// Leaves the default route as it is, or adds one by the first uplink if
+/// there is none (see [`exactly`]).
+fn keep_one(ctx: &Ctx, f: Family) -> Option<String> {
+    let (a, _) = ctx.site.uplinks.iter().find_map(|u| target(u, f))?;
+    Some(format!("route -n get {} default > /dev/null 2>&1 || {}", f.route(), add(f, &a)))
+}
+
+/// The families some uplink can carry a default route in.
+fn families<'a>(ctx: &'a Ctx<'a>) -> impl Iterator<Item = Family> + 'a {
+    Family::BOTH.into_iter().filter(|&f| ctx.site.uplinks.iter().any(|u| target(u, f).is_some()))
+}
+
+/// The commands that set the default route for a routing whose members are
+/// all known (a state's `init`): one per family.
+pub fn default_route(ctx: &Ctx, routing: &Routing) -> Vec<String> {
+    let members: Vec<UplinkId> = match routing {
+        Routing::Uplinks { members, .. } => members.iter().map(|m| m.uplink).collect(),
+        _ => Vec::new(),
+    };
+    families(ctx).map(|f| exactly(ctx, f, &members)).collect()
+}
+
+/// The commands that keep the default route right for a routing with
+/// members followed live (a state's body): one per family.
+pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member]) -> Vec<String> {
+    families(ctx)
+        .map(|f| {
+            let body = match mode {
+                ViaMode::Failover => first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>())),
+                ViaMode::Balance | ViaMode::Multipath => {
+                    let mut parts: Vec<String> = members
+                        .iter()
+                        .filter_map(|m| {
+                            let (a, d) = target(&ctx.site.uplinks[m.uplink], f)?;
+                            Some(if m.certain {
+                                add(f, &a)
+                            } else {
+                                format!(
+                                    "if up {}; then {}; else route -qn delete {} default {d}; fi",
+                                    sh_arg(&ctx.site.uplinks[m.uplink].name),
+                                    add(f, &a),
+                                    f.route()
+                                )
+                            })
+                        })
+                        .collect();
+                    let others = (0..ctx.site.uplinks.len()).filter(|u| !members.iter().any(|m| m.uplink == *u));
+                    parts.extend(delete(ctx, f, others));
+                    // With every member live-only, all may be down.
+                    if members.iter().all(|m| !m.certain) {
+                        parts.extend(keep_one(ctx, f));
+                    }
+                    parts.join("; ")
+                }
+            };
+            format!("{}; {body}", up_function())
+        })
+        .collect()
+}

@@ -1,0 +1,190 @@
+//! OpenBSD: pf rulesets and an ifstated(8) configuration.
+//!
+//! - `pf/macros.conf`: a macro per interface, gateway, address and host.
+//! - `pf/wanc.conf`: included from the user's pf.conf; NAT per uplink, the
+//!   rules that send traffic sourced from an uplink's address out by that
+//!   uplink, and the anchor `wanc/policy`.
+//! - `pf/policy.STATE.conf`: per state, the ruleset ifstated loads into
+//!   `wanc/policy` when the state is entered.
+//! - `ifstated.conf`: the checks (with rise/fall kept in small state files,
+//!   since ifstated has no hysteresis), uplink actions and the states.
+//!
+//! The files are installed under [`PREFIX`] (`ifstated.conf` as
+//! `/etc/ifstated.conf`): ifstated refers to the rulesets by absolute path.
+
+mod checks;
+mod expr;
+mod ifstated;
+mod live;
+mod pf;
+pub mod quote;
+
+use crate::ir::{Gateway, Health, Site, State, Uplink};
+use crate::output::OutputFile;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// Where the pf files are installed on the router.
+pub const PREFIX: &str = "/etc/wanc";
+/// The anchor the current state's ruleset is loaded into.
+pub const ANCHOR: &str = "wanc/policy";
+/// State files of the checks and uplinks: /var/run is emptied at boot, so
+/// health history starts afresh with the machine.
+pub const RUN_DIR: &str = "/var/run";
+
+/// Every OpenBSD output of a site.
+pub fn emit(site: &Site) -> Vec<OutputFile> {
+    let names = Names::new(site);
+    let ctx = Ctx { site, names: &names };
+    let mut out = pf::emit(&ctx);
+    out.push(OutputFile { path: "ifstated.conf".into(), contents: ifstated::emit(&ctx).into_bytes() });
+    out
+}
+
+/// What every part of the back end reads.
+pub struct Ctx<'a> {
+    pub site: &'a Site,
+    pub names: &'a Names,
+}
+
+/// Source text for a `#` comment of pf.conf or ifstated.conf: on one line,
+/// and not ending in a backslash, which both lexers would take for a line
+/// continuation that comments out the next line too.
+fn comment(text: &str) -> String {
+    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if line.ends_with('\\') {
+        line.push(' ');
+    }
+    line
+}
+
+/// What a state implies about each uplink, in words.
+fn health_summary(ctx: &Ctx, state: &State) -> String {
+    let words: Vec<String> = ctx
+        .site
+        .uplinks
+        .iter()
+        .zip(&state.health)
+        .map(|(u, h)| {
+            let word = match h {
+                Health::Up => "up",
+                Health::Down => "down",
+                Health::Either => "either",
+            };
+            format!("{} {word}", u.name)
+        })
+        .collect();
+    words.join(", ")
+}
+
+/// The file a state's ruleset is written to, relative to the output directory.
+fn policy_file(state: &str) -> String {
+    format!("pf/policy.{state}.conf")
+}
+
+/// Identifiers for pf and ifstated macros, which allow only letters, digits
+/// and `_`: each source name with other characters replaced, unique across
+/// uplinks, lans and hosts (a clash gets a numeric suffix), so `a-b` and
+/// `a_b` cannot share macros.
+pub struct Names {
+    pub uplinks: Vec<String>,
+    pub lans: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl Names {
+    fn new(site: &Site) -> Names {
+        let mut taken = HashSet::new();
+        let mut idents = |names: Vec<&str>| -> Vec<String> { names.into_iter().map(|n| unique(n, &mut taken)).collect() };
+        let uplinks = idents(site.uplinks.iter().map(|u| u.name.as_str()).collect());
+        let lans = idents(site.lans.iter().map(|l| l.name.as_str()).collect());
+        let hosts = idents(site.hosts.iter().map(|h| h.name.as_str()).collect());
+        Names { uplinks, lans, hosts }
+    }
+}
+
+fn unique(name: &str, taken: &mut HashSet<String>) -> String {
+    let base: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut ident = base.clone();
+    let mut n = 2;
+    while !taken.insert(ident.clone()) {
+        ident = format!("{base}_{n}");
+        n += 1;
+    }
+    ident
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+
+    pub fn of(addr: &IpAddr) -> Family {
+        if addr.is_ipv6() {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
+
+    /// The address family keyword of pf.conf.
+    pub fn pf(self) -> &'static str {
+        match self {
+            Family::V4 => "inet",
+            Family::V6 => "inet6",
+        }
+    }
+
+    /// The address family modifier of route(8).
+    pub fn route(self) -> &'static str {
+        match self {
+            Family::V4 => "-inet",
+            Family::V6 => "-inet6",
+        }
+    }
+
+    /// Suffix of the per-family macros: `isp1_gw` and `isp1_gw6`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Family::V4 => "",
+            Family::V6 => "6",
+        }
+    }
+}
+
+/// How an uplink reaches the next hop in one family.
+pub enum Hop {
+    /// A gateway address (with its zone for a link-local one).
+    Gateway(String),
+    /// `gateway dev`: a point-to-point link, whose peer is the next hop.
+    Peer,
+}
+
+pub fn hop(uplink: &Uplink, family: Family) -> Option<Hop> {
+    uplink.gateways.iter().find_map(|g| match g {
+        Gateway::Dev => Some(Hop::Peer),
+        Gateway::Address { address, zone } if Family::of(address) == family => Some(Hop::Gateway(match zone {
+            Some(z) => format!("{address}%{z}"),
+            None => address.to_string(),
+        })),
+        Gateway::Address { .. } => None,
+    })
+}
+
+/// The uplink's own address in a family.
+pub fn address(uplink: &Uplink, family: Family) -> Option<IpAddr> {
+    uplink.address(family == Family::V6)
+}
+
+/// The address an uplink's probes are sent from: of the target's family
+/// when known, else IPv4 first.
+pub fn source(uplink: &Uplink, family: Option<Family>) -> Option<IpAddr> {
+    match family {
+        Some(f) => address(uplink, f),
+        None => address(uplink, Family::V4).or_else(|| address(uplink, Family::V6)),
+    }
+}

@@ -1,0 +1,452 @@
+//! The pf side: `pf/macros.conf`, `pf/wanc.conf` and a ruleset per state.
+//!
+//! pf decides by the last matching rule. wanc's rules pass the traffic they
+//! route, so `wanc.conf` belongs at the end of pf.conf, after the user's own
+//! filter rules (block what must never pass with `block quick`). Within a
+//! state's ruleset the rules keep their written order, site rules first and
+//! the state's own after them, so a later, more specific rule wins; forward
+//! and serve rules come last, so that a server's replies follow its own
+//! rule and not a route rule for its lan.
+//!
+//! Every rule that passes traffic by an uplink carries `label "UPLINK"`, so
+//! that `pfctl -k label -k UPLINK` drops that uplink's connections alone.
+//! This is why a balance is a chain of one rule per member and not a
+//! `route-to { … } round-robin` pool: a pool rule has a single label for all
+//! its members. pf's `probability` then carries the weights: last match
+//! wins, and member i of weight wᵢ gets `probability wᵢ / (w₁ + … + wᵢ)`
+//! (the first none), which gives it exactly wᵢ / (w₁ + … + wₙ) of the
+//! connections, chosen per connection like a weighted round robin.
+//!
+//! `route-to`, `reply-to` and NAT name next hops and addresses, as current
+//! pf wants them; a `gateway dev` uplink routes to `(IF:peer)`.
+
+use super::{address, comment, health_summary, hop, live, policy_file, Ctx, Family, Hop, ANCHOR, PREFIX};
+use crate::ast::ViaMode;
+use crate::backend::header;
+use crate::ir::{Health, Member, Ports, Proto, Routing, RuleId, RuleKind, State, UplinkId};
+use crate::output::OutputFile;
+use ipnet::IpNet;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+pub fn emit(ctx: &Ctx) -> Vec<OutputFile> {
+    let mut out = vec![file("pf/macros.conf", macros(ctx)), file("pf/wanc.conf", main(ctx))];
+    for state in &ctx.site.states {
+        out.push(file(&policy_file(&state.name), policy(ctx, state)));
+    }
+    out
+}
+
+fn file(path: &str, contents: String) -> OutputFile {
+    OutputFile { path: path.into(), contents: contents.into_bytes() }
+}
+
+/// The include line every wanc ruleset starts with.
+pub fn include_macros() -> String {
+    format!("include \"{PREFIX}/pf/macros.conf\"")
+}
+
+fn macros(ctx: &Ctx) -> String {
+    let mut s = header(ctx.site, "#");
+    s.push_str("# The site's interfaces, addresses and gateways, named once for every wanc\n# ruleset (each one includes this file).\n");
+    for (u, up) in ctx.site.uplinks.iter().enumerate() {
+        let id = &ctx.names.uplinks[u];
+        let _ = writeln!(s, "\n# uplink {}\n{id}_if = \"{}\"", up.name, up.interface);
+        for f in Family::BOTH {
+            if let Some(a) = address(up, f) {
+                let _ = writeln!(s, "{id}_addr{} = \"{a}\"", f.suffix());
+            }
+            if let Some(Hop::Gateway(g)) = hop(up, f) {
+                let _ = writeln!(s, "{id}_gw{} = \"{g}\"", f.suffix());
+            }
+        }
+    }
+    for (l, lan) in ctx.site.lans.iter().enumerate() {
+        let _ = writeln!(s, "\n# lan {}\n{}_if = \"{}\"", lan.name, ctx.names.lans[l], lan.interface);
+    }
+    if !ctx.site.hosts.is_empty() {
+        s.push_str("\n# hosts\n");
+    }
+    for (h, host) in ctx.site.hosts.iter().enumerate() {
+        let _ = writeln!(s, "{}_host = \"{}\"", ctx.names.hosts[h], host.address);
+    }
+    s
+}
+
+fn main(ctx: &Ctx) -> String {
+    let mut s = header(ctx.site, "#");
+    let _ = write!(
+        s,
+        "# Include from /etc/pf.conf after your own filter rules, since pf's last\n\
+         # matching rule decides and wanc's rules must decide the traffic they route:\n\
+         #     include \"{PREFIX}/pf/wanc.conf\"\n\
+         # ifstated (see ifstated.conf) loads the current state's policy into the\n\
+         # anchor {ANCHOR} and sets the default route.\n\
+         {}\n",
+        include_macros()
+    );
+    let lan_nets: Vec<String> = ctx.site.lans.iter().flat_map(|l| &l.networks).map(|n| n.to_string()).collect();
+    if !lan_nets.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n# The networks behind the lans; with the router's own addresses, what\n\
+             # route rules never send out by an uplink.\n\
+             table <wanc_lan> const {{ {nets} }}\n\
+             table <wanc_local> const {{ self, {nets} }}",
+            nets = lan_nets.join(", ")
+        );
+    }
+    let mut nat = String::new();
+    for (u, up) in ctx.site.uplinks.iter().enumerate() {
+        for to in &up.nat {
+            let f = Family::of(to);
+            if ctx.site.lans.iter().flat_map(|l| &l.networks).any(|n| Family::of(&n.addr()) == f) {
+                let to = if address(up, f) == Some(*to) { uplink_macro(ctx, u, "addr", f) } else { to.to_string() };
+                let _ = writeln!(nat, "match out on ${}_if {} from <wanc_lan> nat-to {to}", ctx.names.uplinks[u], f.pf());
+            }
+        }
+    }
+    if !nat.is_empty() {
+        let _ = write!(s, "\n# NAT: lan traffic leaving by an uplink takes that uplink's address.\n{nat}");
+    }
+    let replies = source_replies(ctx);
+    if !replies.is_empty() {
+        s.push_str(
+            "\n# Traffic sourced from an uplink's address leaves by that uplink, also where\n\
+             # the routing table would send it out by another one: replies to connections\n\
+             # made to that address, and the uplink's own probes.\n",
+        );
+        s.push_str(&replies);
+    }
+    let _ = writeln!(s, "\n# The policy of the current state, loaded by ifstated.\nanchor \"{ANCHOR}\"");
+    s
+}
+
+fn source_replies(ctx: &Ctx) -> String {
+    let mut s = String::new();
+    for (u, up) in ctx.site.uplinks.iter().enumerate() {
+        let others: Vec<String> = ctx
+            .site
+            .uplinks
+            .iter()
+            .enumerate()
+            .filter(|(v, other)| *v != u && other.interface != up.interface)
+            .map(|(v, _)| format!("${}_if", ctx.names.uplinks[v]))
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        for f in Family::BOTH {
+            if let (Some(_), Some(next)) = (address(up, f), next_hop(ctx, u, f)) {
+                let from = uplink_macro(ctx, u, "addr", f);
+                let _ = writeln!(s, "pass out on {} {} from {from} route-to {next} {}", set(&others), f.pf(), label(ctx, u));
+            }
+        }
+    }
+    s
+}
+
+fn policy(ctx: &Ctx, state: &State) -> String {
+    let mut s = header(ctx.site, "#");
+    let _ = write!(
+        s,
+        "# State `{}` when {}: {}.\n\
+         # ifstated loads it with: pfctl -a {ANCHOR} -f {PREFIX}/{}\n\
+         {}\n",
+        state.name,
+        comment(&state.when_text),
+        health_summary(ctx, state),
+        policy_file(&state.name),
+        include_macros()
+    );
+    // Route rules in written order, then forward and serve (see the top).
+    let mut order: Vec<(RuleId, &Routing)> = state.rules.iter().copied().zip(&state.routing).collect();
+    order.sort_by_key(|(id, _)| (matches!(ctx.site.rules[*id].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. }), *id));
+    for (id, routing) in order {
+        let rule = &ctx.site.rules[id];
+        let _ = writeln!(s, "\n# {} -> {}", comment(&rule.text), describe(ctx, routing));
+        for line in rule_lines(ctx, id, routing) {
+            let _ = writeln!(s, "{line}");
+        }
+    }
+    s
+}
+
+/// The lines a rule contributes to a state's ruleset (comments included).
+fn rule_lines(ctx: &Ctx, id: RuleId, routing: &Routing) -> Vec<String> {
+    match &ctx.site.rules[id].kind {
+        RuleKind::Default { .. } => vec!["# the router's own default route: ifstated sets it".into()],
+        RuleKind::Route { from, to, proto, ports, .. } => {
+            let sel = Selector { from, to, proto: *proto, ports };
+            if ctx.site.lans.is_empty() {
+                return vec!["# not emitted: route rules apply to traffic arriving on a lan's interface, and the site has no lan".into()];
+            }
+            if live::is_live(routing) {
+                return vec![
+                    "# members used only while live-healthy: ifstated loads their rules into".into(),
+                    format!("# this anchor ({}) as their health changes", live::sub_anchor(id)),
+                    format!("anchor \"{}\"", live::sub_anchor_name(id)),
+                ];
+            }
+            Family::BOTH.iter().flat_map(|&f| routed(ctx, &sel, f, routing)).collect()
+        }
+        RuleKind::Forward { proto, ports, on, to, to_port } => forward(ctx, *proto, ports, *on, *to, *to_port),
+        RuleKind::Serve { proto, ports, host, via, stateless } => serve(ctx, *proto, ports, *host, *via, *stateless),
+    }
+}
+
+/// A route rule's rules in one family for a routing whose members are all
+/// known: the one failover member, the balance chain, or a plain pass when
+/// nothing routes it (so that no earlier rule's route-to applies, and the
+/// main routing table decides).
+pub fn routed(ctx: &Ctx, sel: &Selector, f: Family, routing: &Routing) -> Vec<String> {
+    match routing {
+        Routing::Uplinks { mode: ViaMode::Failover, members } => {
+            route_line(ctx, sel, f, members.first().map(|m| m.uplink)).into_iter().collect()
+        }
+        Routing::Uplinks { members, .. } => {
+            let reach: Vec<&Member> = members.iter().filter(|m| next_hop(ctx, m.uplink, f).is_some()).collect();
+            if reach.is_empty() {
+                return route_line(ctx, sel, f, None).into_iter().collect();
+            }
+            let mut total = 0;
+            reach
+                .into_iter()
+                .filter_map(|m| {
+                    total += m.weight;
+                    let line = route_line(ctx, sel, f, Some(m.uplink))?;
+                    Some(match probability(m.weight, total) {
+                        Some(p) => format!("{line} {p}"),
+                        None => line,
+                    })
+                })
+                .collect()
+        }
+        Routing::Unrouted | Routing::Pinned { .. } => route_line(ctx, sel, f, None).into_iter().collect(),
+    }
+}
+
+/// `probability P%` for a chain member of `weight` whose chain, up to and
+/// including it, weighs `total`; none for 100%. Thousandths of a percent,
+/// rounded down, as the live chains in ifstated.conf compute them.
+pub fn probability(weight: u32, total: u32) -> Option<String> {
+    let q = 100_000 * u64::from(weight) / u64::from(total.max(1));
+    if q >= 100_000 {
+        return None;
+    }
+    let frac = format!("{:03}", q % 1000);
+    let frac = frac.trim_end_matches('0');
+    Some(if frac.is_empty() { format!("probability {}%", q / 1000) } else { format!("probability {}.{frac}%", q / 1000) })
+}
+
+/// The traffic a `route` rule selects.
+pub struct Selector<'a> {
+    pub from: &'a [IpNet],
+    pub to: &'a [IpNet],
+    pub proto: Option<Proto>,
+    pub ports: &'a [Ports],
+}
+
+impl Selector<'_> {
+    /// `pass in on LANS FAMILY … from … to … port …`: the traffic entering
+    /// from the lans; `None` when the rule selects nothing of this family.
+    fn pass(&self, ctx: &Ctx, f: Family) -> Option<String> {
+        let on = lan_interfaces(ctx)?;
+        let fits = match self.proto {
+            Some(Proto::Icmp) => f == Family::V4,
+            Some(Proto::Icmp6) => f == Family::V6,
+            _ => true,
+        };
+        if !fits {
+            return None;
+        }
+        // Without a destination, everything but the router and the lans:
+        // route-to would send traffic for them out by an uplink too.
+        let to = if self.to.is_empty() { "! <wanc_local>".to_string() } else { nets(self.to, f)? };
+        let from = nets(self.from, f)?;
+        let mut s = format!("pass in on {on} {}", f.pf());
+        if let Some(p) = self.proto {
+            let _ = write!(s, " proto {}", p.as_str());
+        }
+        let _ = write!(s, " from {from} to {to}");
+        if !self.ports.is_empty() {
+            let _ = write!(s, " port {}", ports(self.ports));
+        }
+        Some(s)
+    }
+}
+
+/// One rule of a route rule in one family: routed by `via` (unless it has
+/// no next hop in this family), or a plain pass.
+pub fn route_line(ctx: &Ctx, sel: &Selector, f: Family, via: Option<UplinkId>) -> Option<String> {
+    let pass = sel.pass(ctx, f)?;
+    Some(match via.and_then(|u| Some((u, next_hop(ctx, u, f)?))) {
+        Some((u, next)) => format!("{pass} route-to {next} {}", label(ctx, u)),
+        None => pass,
+    })
+}
+
+fn forward(ctx: &Ctx, proto: Proto, port_list: &[Ports], on: UplinkId, to: IpAddr, to_port: Option<u16>) -> Vec<String> {
+    let f = Family::of(&to);
+    let up = &ctx.site.uplinks[on];
+    let (Some(_), Some(next)) = (address(up, f), next_hop(ctx, on, f)) else {
+        return vec![missing(&up.name, f)];
+    };
+    let rdr = match to_port {
+        Some(p) => format!("rdr-to {} port {p}", host_ref(ctx, &to)),
+        None => format!("rdr-to {}", host_ref(ctx, &to)),
+    };
+    vec![format!(
+        "pass in on ${}_if {} proto {} from any to {} port {} {rdr} reply-to {next} {}",
+        ctx.names.uplinks[on],
+        f.pf(),
+        proto.as_str(),
+        uplink_macro(ctx, on, "addr", f),
+        ports(port_list),
+        label(ctx, on)
+    )]
+}
+
+/// `serve`: replies from the server leave by the uplink. Stateless, every
+/// hop passes with `no state` except the one that routes the replies: pf
+/// refuses `route-to` without state ("route-to, reply-to and dup-to require
+/// keep state" in pfctl), so that rule keeps a sloppy state, created by
+/// the first reply (`flags any`) and checking no sequence numbers, which is
+/// what tracking one direction of a connection needs.
+fn serve(ctx: &Ctx, proto: Proto, port_list: &[Ports], host: IpAddr, via: UplinkId, stateless: bool) -> Vec<String> {
+    let f = Family::of(&host);
+    let up = &ctx.site.uplinks[via];
+    let Some(next) = next_hop(ctx, via, f) else {
+        return vec![missing(&up.name, f)];
+    };
+    let on = format!("${}_if", ctx.names.uplinks[via]);
+    let what = format!("{} proto {}", f.pf(), proto.as_str());
+    let (server, port, label) = (host_ref(ctx, &host), ports(port_list), label(ctx, via));
+    if !stateless {
+        return vec![format!("pass in on {on} {what} from any to {server} port {port} reply-to {next} {label}")];
+    }
+    let lan = server_lans(ctx, &host).map(|l| format!(" on {l}")).unwrap_or_default();
+    let flags = if proto == Proto::Tcp { " flags any" } else { "" };
+    vec![
+        format!("pass in on {on} {what} from any to {server} port {port} no state {label}"),
+        format!("pass out{lan} {what} from any to {server} port {port} no state {label}"),
+        format!("pass in{lan} {what} from {server} port {port} to any{flags} route-to {next} keep state (sloppy) {label}"),
+        format!("pass out on {on} {what} from {server} port {port} to any no state {label}"),
+    ]
+}
+
+fn missing(uplink: &str, f: Family) -> String {
+    format!("# not emitted: `{uplink}` has no {} address and gateway", f.pf())
+}
+
+/// The interfaces of the lans whose networks hold `host`, else of all lans;
+/// `None` without lans.
+fn server_lans(ctx: &Ctx, host: &IpAddr) -> Option<String> {
+    let holding: Vec<String> = (0..ctx.site.lans.len())
+        .filter(|&l| ctx.site.lans[l].networks.iter().any(|n| n.contains(host)))
+        .map(|l| format!("${}_if", ctx.names.lans[l]))
+        .collect();
+    if holding.is_empty() {
+        lan_interfaces(ctx)
+    } else {
+        Some(set(&holding))
+    }
+}
+
+fn lan_interfaces(ctx: &Ctx) -> Option<String> {
+    let ifs: Vec<String> = ctx.names.lans.iter().map(|l| format!("${l}_if")).collect();
+    (!ifs.is_empty()).then(|| set(&ifs))
+}
+
+/// The networks of one family, `any` for none given; `None` when networks
+/// are given but none of this family.
+fn nets(nets: &[IpNet], f: Family) -> Option<String> {
+    if nets.is_empty() {
+        return Some("any".into());
+    }
+    let of: Vec<String> = nets.iter().filter(|n| Family::of(&n.addr()) == f).map(|n| n.to_string()).collect();
+    (!of.is_empty()).then(|| set(&of))
+}
+
+fn ports(list: &[Ports]) -> String {
+    let items: Vec<String> =
+        list.iter().map(|p| if p.first == p.last { p.first.to_string() } else { format!("{}:{}", p.first, p.last) }).collect();
+    set(&items)
+}
+
+/// One item as is, several as a pf list.
+fn set(items: &[String]) -> String {
+    match items {
+        [one] => one.clone(),
+        _ => format!("{{ {} }}", items.join(", ")),
+    }
+}
+
+fn uplink_macro(ctx: &Ctx, u: UplinkId, what: &str, f: Family) -> String {
+    format!("${}_{what}{}", ctx.names.uplinks[u], f.suffix())
+}
+
+/// The next hop of `route-to` and `reply-to`.
+fn next_hop(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
+    Some(match hop(&ctx.site.uplinks[u], f)? {
+        Hop::Gateway(_) => uplink_macro(ctx, u, "gw", f),
+        Hop::Peer => format!("(${}_if:peer)", ctx.names.uplinks[u]),
+    })
+}
+
+fn label(ctx: &Ctx, u: UplinkId) -> String {
+    format!("label \"{}\"", ctx.site.uplinks[u].name)
+}
+
+fn host_ref(ctx: &Ctx, addr: &IpAddr) -> String {
+    match ctx.site.hosts.iter().position(|h| h.address == *addr) {
+        Some(h) => format!("${}_host", ctx.names.hosts[h]),
+        None => addr.to_string(),
+    }
+}
+
+/// A routing in words, for the comment above its rules.
+fn describe(ctx: &Ctx, routing: &Routing) -> String {
+    let name = |u: UplinkId| ctx.site.uplinks[u].name.as_str();
+    match routing {
+        Routing::Unrouted => "unrouted: the main routing table decides".into(),
+        Routing::Pinned { uplink, health } => format!(
+            "{}{}",
+            name(*uplink),
+            match health {
+                Health::Up => "",
+                Health::Down => " (down in this state)",
+                Health::Either => " (while up)",
+            }
+        ),
+        Routing::Uplinks { mode, members } => {
+            let list: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    let weight = if *mode == ViaMode::Failover { String::new() } else { format!(" ×{}", m.weight) };
+                    format!("{}{weight}{}", name(m.uplink), if m.certain { "" } else { " (while up)" })
+                })
+                .collect();
+            match mode {
+                ViaMode::Failover => list.join(", else "),
+                ViaMode::Balance => format!("balance {}", list.join(", ")),
+                ViaMode::Multipath => format!("multipath {}, spread per connection like balance", list.join(", ")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probability;
+
+    #[test]
+    fn chain_probabilities_give_each_member_its_weight() {
+        assert_eq!(probability(1, 1), None);
+        assert_eq!(probability(1, 2).as_deref(), Some("probability 50%"));
+        assert_eq!(probability(1, 3).as_deref(), Some("probability 33.333%"));
+        assert_eq!(probability(2, 3).as_deref(), Some("probability 66.666%"));
+        assert_eq!(probability(1, 8).as_deref(), Some("probability 12.5%"));
+        assert_eq!(probability(1, 100_000).as_deref(), Some("probability 0.001%"));
+    }
+}

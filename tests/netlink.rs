@@ -1,0 +1,448 @@
+//! The agent's rtnetlink client, run for real: each test gets a fresh
+//! network namespace for the client and a second one where the same objects
+//! are put in place by `ip` (the commands the Linux back end's scripts
+//! run), and the two kernels' routes and rules must read the same.
+//!
+//! Needs root and iproute2. Under CI=true their absence fails the test;
+//! elsewhere the test is skipped with a note.
+
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use wanc::linux::{self, Family, IpRule, Nexthop, Route, Selector};
+use wanc::netlink::{self, Netlink};
+
+fn available() -> bool {
+    let mut missing = Vec::new();
+    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    if !root {
+        missing.push("root");
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        missing.push("ip (iproute2)");
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("netlink test needs {}", missing.join(", "));
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message} (CI=true: not skipping)");
+    }
+    eprintln!("skipped: {message}");
+    false
+}
+
+fn run(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(args[0]).args(&args[1..]).output().map_err(|e| format!("{args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!("{args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// A network namespace, deleted on drop.
+struct Ns {
+    name: String,
+}
+
+impl Ns {
+    fn new(tag: &str) -> Ns {
+        let name = format!("wnl-{tag}-{}", std::process::id());
+        let _ = run(&["ip", "netns", "del", &name]);
+        run(&["ip", "netns", "add", &name]).unwrap();
+        let ns = Ns { name };
+        ns.ip("link set lo up");
+        ns
+    }
+
+    fn try_ip(&self, args: &str) -> Result<String, String> {
+        let mut full = vec!["ip", "-n", &self.name];
+        full.extend(args.split_whitespace());
+        run(&full)
+    }
+
+    fn ip(&self, args: &str) -> String {
+        self.try_ip(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A veth pair `dev`/`p-dev`, both up, without link-local addresses
+    /// (their random MACs would make two namespaces differ).
+    fn veth(&self, dev: &str) {
+        let peer = format!("p{dev}");
+        self.ip(&format!("link add {dev} type veth peer name {peer}"));
+        for d in [dev, peer.as_str()] {
+            self.ip(&format!("link set dev {d} addrgenmode none"));
+            self.ip(&format!("link set dev {d} up"));
+        }
+    }
+
+    /// A client whose socket lives in this namespace: opened on a thread
+    /// that entered it, so the test's own threads stay where they are.
+    fn netlink(&self) -> Netlink {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path)?;
+            // SAFETY: `file` is an open namespace file for the whole call;
+            // setns only changes this (short-lived) thread's namespace.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Netlink::open()
+        })
+        .join()
+        .expect("thread")
+        .expect("netlink socket in the namespace")
+    }
+
+    /// Routes of every table and rules, per family, one object a line
+    /// (multipath nexthops joined onto their route), sorted.
+    fn state(&self) -> String {
+        let mut out = Vec::new();
+        for f in ["-4", "-6"] {
+            for (what, args) in [("route", format!("-d {f} route show table all")), ("rule", format!("-d {f} rule show"))] {
+                for line in normalise(&self.ip(&args)) {
+                    out.push(format!("{f} {what} {line}"));
+                }
+            }
+        }
+        out.join("\n")
+    }
+
+    /// The state with the client's protocol written as `ip`'s.
+    fn state_as_ip(&self) -> String {
+        self.state().replace(" proto static ", " proto boot ")
+    }
+
+    /// What the Linux back end's scripts do for these objects.
+    fn ip_routes(&self, routes: &[Route]) {
+        for r in routes {
+            self.ip(&format!("{} {}", r.family.flag(), r.command()));
+        }
+    }
+
+    fn ip_rules(&self, rules: &[IpRule]) {
+        for r in rules {
+            self.ip_rules_del(r.family, r.priority);
+            self.ip(&format!("{} rule add {}", r.family.flag(), r.args()));
+        }
+    }
+
+    fn ip_rules_del(&self, family: Family, priority: u32) {
+        while self.try_ip(&format!("{} rule del priority {priority}", family.flag())).is_ok() {}
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = run(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+fn normalise(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(char::is_whitespace) {
+            if let Some(last) = lines.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+                continue;
+            }
+        }
+        lines.push(line.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    lines.sort();
+    lines
+}
+
+/// The main table's default routes in a `state()`.
+fn main_defaults(state: &str) -> Vec<&str> {
+    state.lines().filter(|l| l.contains(" route ") && l.contains(" default ") && l.contains(" table main ")).collect()
+}
+
+fn hop(gw: &str, dev: &str, weight: u32) -> Nexthop {
+    Nexthop { gateway: Some(gw.parse().unwrap()), dev: dev.into(), weight }
+}
+
+fn route(family: Family, table: Option<u32>, nexthops: Vec<Nexthop>) -> Route {
+    Route { family, table, nexthops }
+}
+
+/// Two namespaces with the same links: `nl` for the client, `ip` for `ip`.
+fn pair(tag: &str, devs: &[&str]) -> (Ns, Ns) {
+    let a = Ns::new(&format!("{tag}n"));
+    let b = Ns::new(&format!("{tag}i"));
+    for ns in [&a, &b] {
+        for d in devs {
+            ns.veth(d);
+        }
+    }
+    (a, b)
+}
+
+fn assert_same(a: &Ns, b: &Ns, step: &str) {
+    let (got, want) = (a.state_as_ip(), b.state());
+    assert_eq!(got, want, "{step}: netlink state (left) differs from ip's (right)");
+}
+
+#[test]
+fn routes_match_ip_step_by_step() {
+    if !available() {
+        return;
+    }
+    let (a, b) = pair("r", &["a0", "a1"]);
+    let mut nl = a.netlink();
+    let steps: Vec<(&str, Vec<Route>)> = vec![
+        (
+            "table 100 via gateway onlink",
+            vec![
+                route(Family::V4, Some(100), vec![hop("10.1.0.1", "a0", 1)]),
+                route(Family::V6, Some(100), vec![hop("2001:db8:1::1", "a0", 1)]),
+            ],
+        ),
+        (
+            "table 100 replaced",
+            vec![
+                route(Family::V4, Some(100), vec![hop("10.2.0.1", "a1", 1)]),
+                route(Family::V6, Some(100), vec![hop("2001:db8:2::1", "a1", 1)]),
+            ],
+        ),
+        (
+            "main multipath with weights",
+            vec![
+                route(Family::V4, None, vec![hop("10.1.0.1", "a0", 3), hop("10.2.0.1", "a1", 1)]),
+                route(Family::V6, None, vec![hop("2001:db8:1::1", "a0", 2), hop("2001:db8:2::1", "a1", 1)]),
+            ],
+        ),
+        (
+            "throw, big table, dev-only",
+            vec![
+                route(Family::V4, Some(101), vec![]),
+                route(Family::V6, Some(101), vec![]),
+                route(Family::V4, Some(1000), vec![hop("10.1.0.1", "a0", 1)]),
+                route(Family::V6, Some(1000), vec![hop("2001:db8:1::1", "a0", 1)]),
+                route(Family::V4, Some(102), vec![Nexthop { gateway: None, dev: "a1".into(), weight: 1 }]),
+                route(Family::V6, Some(102), vec![Nexthop { gateway: None, dev: "a1".into(), weight: 1 }]),
+                route(Family::V4, Some(103), vec![hop("10.1.0.1", "a0", 1), Nexthop { gateway: None, dev: "a1".into(), weight: 5 }]),
+            ],
+        ),
+        ("throw replaces a route", vec![route(Family::V4, Some(1000), vec![]), route(Family::V6, Some(100), vec![])]),
+        ("main default deleted", vec![route(Family::V4, None, vec![]), route(Family::V6, None, vec![])]),
+        ("main default deleted again", vec![route(Family::V4, None, vec![]), route(Family::V6, None, vec![])]),
+    ];
+    for (step, routes) in &steps {
+        nl.apply(routes).unwrap_or_else(|e| panic!("{step}: {e}"));
+        b.ip_routes(routes);
+        assert_same(&a, &b, step);
+        let once = a.state();
+        nl.apply(routes).unwrap_or_else(|e| panic!("{step}, twice: {e}"));
+        assert_eq!(once, a.state(), "{step}: applying twice changed the state");
+    }
+    // Spot checks that the comparison sees what it should.
+    let state = a.state();
+    assert!(!state.contains("default via 10.1.0.1 dev a0 table 1000"), "replaced by throw:\n{state}");
+    for want in [
+        "-4 route throw default table 1000 proto static scope global",
+        "-4 route unicast default via 10.2.0.1 dev a1 table 100 proto static scope global onlink",
+        "-4 route unicast default dev a1 table 102 proto static scope link",
+        "-6 route throw default dev lo table 100 proto static",
+        "nexthop via 10.1.0.1 dev a0 weight 1 onlink nexthop dev a1 weight 5",
+    ] {
+        assert!(state.contains(want), "missing {want:?} in\n{state}");
+    }
+    assert_eq!(main_defaults(&state), Vec::<&str>::new(), "main default left");
+
+    // delete_route on a table, and on one that is gone.
+    for t in [100, 100, 4242] {
+        nl.delete_route(Family::V4, t).unwrap();
+        nl.delete_route(Family::V6, t).unwrap();
+        let _ = b.try_ip(&format!("-4 route del default table {t}"));
+        let _ = b.try_ip(&format!("-6 route del default table {t}"));
+        assert_same(&a, &b, &format!("delete table {t}"));
+    }
+
+    // The single calls do what the batch does.
+    let r = route(Family::V4, Some(100), vec![hop("10.1.0.1", "a0", 1)]);
+    nl.replace_route(&r).unwrap();
+    b.ip_routes(std::slice::from_ref(&r));
+    assert_same(&a, &b, "replace_route");
+}
+
+#[test]
+fn every_main_default_route_is_deleted() {
+    if !available() {
+        return;
+    }
+    let (a, b) = pair("m", &["a0", "a1"]);
+    let mut nl = a.netlink();
+    for ns in [&a, &b] {
+        ns.ip("-4 route add default via 10.1.0.1 dev a0 onlink metric 10");
+        ns.ip("-4 route add default via 10.2.0.1 dev a1 onlink metric 20");
+        ns.ip("-4 route add unreachable default metric 30");
+        ns.ip("-6 route add default via 2001:db8:1::1 dev a0 onlink metric 10");
+        ns.ip("-6 route add default via 2001:db8:2::1 dev a1 onlink metric 20");
+        ns.ip("-4 route add 10.9.0.0/16 via 10.1.0.1 dev a0 onlink");
+    }
+    assert_eq!(main_defaults(&a.state()).len(), 5);
+    let routes = [route(Family::V4, None, vec![]), route(Family::V6, None, vec![])];
+    nl.apply(&routes).unwrap();
+    b.ip_routes(&routes);
+    assert_same(&a, &b, "flush");
+    let state = a.state();
+    assert_eq!(main_defaults(&state), Vec::<&str>::new(), "main default left");
+    assert!(state.contains("10.9.0.0/16"), "only default routes go:\n{state}");
+}
+
+#[test]
+fn rules_match_ip() {
+    if !available() {
+        return;
+    }
+    let (a, b) = pair("u", &["a0"]);
+    let mut nl = a.netlink();
+    let rule = |family, priority, selector, table| IpRule { family, priority, selector, table };
+    let rules = vec![
+        rule(Family::V4, 10_000, Selector::SuppressMain, 254),
+        rule(Family::V6, 10_000, Selector::SuppressMain, 254),
+        rule(Family::V4, 10_100, Selector::From("192.0.2.2/32".parse().unwrap()), 100),
+        rule(Family::V6, 10_101, Selector::From("2001:db8:a::2/128".parse().unwrap()), 100),
+        rule(Family::V4, 10_102, Selector::From("10.0.0.0/8".parse().unwrap()), 1000),
+        rule(Family::V4, 11_000, Selector::Fwmark(0x100), 100),
+        rule(Family::V6, 11_000, Selector::Fwmark(0x100), 100),
+        rule(Family::V4, 11_001, Selector::Fwmark(0x200), 1000),
+    ];
+    for r in &rules {
+        nl.add_rule(r).unwrap_or_else(|e| panic!("{e}"));
+    }
+    b.ip_rules(&rules);
+    assert_same(&a, &b, "rules added");
+    let state = a.state();
+    for want in [
+        "-4 rule 10000: from all lookup main suppress_prefixlength 0",
+        "-4 rule 10100: from 192.0.2.2 lookup 100",
+        "-6 rule 10101: from 2001:db8:a::2 lookup 100",
+        "-4 rule 10102: from 10.0.0.0/8 lookup 1000",
+        "-4 rule 11000: from all fwmark 0x100/0xff00 lookup 100",
+    ] {
+        assert!(state.contains(want), "missing {want:?} in\n{state}");
+    }
+
+    // Adding again is a no-op.
+    nl.add_rules(&rules).unwrap();
+    assert_same(&a, &b, "rules added twice");
+
+    // Several rules at one priority all go.
+    let extra = rule(Family::V4, 11_000, Selector::Fwmark(0x300), 101);
+    nl.add_rule(&extra).unwrap();
+    b.ip(&format!("-4 rule add {}", extra.args()));
+    assert_same(&a, &b, "two at 11000");
+    for (family, priority) in [(Family::V4, 11_000), (Family::V6, 10_000), (Family::V4, 12_345)] {
+        nl.delete_rules_at(family, priority).unwrap();
+        b.ip_rules_del(family, priority);
+        assert_same(&a, &b, &format!("deleted at {priority}"));
+    }
+    assert!(!a.state().contains("11000: from all fwmark 0x300"));
+    assert!(nl.delete_rules_at(Family::V4, 0).is_err(), "priority 0 would match the local rule");
+
+    // set_rules: what setup.sh does (clearing each priority first, here
+    // of two rules), idempotent.
+    for ns in [&a, &b] {
+        ns.ip(&format!("-4 rule add {}", extra.args()));
+        ns.ip(&format!("-4 rule add {}", extra.args().replace("0x300", "0x400")));
+    }
+    nl.set_rules(&rules).unwrap();
+    b.ip_rules(&rules);
+    assert_same(&a, &b, "set_rules");
+    nl.set_rules(&rules).unwrap();
+    assert_same(&a, &b, "set_rules twice");
+}
+
+#[test]
+fn failures_name_their_object_and_spare_the_rest() {
+    if !available() {
+        return;
+    }
+    let a = Ns::new("e");
+    a.veth("a0");
+    a.ip("link add down0 type veth peer name pdown0");
+    let mut nl = a.netlink();
+    let good = route(Family::V4, Some(100), vec![hop("10.1.0.1", "a0", 1)]);
+    let routes = vec![
+        route(Family::V4, Some(101), vec![hop("10.1.0.1", "nosuch0", 1)]),
+        good.clone(),
+        route(Family::V4, Some(102), vec![hop("10.1.0.1", "down0", 1)]),
+        route(Family::V4, Some(103), vec![hop("2001:db8::1", "a0", 1)]),
+        route(Family::V4, Some(104), vec![hop("10.1.0.1", "a0", 0), hop("10.1.0.2", "a0", 1)]),
+    ];
+    let err = nl.apply(&routes).unwrap_err();
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<netlink::Error>()).expect("netlink::Error inside");
+    let objects: Vec<&str> = inner.failures.iter().map(|f| f.object.as_str()).collect();
+    let text = err.to_string();
+    eprintln!("apply failed as expected: {text}");
+    assert_eq!(inner.failures.len(), 4, "{text}");
+    for r in [&routes[0], &routes[2], &routes[3], &routes[4]] {
+        let object = format!("ip -4 {}", r.command());
+        assert!(objects.contains(&object.as_str()), "{object} not in {objects:?}");
+    }
+    assert!(text.contains("nosuch0"), "{text}");
+    assert!(text.contains("not up") || text.contains("down"), "the kernel's reason is kept: {text}");
+    let state = a.state();
+    assert!(state.contains("default via 10.1.0.1 dev a0 table 100"), "the good route went in:\n{state}");
+
+    // Links.
+    assert!(nl.link_up("a0").unwrap());
+    assert!(!nl.link_up("down0").unwrap());
+    a.ip("link set dev down0 up");
+    assert!(!nl.link_up("down0").unwrap(), "peer down: no carrier");
+    a.ip("link set dev pdown0 up");
+    assert!(nl.link_up("down0").unwrap());
+    assert!(nl.ifindex("a0").unwrap() > 1);
+    assert!(nl.link_up("nosuch0").is_err());
+    assert!(nl.link_up("this-name-is-too-long").is_err());
+}
+
+/// The triple-dual-stack example: setup and every state, applied by the
+/// client, leave the kernel as the Linux back end's `ip` commands do.
+#[test]
+fn triple_dual_stack_matches_the_scripts() {
+    if !available() {
+        return;
+    }
+    let compiled = wanc::driver::compile_file("examples/triple-dual-stack.wan".as_ref()).expect("readable");
+    let site = compiled.site.expect("compiles");
+    let ids = linux::allocate(&site).expect("fits");
+    let devs: Vec<&str> = site.uplinks.iter().map(|u| u.interface.as_str()).chain(site.lans.iter().map(|_| "lan0")).collect();
+    let (a, b) = pair("t", &devs);
+    for ns in [&a, &b] {
+        for up in &site.uplinks {
+            for addr in &up.addresses {
+                let nodad = if addr.addr().is_ipv6() { " nodad" } else { "" };
+                ns.ip(&format!("addr add {addr} dev {}{nodad}", up.interface));
+            }
+        }
+    }
+    let mut nl = a.netlink();
+    nl.set_protocol(netlink::RTPROT_BOOT);
+
+    let setup_routes = linux::uplink_routes(&site);
+    let rules = linux::ip_rules(&site, &ids);
+    for round in 0..2 {
+        nl.apply(&setup_routes).unwrap();
+        nl.set_rules(&rules).unwrap();
+        b.ip_routes(&setup_routes);
+        b.ip_rules(&rules);
+        assert_eq!(a.state(), b.state(), "setup, round {round}");
+    }
+    // Every state, then back to the first, each applied twice.
+    let order: Vec<&wanc::ir::State> = site.states.iter().chain(site.states.first()).collect();
+    for state in order {
+        let routes = linux::state_routes(&site, &ids, state, None);
+        nl.apply(&routes).unwrap_or_else(|e| panic!("state {}: {e}", state.name));
+        b.ip_routes(&routes);
+        let once = a.state();
+        assert_eq!(once, b.state(), "state {}", state.name);
+        nl.apply(&routes).unwrap();
+        assert_eq!(once, a.state(), "state {} applied twice", state.name);
+    }
+    let state = a.state();
+    assert!(state.contains("nexthop via"), "a multipath route was exercised:\n{state}");
+}

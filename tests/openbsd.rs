@@ -1,0 +1,904 @@
+//! The OpenBSD back end: the pf rulesets and ifstated.conf of every example
+//! (snapshots, with the source as description), the seed scenarios, and,
+//! since no OpenBSD machine is at hand, checks that stand in for one: every
+//! ifstated.conf goes through a model of ifstated's own lexer and grammar,
+//! every command it runs through `sh -n`, and the generated sh that matters
+//! most (hysteresis, flushing, live members, quoting) runs for real against
+//! stub tools.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use wanc::backend::openbsd;
+use wanc::driver;
+use wanc::ir::Site;
+
+/// Compiles source text that must have no errors.
+fn compile(name: &str, text: &str) -> Site {
+    let c = driver::compile_source(name, text);
+    let report = wanc::render::short(&c.diagnostics, &c.sources);
+    assert!(!c.has_errors(), "{name} has errors:\n{report}");
+    c.site.expect("a clean compilation has a model")
+}
+
+/// An example, named relative to the crate so snapshots do not depend on
+/// where the checkout lives.
+fn example(name: &str) -> Site {
+    let path = format!("examples/{name}");
+    compile(&path, &std::fs::read_to_string(&path).expect("example readable"))
+}
+
+/// The OpenBSD outputs by path.
+fn outputs(site: &Site) -> BTreeMap<String, String> {
+    openbsd::emit(site).into_iter().map(|f| (f.path.display().to_string(), String::from_utf8(f.contents).expect("text"))).collect()
+}
+
+fn pf_files(out: &BTreeMap<String, String>) -> String {
+    out.iter().filter(|(p, _)| p.starts_with("pf/")).map(|(p, text)| format!("==> {p} <==\n{text}\n")).collect()
+}
+
+#[test]
+fn examples_snapshot_pf_and_ifstated() {
+    let mut count = 0;
+    insta::glob!("../examples", "*.wan", |path| {
+        count += 1;
+        let name = path.file_name().and_then(|n| n.to_str()).expect("file name");
+        let site = example(name);
+        let out = outputs(&site);
+        let source = std::fs::read_to_string(path).expect("example readable");
+        let conf = ifstated_model::parse(&out["ifstated.conf"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_structure(&out, &conf);
+        check_sh_syntax(&conf);
+        insta::with_settings!({ description => source, omit_expression => true }, {
+            insta::assert_snapshot!("pf", pf_files(&out));
+            insta::assert_snapshot!("ifstated", out["ifstated.conf"]);
+        });
+    });
+    assert!(count >= 4);
+}
+
+/// What a real pfctl and ifstated would refuse and can be seen cheaply.
+fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) {
+    // ifstated: every set-state names a declared state.
+    for target in &conf.targets {
+        assert!(conf.states.contains(target), "set-state {target:?} is not declared");
+    }
+    // Every ruleset ifstated loads exists, and every anchor it loads
+    // rules into is one that state's ruleset hooks in.
+    for (state, run) in &conf.runs {
+        if let Some(path) = run.strip_prefix("pfctl -q -a wanc/policy -f /etc/wanc/") {
+            assert!(out.contains_key(path), "{path} is loaded but not written");
+            assert_eq!(Some(path.to_string()), state.as_ref().map(|s| format!("pf/policy.{s}.conf")));
+        }
+        if let (Some(state), Some(i)) = (state, run.find("pfctl -q -a wanc/policy/")) {
+            let anchor = run[i + "pfctl -q -a wanc/policy/".len()..].split(' ').next().unwrap_or("");
+            let policy = &out[&format!("pf/policy.{state}.conf")];
+            assert!(policy.contains(&format!("anchor \"{anchor}\"")), "{state} loads {anchor} without hooking it in");
+        }
+    }
+    // pf: macros defined before use, braces balanced, route options well formed.
+    let macros = &out["pf/macros.conf"];
+    let defined: Vec<&str> = macros.lines().filter_map(|l| l.split_once(" = ").map(|(name, _)| name)).collect();
+    for (path, text) in out.iter().filter(|(p, _)| p.starts_with("pf/")) {
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            for word in line.split('$').skip(1) {
+                let name: String = word.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                assert!(defined.contains(&name.as_str()), "{path}: macro ${name} is not defined: {line}");
+            }
+            assert_eq!(line.matches('{').count(), line.matches('}').count(), "{path}: {line}");
+            if line.contains("route-to") || line.contains("reply-to") {
+                assert!(line.contains(" label \""), "{path}: no label: {line}");
+                assert!(!line.contains("no state"), "{path}: pf wants state for route options: {line}");
+                for hop in line.split("-to ").skip(1) {
+                    assert!(!hop.starts_with('(') || hop.contains(":peer)"), "{path}: an interface is not a next hop: {line}");
+                }
+            }
+        }
+    }
+}
+
+/// Every command ifstated runs parses as sh.
+fn check_sh_syntax(conf: &ifstated_model::Conf) {
+    let commands: Vec<&str> = conf.runs.iter().map(|(_, r)| r.as_str()).chain(conf.tests.iter().map(|(t, _)| t.as_str())).collect();
+    for command in commands {
+        let out = Command::new("sh").args(["-n", "-c", command]).output().expect("sh runs");
+        assert!(out.status.success(), "not valid sh: {command}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn dual_isp_balances_and_pins_https() {
+    let out = outputs(&example("dual-isp-failover.wan"));
+    let all = &out["pf/policy.allworking.conf"];
+    let balance = "pass in on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>";
+    // One rule per member, labelled for `flush states`; the chain splits
+    // connections by weight (1:1 here, so the second member gets 50%).
+    let isp1 = format!("{balance} route-to $isp1_gw label \"isp1\"\n");
+    let isp2 = format!("{balance} route-to $isp2_gw label \"isp2\" probability 50%\n");
+    let https = "pass in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443 route-to $isp2_gw label \"isp2\"\n";
+    let (a, b, c) = (all.find(&isp1), all.find(&isp2), all.find(https));
+    assert!(a.is_some() && b.is_some() && c.is_some(), "{all}");
+    // https comes after the balance: pf's last match wins, so it stays on isp2.
+    assert!(a < b && b < c, "{all}");
+    // Without isp2 everything, https included, leaves by isp1.
+    let noisp2 = &out["pf/policy.noisp2.conf"];
+    assert!(!noisp2.contains("$isp2_gw"), "{noisp2}");
+    assert!(noisp2.contains("port 443 route-to $isp1_gw label \"isp1\""), "{noisp2}");
+    // With nothing up, traffic is passed to the main routing table.
+    assert!(!out["pf/policy.alldown.conf"].contains("route-to"));
+    // NAT per uplink, to its address.
+    assert!(out["pf/wanc.conf"].contains("match out on $isp1_if inet from <wanc_lan> nat-to $isp1_addr\n"));
+    // The router's own default route follows the failover order.
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    assert!(conf.runs.contains(&(
+        Some("allworking".into()),
+        "route -qn add -inet -mpath default 203.0.113.200; route -qn delete -inet default 198.51.100.100".into()
+    )));
+}
+
+#[test]
+fn weights_split_by_probability() {
+    let site = compile(
+        "weights.wan",
+        "lan l { interface em0; network 10.0.0.0/24 }
+         uplink a { interface em1; address 192.0.2.2/24; gateway 192.0.2.1; weight 3 }
+         uplink b { interface em2; address 198.51.100.2/24; gateway 198.51.100.1 }
+         uplink c { interface em3; address 203.0.113.2/24; gateway 203.0.113.1; weight 2 }
+         policy { route from l via balance(a, b, c) }
+         state all when a && b && c
+         state rest default",
+    );
+    let all = &outputs(&site)["pf/policy.all.conf"];
+    // a first with no probability, then b 1/(3+1), then c 2/(3+1+2).
+    assert!(all.contains("route-to $a_gw label \"a\"\n"), "{all}");
+    assert!(all.contains("route-to $b_gw label \"b\" probability 25%\n"), "{all}");
+    assert!(all.contains("route-to $c_gw label \"c\" probability 33.333%\n"), "{all}");
+}
+
+#[test]
+fn multihomed_server_is_stateless_on_every_hop() {
+    let out = outputs(&example("multihomed-webserver.wan"));
+    let policy = &out["pf/policy.via_isp.conf"];
+    let serve: Vec<&str> = policy.lines().filter(|l| l.contains("$www_host")).collect();
+    assert_eq!(
+        serve,
+        [
+            "pass in on $he_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            "pass out on $lan_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            // pf refuses route-to without state: the reply rule keeps a
+            // sloppy one, which tracks no sequence numbers.
+            "pass in on $lan_if inet6 proto tcp from $www_host port 443 to any flags any route-to $he_gw6 keep state (sloppy) label \"he\"",
+            "pass out on $he_if inet6 proto tcp from $www_host port 443 to any no state label \"he\"",
+        ]
+    );
+    // The tunnel's own address answers by the tunnel, and the default route
+    // (a link-local gateway) leaves by the ISP.
+    assert!(out["pf/wanc.conf"].contains("pass out on $isp_if inet6 from $he_addr6 route-to $he_gw6 label \"he\"\n"));
+    assert!(out["pf/macros.conf"].contains("isp_gw6 = \"fe80::1%em0\"\n"));
+}
+
+#[test]
+fn forwarded_services_reply_by_their_uplink() {
+    let out = outputs(&example("redundant-multipath.wan"));
+    for state in ["via_ext1", "via_ext2", "unrouted"] {
+        let policy = &out[&format!("pf/policy.{state}.conf")];
+        assert!(
+            policy.contains(
+                "pass in on $ext1_if inet proto tcp from any to $ext1_addr port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
+            ),
+            "{policy}"
+        );
+        assert!(policy.contains("proto udp from any to $ext1_addr port 53 rdr-to $mail_host reply-to $ext1_gw"), "{policy}");
+    }
+}
+
+#[test]
+fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
+    let out = outputs(&example("redundant-multipath.wan"));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    let ifstated = &out["ifstated.conf"];
+    // In via_ext1, ext1 is up: ext2 going down is flushed at once.
+    assert!(ifstated.contains(
+        "\t\tif ! ( $ext2_check1 && $ext2_check2 ) {\n\t\t\trun \"f=/var/run/wanc.ext2; [ -e $f.flushed ] || { touch $f.flushed; pfctl -q -k label -k ext2; }\"\n"
+    ));
+    // Nowhere is an uplink flushed while it is known up, and with both down
+    // (unrouted) there is nowhere to go, so nothing is flushed.
+    let flushes: Vec<&Option<String>> = conf.runs.iter().filter(|(_, r)| r.contains("pfctl -q -k label")).map(|(s, _)| s).collect();
+    assert_eq!(flushes, [&Some("via_ext1".to_string()), &Some("via_ext2".to_string())]);
+
+    // Run it: once per outage, re-armed when the uplink comes back.
+    let sb = Sandbox::new("flush");
+    sb.stub("pfctl", "echo \"$*\" >> \"$STUB/pfctl.log\"");
+    sb.stub("logger", "echo \"$*\" >> \"$STUB/logger.log\"");
+    let flush = find_run(&conf, "via_ext1", "pfctl -q -k label -k ext2");
+    let up = find_run(&conf, "via_ext1", "f=/var/run/wanc.ext2; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed");
+    sb.run(&flush);
+    sb.run(&flush);
+    assert_eq!(sb.read("pfctl.log"), "-q -k label -k ext2\n");
+    sb.run(&up);
+    sb.run(&flush);
+    assert_eq!(sb.read("pfctl.log"), "-q -k label -k ext2\n-q -k label -k ext2\n");
+    // The rules that route by ext2 carry that label.
+    assert!(out["pf/wanc.conf"].contains("route-to $ext2_gw label \"ext2\""));
+}
+
+#[test]
+fn checks_hold_rise_and_fall() {
+    let out = outputs(&example("dual-isp-failover.wan"));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    let (test, every) = conf.tests.iter().find(|(t, _)| t.contains("wanc.isp1.1")).expect("isp1's check").clone();
+    assert_eq!(every, 10);
+    let sb = Sandbox::new("hysteresis");
+    sb.stub("ping", "exit \"$(cat \"$STUB/ping\")\"");
+    sb.stub("date", "cat \"$STUB/now\"");
+    // (time, ping's exit status, whether the test is true); rise 2, fall 3.
+    let steps = [
+        (100, 0, true),  // no history: the first result decides
+        (110, 1, true),  // one failure
+        (120, 1, true),  // two
+        (125, 0, true),  // too soon after the last probe: not a sample
+        (130, 1, false), // three in a row: down
+        (140, 0, false), // one success
+        (150, 1, false), // a failure resets the count
+        (160, 0, false),
+        (170, 0, true), // two successes in a row: up
+    ];
+    for (now, ping, up) in steps {
+        sb.write("now", &now.to_string());
+        sb.write("ping", &ping.to_string());
+        assert_eq!(sb.run(&test) == 0, up, "at {now}: {}", sb.read("run/wanc.isp1.1"));
+    }
+}
+
+#[test]
+fn live_members_are_reloaded_by_health() {
+    let out = outputs(&example("triple-dual-stack.wan"));
+    let policy = &out["pf/policy.degraded.conf"];
+    assert!(policy.contains("anchor \"r1\"\n"), "{policy}");
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    let reload = find_run(&conf, "degraded", "pfctl -q -a wanc/policy/r1 -f -");
+    let sb = Sandbox::new("live");
+    sb.stub("pfctl", "cat > \"$STUB/anchor\"");
+    let rules = |fibre: &str, cable: &str, lte: &str| {
+        sb.write("run/wanc.fibre", fibre);
+        sb.write("run/wanc.cable", cable);
+        sb.write("run/wanc.lte", lte);
+        sb.run(&reload);
+        sb.read("anchor").lines().filter(|l| l.contains(" inet from")).map(|l| l.to_string()).collect::<Vec<_>>()
+    };
+    let lan = "pass in on $office_if inet from 192.168.10.0/24 to ! <wanc_local>";
+    // fibre (weight 2) and lte: lte gets 1/3.
+    assert_eq!(
+        rules("up", "down", "up"),
+        [format!("{lan} route-to $fibre_gw label \"fibre\""), format!("{lan} route-to $lte_gw label \"lte\" probability 33.333%")]
+    );
+    // All three: 2:1:1.
+    assert_eq!(
+        rules("up", "up", "up"),
+        [
+            format!("{lan} route-to $fibre_gw label \"fibre\""),
+            format!("{lan} route-to $cable_gw label \"cable\" probability 33.333%"),
+            format!("{lan} route-to $lte_gw label \"lte\" probability 25.000%"),
+        ]
+    );
+    // None: passed to the main routing table.
+    assert_eq!(rules("down", "down", "down"), [lan.to_string()]);
+    assert!(sb.read("anchor").starts_with("include \"/etc/wanc/pf/macros.conf\"\n"));
+
+    // The default route follows the failover order live.
+    let route = find_run(&conf, "degraded", "-inet -mpath default");
+    sb.stub("route", "echo \"$*\" >> \"$STUB/route.log\"");
+    sb.write("run/wanc.fibre", "down");
+    sb.write("run/wanc.cable", "up");
+    sb.run(&route);
+    assert_eq!(
+        sb.read("route.log"),
+        "-qn add -inet -mpath default 203.0.113.1\n-qn delete -inet default 198.51.100.1\n-qn delete -inet default 192.0.2.1\n"
+    );
+}
+
+#[test]
+fn user_text_cannot_break_out_of_its_quotes() {
+    // As written in the .wan source, where `\"`, `\\` and `\n` are escapes.
+    let nasty = r#"it's \"quoted\" \\ $HOME `id` $(id) %s ; & # \n second line\\"#;
+    let command = r#"printf '%s' \"it's $STUB\" > \"$STUB/ran\" # comment\nprintf ' \\\\ x' >> \"$STUB/ran\""#;
+    let source = r#"uplink a { interface em1; address 192.0.2.2; gateway 192.0.2.1
+            check ping 192.0.2.1 { every 10s }
+            on up { notify "NASTY"; run "COMMAND" }
+            on down { notify "NASTY" } }
+        policy { default via a }
+        state up when a {
+            on enter { notify "NASTY"; run "COMMAND" }
+            on exit { notify "NASTY" }
+        }
+        state down default"#;
+    let site = compile("nasty.wan", &source.replace("NASTY", nasty).replace("COMMAND", command));
+    let out = outputs(&site);
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).unwrap_or_else(|e| panic!("{e}\n{}", out["ifstated.conf"]));
+    check_sh_syntax(&conf);
+    // The text the source means, as the .wan lexer reads it.
+    let meant = "it's \"quoted\" \\ $HOME `id` $(id) %s ; & # \n second line\\";
+    let sb = Sandbox::new("quoting");
+    sb.stub("logger", "shift 5; printf '%s' \"$*\" > \"$STUB/logged\"");
+    let ran = format!("it's {} \\ x", sb.dir.display());
+    let mut notified = 0;
+    for (state, run) in &conf.runs {
+        if !run.contains("logger") && !run.contains("printf") {
+            continue;
+        }
+        sb.write("run/wanc.a", if run.contains("echo up") { "down" } else { "up" });
+        sb.run(run);
+        if run.contains("logger") {
+            assert_eq!(sb.read("logged"), meant, "in {state:?}: {run}");
+            notified += 1;
+        }
+        if !sb.read("ran").is_empty() {
+            assert_eq!(sb.read("ran"), ran, "in {state:?}: {run}");
+            let _ = std::fs::remove_file(sb.dir.join("ran"));
+        }
+        let _ = std::fs::remove_file(sb.dir.join("logged"));
+    }
+    // on up, on down, on enter, on exit.
+    assert_eq!(notified, 4);
+}
+
+#[test]
+fn every_probe_kind_runs() {
+    let site = compile(
+        "tests/ui/probes.wan",
+        r#"plugin http_ok "plugins/settings.wasm"
+        uplink a {
+            interface em1
+            address 192.0.2.2
+            gateway 192.0.2.1
+            check ping 192.0.2.1 { every 10s count 3 timeout 1s loss < 50% latency < 100ms }
+            check tcp 192.0.2.1:443 { every 10s count 2 }
+            check http "https://example.net/health?x=1&y=2" { every 10s expect 204 }
+            check dns 192.0.2.53 { every 10s query "example.net" }
+            check plugin http_ok { every 30s url "http://192.0.2.1/health" expect 204 }
+            healthy when 3
+        }"#,
+    );
+    let out = outputs(&site);
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).unwrap_or_else(|e| panic!("{e}"));
+    check_sh_syntax(&conf);
+    let test = |part: &str| conf.tests.iter().find(|(t, _)| t.contains(part)).map(|(t, _)| t.clone()).expect(part);
+    let sb = Sandbox::new("probes");
+    sb.stub("date", "echo 1000");
+    // Each run starts without history, so the test is the probe's result.
+    let probe = |command: &str| {
+        let _ = std::fs::remove_dir_all(sb.dir.join("run"));
+        std::fs::create_dir_all(sb.dir.join("run")).expect("run dir");
+        sb.run(command) == 0
+    };
+
+    let ping = test("ping -q -c 3 -w 1 -I 192.0.2.2 192.0.2.1");
+    let summary = |loss: &str, avg: &str| {
+        format!(
+            "printf '%s\\n' '3 packets transmitted, 2 packets received, {loss} packet loss' 'round-trip min/avg/max/std-dev = 1.0/{avg}/90.0/1.0 ms'"
+        )
+    };
+    sb.stub("ping", &summary("33.3%", "50.0"));
+    assert!(probe(&ping));
+    sb.stub("ping", &summary("66.7%", "50.0"));
+    assert!(!probe(&ping), "loss above the threshold");
+    sb.stub("ping", &summary("0.0%", "150.0"));
+    assert!(!probe(&ping), "latency above the threshold");
+    sb.stub("ping", "exit 1");
+    assert!(!probe(&ping), "no summary at all");
+
+    let tcp = test("nc -z -w 1 -s 192.0.2.2 192.0.2.1 443");
+    sb.stub("nc", "[ \"$(cat \"$STUB/nc\")\" = ok ] && echo no > \"$STUB/nc\" || { echo ok > \"$STUB/nc\"; exit 1; }");
+    sb.write("nc", "fail");
+    assert!(probe(&tcp), "one of two attempts is enough without a loss threshold");
+
+    let http = test("nc -c -w 1 -s 192.0.2.2 example.net 443");
+    sb.stub("nc", "cat > \"$STUB/request\"; cat \"$STUB/reply\"");
+    sb.write("reply", "HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n");
+    assert!(probe(&http));
+    assert_eq!(sb.read("request"), "GET /health?x=1&y=2 HTTP/1.0\r\nHost: example.net\r\nConnection: close\r\n\r\n");
+    sb.write("reply", "HTTP/1.1 200 OK\r\n\r\n");
+    assert!(!probe(&http));
+    sb.write("reply", "");
+    assert!(!probe(&http), "no reply");
+
+    let dns = test("dig -b 192.0.2.2 @192.0.2.53 example.net +time=1 +tries=1");
+    sb.stub("dig", "echo ';; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1'");
+    assert!(probe(&dns));
+    sb.stub("dig", "echo ';; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1'");
+    assert!(!probe(&dns));
+
+    let plugin = test("/usr/local/bin/wanc probe tests/ui/plugins/settings.wasm");
+    assert!(plugin.contains(" --set expect=204 --set url=http://192.0.2.1/health --source 192.0.2.2 --timeout 1000ms "), "{plugin}");
+    // healthy when 3 (of 5): every choice of three, without repeating a test.
+    assert!(out["ifstated.conf"].contains("# a: healthy when 3 of its checks are up"));
+}
+
+#[test]
+fn sixteen_uplinks_with_derived_states_stay_small() {
+    let n = 16;
+    let mut src = String::from("lan inside { interface em0; network 10.0.0.0/16 }\n");
+    for i in 1..=n {
+        src.push_str(&format!(
+            "uplink u{i} {{ interface em{i}; address 10.{i}.0.2/24; gateway 10.{i}.0.1; nat\n\
+             check ping 10.{i}.0.1 {{ every 10s }}\n\
+             check ping 192.0.2.{i} {{ every 30s count 3 timeout 2s }}\n\
+             on down {{ flush states; notify \"u{i} down\" }}\n\
+             on up {{ notify \"u{i} up\"; run \"logger u{i} back\" }} }}\n"
+        ));
+    }
+    let names: Vec<String> = (1..=n).map(|i| format!("u{i}")).collect();
+    let reversed: Vec<String> = names.iter().rev().cloned().collect();
+    src.push_str(&format!(
+        "policy {{\n default via {}\n route from inside via balance({})\n route from inside proto tcp to port https via {}\n}}\n",
+        names.join(", "),
+        names.join(", "),
+        reversed.join(", ")
+    ));
+    let site = compile("sixteen.wan", &src);
+    assert!(site.derived_states);
+    assert_eq!(site.states.len(), n + 1);
+    let out = outputs(&site);
+    let total: usize = out.values().map(String::len).sum();
+    assert!(total < 1_000_000, "{total} bytes of OpenBSD output");
+    ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+}
+
+#[test]
+fn build_writes_pf_and_ifstated() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("openbsd-build-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(env!("CARGO_BIN_EXE_wanc"))
+        .args(["build", "examples/redundant-multipath.wan", "-o"])
+        .arg(&dir)
+        .output()
+        .expect("wanc runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    for file in ["ifstated.conf", "pf/wanc.conf", "pf/macros.conf", "pf/policy.via_ext1.conf", "pf/policy.unrouted.conf"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(text.starts_with("# Generated by wanc"), "{file}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn find_run(conf: &ifstated_model::Conf, state: &str, part: &str) -> String {
+    conf.runs
+        .iter()
+        .find(|(s, r)| s.as_deref() == Some(state) && r.contains(part))
+        .map(|(_, r)| r.clone())
+        .unwrap_or_else(|| panic!("no run in {state} with {part:?}"))
+}
+
+/// A directory where generated sh runs against stub tools: /var/run becomes
+/// DIR/run, and stubs in DIR/bin come first in PATH (they find DIR in $STUB).
+struct Sandbox {
+    dir: PathBuf,
+}
+
+impl Sandbox {
+    fn new(name: &str) -> Sandbox {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("openbsd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).expect("sandbox");
+        std::fs::create_dir_all(dir.join("run")).expect("sandbox");
+        Sandbox { dir }
+    }
+
+    fn stub(&self, tool: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join("bin").join(tool);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("stub");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("stub");
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).expect("write");
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap_or_default()
+    }
+
+    /// Runs a command as ifstated would (`sh -c`); its exit status.
+    fn run(&self, command: &str) -> i32 {
+        let command = command.replace("/var/run/", &format!("{}/", self.dir.join("run").display()));
+        let path = format!("{}:{}", self.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        let out = Command::new("sh").arg("-c").arg(&command).env("PATH", path).env("STUB", &self.dir).output().expect("sh runs");
+        out.status.code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A model of how ifstated reads its configuration: the lexer of
+/// usr.sbin/ifstated/parse.y (quoted strings and their escapes, `$macro`
+/// expansion at the start of a token and not inside an expansion, words,
+/// numbers, line continuations) and its grammar (newline after every
+/// action, `set-state` only inside a state, `init` blocks, expressions with
+/// `!` binding tighter than `&&` and `||`, which bind alike).
+mod ifstated_model {
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Default)]
+    pub struct Conf {
+        pub states: Vec<String>,
+        /// set-state targets.
+        pub targets: Vec<String>,
+        /// `run` commands with the state they are in.
+        pub runs: Vec<(Option<String>, String)>,
+        /// External tests: command and interval.
+        pub tests: Vec<(String, u64)>,
+    }
+
+    pub fn parse(text: &str) -> Result<Conf, String> {
+        let mut p = Parser {
+            lex: Lexer { chars: text.chars().collect(), pos: 0, expanded_to: 0, line: 1, macros: BTreeMap::new() },
+            peeked: None,
+            conf: Conf::default(),
+            state: None,
+        };
+        p.grammar().map_err(|e| format!("line {}: {e}", p.lex.line))?;
+        Ok(p.conf)
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Tok {
+        Nl,
+        Str(String),
+        Num(i64),
+        Kw(&'static str),
+        Punct(char),
+        Eof,
+    }
+
+    const KEYWORDS: &[&str] =
+        &["&&", "down", "every", "if", "init", "init-state", "link", "run", "set-state", "state", "unknown", "up", "||"];
+
+    struct Lexer {
+        chars: Vec<char>,
+        pos: usize,
+        /// Characters before this index came from a macro's expansion.
+        expanded_to: usize,
+        line: usize,
+        macros: BTreeMap<String, String>,
+    }
+
+    impl Lexer {
+        fn peek(&self) -> Option<char> {
+            self.chars.get(self.pos).copied()
+        }
+
+        /// lgetc(0): outside quotes a backslash-newline joins lines and a
+        /// backslash before anything else stands for that character.
+        fn getc(&mut self) -> Option<char> {
+            loop {
+                let c = self.peek()?;
+                self.pos += 1;
+                if c == '\\' && self.pos > self.expanded_to {
+                    match self.peek() {
+                        Some('\n') => {
+                            self.pos += 1;
+                            self.line += 1;
+                            continue;
+                        }
+                        Some(n) => {
+                            self.pos += 1;
+                            return Some(n);
+                        }
+                        None => return Some(c),
+                    }
+                }
+                return Some(c);
+            }
+        }
+
+        fn next(&mut self) -> Result<Tok, String> {
+            loop {
+                while matches!(self.peek(), Some(' ' | '\t')) {
+                    self.pos += 1;
+                }
+                let Some(c) = self.getc() else { return Ok(Tok::Eof) };
+                if c == '#' {
+                    while !matches!(self.peek(), None | Some('\n')) {
+                        self.getc();
+                    }
+                    continue;
+                }
+                if c == '$' {
+                    if self.pos <= self.expanded_to {
+                        return Err("`$` inside a macro's expansion is not expanded".into());
+                    }
+                    let start = self.pos;
+                    while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        self.pos += 1;
+                    }
+                    let name: String = self.chars[start..self.pos].iter().collect();
+                    let value = self.macros.get(&name).ok_or(format!("macro '{name}' not defined"))?.clone();
+                    let value: Vec<char> = value.chars().collect();
+                    self.chars.splice(self.pos..self.pos, value.iter().copied());
+                    self.expanded_to = self.pos + value.len();
+                    continue;
+                }
+                return match c {
+                    '\n' => {
+                        self.line += 1;
+                        Ok(Tok::Nl)
+                    }
+                    '\'' | '"' => self.string(c),
+                    c if c == '-' || c.is_ascii_digit() => self.number_or_word(c),
+                    c if c.is_ascii_alphanumeric() || ":_&|".contains(c) => Ok(self.word(c)),
+                    c => Ok(Tok::Punct(c)),
+                };
+            }
+        }
+
+        fn string(&mut self, quote: char) -> Result<Tok, String> {
+            let mut out = String::new();
+            loop {
+                let c = self.peek().ok_or("end of file in a quoted string")?;
+                self.pos += 1;
+                match c {
+                    '\n' => self.line += 1,
+                    '\0' => return Err("NUL in a string".into()),
+                    '\\' => {
+                        let n = self.peek().ok_or("end of file in a quoted string")?;
+                        if n == quote || n == ' ' || n == '\t' {
+                            out.push(n);
+                            self.pos += 1;
+                        } else if n == '\n' {
+                            self.pos += 1;
+                        } else {
+                            out.push('\\');
+                        }
+                    }
+                    c if c == quote => return Ok(Tok::Str(out)),
+                    c => out.push(c),
+                }
+                if out.len() >= 8094 {
+                    return Err("string too long".into());
+                }
+            }
+        }
+
+        fn allowed_in_string(c: char) -> bool {
+            c.is_ascii_alphanumeric() || (c.is_ascii_punctuation() && !"(){}!=#,.".contains(c))
+        }
+
+        fn number_or_word(&mut self, first: char) -> Result<Tok, String> {
+            let start = self.pos - 1;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1;
+            }
+            let end_ok = self.peek().is_none_or(|c| c.is_whitespace() || ")},/=".contains(c));
+            let text: String = self.chars[start..self.pos].iter().collect();
+            if text != "-" && end_ok {
+                return text.parse().map(Tok::Num).map_err(|e| format!("{text}: {e}"));
+            }
+            self.pos = start + 1;
+            if first == '-' {
+                return Ok(Tok::Punct('-'));
+            }
+            Ok(self.word(first))
+        }
+
+        fn word(&mut self, first: char) -> Tok {
+            let mut w = String::from(first);
+            while let Some(c) = self.peek().filter(|&c| Self::allowed_in_string(c)) {
+                w.push(c);
+                self.pos += 1;
+            }
+            match KEYWORDS.iter().find(|k| **k == w) {
+                Some(k) => Tok::Kw(k),
+                None => Tok::Str(w),
+            }
+        }
+    }
+
+    struct Parser {
+        lex: Lexer,
+        peeked: Option<Tok>,
+        conf: Conf,
+        state: Option<String>,
+    }
+
+    impl Parser {
+        fn peek(&mut self) -> Result<Tok, String> {
+            if self.peeked.is_none() {
+                self.peeked = Some(self.lex.next()?);
+            }
+            Ok(self.peeked.clone().unwrap_or(Tok::Eof))
+        }
+
+        fn next(&mut self) -> Result<Tok, String> {
+            let t = self.peek()?;
+            self.peeked = None;
+            Ok(t)
+        }
+
+        fn expect(&mut self, want: Tok) -> Result<(), String> {
+            let got = self.next()?;
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("expected {want:?}, found {got:?}"))
+            }
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            match self.next()? {
+                Tok::Str(s) => Ok(s),
+                t => Err(format!("expected a string, found {t:?}")),
+            }
+        }
+
+        /// `string`: one or more strings, joined by a space.
+        fn strings(&mut self) -> Result<String, String> {
+            let mut s = self.string()?;
+            while let Tok::Str(more) = self.peek()? {
+                self.next()?;
+                s = format!("{s} {more}");
+            }
+            Ok(s)
+        }
+
+        fn optnl(&mut self) -> Result<(), String> {
+            while self.peek()? == Tok::Nl {
+                self.next()?;
+            }
+            Ok(())
+        }
+
+        fn nl(&mut self) -> Result<(), String> {
+            self.expect(Tok::Nl)?;
+            self.optnl()
+        }
+
+        fn grammar(&mut self) -> Result<(), String> {
+            loop {
+                match self.peek()? {
+                    Tok::Eof => return Ok(()),
+                    Tok::Nl => {
+                        self.next()?;
+                        continue;
+                    }
+                    Tok::Kw("state") => self.state()?,
+                    Tok::Kw("init-state") => {
+                        self.next()?;
+                        self.string()?;
+                    }
+                    Tok::Str(name) => {
+                        self.next()?;
+                        self.expect(Tok::Punct('='))?;
+                        let value = self.strings()?;
+                        self.lex.macros.insert(name, value);
+                    }
+                    _ => self.action()?,
+                }
+                self.expect(Tok::Nl)?;
+            }
+        }
+
+        fn state(&mut self) -> Result<(), String> {
+            self.expect(Tok::Kw("state"))?;
+            let name = self.strings()?;
+            if self.conf.states.contains(&name) {
+                return Err(format!("state {name} already exists"));
+            }
+            self.conf.states.push(name.clone());
+            self.state = Some(name);
+            self.optnl()?;
+            self.expect(Tok::Punct('{'))?;
+            self.optnl()?;
+            loop {
+                if self.peek()? == Tok::Kw("init") {
+                    self.next()?;
+                    self.block()?;
+                } else {
+                    self.action()?;
+                }
+                self.nl()?;
+                if self.peek()? == Tok::Punct('}') {
+                    break;
+                }
+            }
+            self.next()?;
+            self.state = None;
+            Ok(())
+        }
+
+        /// action_block: `{ (action nl)+ }` or one action.
+        fn block(&mut self) -> Result<(), String> {
+            self.optnl()?;
+            if self.peek()? != Tok::Punct('{') {
+                return self.action();
+            }
+            self.next()?;
+            self.optnl()?;
+            loop {
+                self.action()?;
+                self.nl()?;
+                if self.peek()? == Tok::Punct('}') {
+                    self.next()?;
+                    return Ok(());
+                }
+            }
+        }
+
+        fn action(&mut self) -> Result<(), String> {
+            match self.next()? {
+                Tok::Kw("run") => {
+                    let command = self.string()?;
+                    self.conf.runs.push((self.state.clone(), command));
+                }
+                Tok::Kw("set-state") => {
+                    let target = self.string()?;
+                    if self.state.is_none() {
+                        return Err("set-state must be used inside 'if'".into());
+                    }
+                    self.conf.targets.push(target);
+                }
+                Tok::Kw("if") => {
+                    self.expr()?;
+                    self.block()?;
+                }
+                t => return Err(format!("expected an action, found {t:?}")),
+            }
+            Ok(())
+        }
+
+        fn expr(&mut self) -> Result<(), String> {
+            self.unary()?;
+            while matches!(self.peek()?, Tok::Kw("&&" | "||")) {
+                self.next()?;
+                self.unary()?;
+            }
+            Ok(())
+        }
+
+        fn unary(&mut self) -> Result<(), String> {
+            match self.next()? {
+                Tok::Punct('!') => self.unary(),
+                Tok::Punct('(') => {
+                    self.expr()?;
+                    self.expect(Tok::Punct(')'))
+                }
+                Tok::Str(s) => match self.next()? {
+                    Tok::Kw("every") => match self.next()? {
+                        Tok::Num(n) if n > 0 && n <= i64::from(u32::MAX) => {
+                            self.conf.tests.push((s, n as u64));
+                            Ok(())
+                        }
+                        t => Err(format!("invalid interval {t:?}")),
+                    },
+                    Tok::Punct('.') => {
+                        self.expect(Tok::Kw("link"))?;
+                        self.expect(Tok::Punct('.'))?;
+                        match self.next()? {
+                            Tok::Kw("up" | "down" | "unknown") => Ok(()),
+                            t => Err(format!("expected a link state, found {t:?}")),
+                        }
+                    }
+                    t => Err(format!("expected `every` or `.link.`, found {t:?}")),
+                },
+                t => Err(format!("expected a test, found {t:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn the_model_refuses_what_ifstated_refuses() {
+        let ok = "m = '\"true\" every 10'\nstate \"a\" {\n\tif $m {\n\t\trun \"x\"\n\t}\n}\n";
+        assert!(parse(ok).is_ok());
+        // An action not followed by a newline inside braces.
+        assert!(parse("state \"a\" {\n\tif \"em0\".link.up { run \"x\" }\n}\n").is_err());
+        // An undefined macro, and set-state outside a state.
+        assert!(parse("state \"a\" {\n\tif $nope {\n\t\trun \"x\"\n\t}\n}\n").is_err());
+        assert!(parse("if \"em0\".link.up {\n\tset-state \"a\"\n}\n").is_err());
+        // Macros are not expanded inside an expansion.
+        assert!(parse("a = '\"t\" every 1'\nb = '$a'\nstate \"s\" {\n\tif $b {\n\t\trun \"x\"\n\t}\n}\n").is_err());
+    }
+}
