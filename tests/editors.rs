@@ -286,8 +286,12 @@ const DUAL: &str = "examples/dual-isp-failover.wan";
 const WEB: &str = "examples/multihomed-webserver.wan";
 const MULTI: &str = "examples/redundant-multipath.wan";
 const TUNNEL: &str = "examples/tunnel-source-routing.wan";
+const TRIPLE: &str = "examples/triple-dual-stack.wan";
 
 const CASES: &[Case] = &[
+    case(TRIPLE, "    address 2001:db8:a::2/64", "2001:db8:a::2/64", "constant.other.prefix.ipv6.wan", "wanPrefix"),
+    case(TRIPLE, "    weight 2", "weight", "keyword.other.wan", "wanKeyword"),
+    case(TRIPLE, "state lte_only", "lte_only", "entity.name.type.state.wan", "wanStateDef"),
     case(DUAL, "uplink isp1 {", "uplink", "keyword.declaration.wan", "wanItemKeyword"),
     case(DUAL, "uplink isp1 {", "isp1", "entity.name.type.uplink.wan", "wanUplinkDef"),
     case(DUAL, "lan inside {", "inside", "entity.name.type.lan.wan", "wanLanDef"),

@@ -5,9 +5,9 @@
 
 use crate::ir::Site;
 use crate::linux::{self, Family, Ids, IpRule, Route};
+use super::nftables::Nftables;
 use crate::netlink::Netlink;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use tracing::{info, warn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -26,11 +26,14 @@ struct Applied {
     nft_setup: String,
     state_routes: Vec<Route>,
     steering: Vec<String>,
+    /// OpenBSD: the state's policy anchor as last loaded.
+    anchor: String,
 }
 
 pub struct Applier {
     kind: BackendKind,
     netlink: Option<Netlink>,
+    nft: Nftables,
     applied: Applied,
     /// The main table's default routes before the agent, per family, as
     /// saved by `ip route save`, put back on exit.
@@ -43,7 +46,11 @@ impl Applier {
             BackendKind::Linux => Some(Netlink::open().map_err(|e| format!("cannot open netlink: {e}"))?),
             _ => None,
         };
-        Ok(Applier { kind, netlink, applied: Applied::default(), saved_defaults: Vec::new() })
+        let nft = Nftables::new();
+        if kind == BackendKind::Linux && !nft.in_process() {
+            warn!(target: "apply", "libnftables not found: running `nft` for each change");
+        }
+        Ok(Applier { kind, netlink, nft, applied: Applied::default(), saved_defaults: Vec::new() })
     }
 
     /// Tables, rules and the static nftables part; on a reload, only what
@@ -87,7 +94,7 @@ impl Applier {
                 let changed: Vec<Route> = uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)).cloned().collect();
                 nl.apply(&changed).map_err(|e| format!("uplink routes: {e}"))?;
                 if nft_setup != self.applied.nft_setup {
-                    nft(&nft_setup)?;
+                    self.nft.run(&nft_setup)?;
                     // A new static part keeps the steering chain, but a
                     // changed site may mark differently: re-apply it.
                     self.applied.steering.clear();
@@ -120,12 +127,15 @@ impl Applier {
                     }
                 }
             }
-            BackendKind::Openbsd => openbsd_default(&changed)?,
+            BackendKind::Openbsd => {
+                openbsd_default(&changed)?;
+                self.load_anchor(site, &s.name)?;
+            }
             BackendKind::Linux => {
                 let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
                 nl.apply(&changed).map_err(|e| format!("state routes: {e}"))?;
                 if steering_changed {
-                    nft(&linux::nft_policy_load(site, &steering))?;
+                    self.nft.run(&linux::nft_policy_load(site, &steering))?;
                 }
             }
         }
@@ -133,6 +143,38 @@ impl Applier {
         self.applied.state_routes = routes;
         self.applied.steering = steering;
         Ok(count)
+    }
+
+    /// OpenBSD: the state's ruleset from the pf back end, into the anchor
+    /// `wanc/policy`, when it differs from the one loaded. (Members the state
+    /// leaves open are filled in by the back end's ifstated helpers, not
+    /// here: the agent loads the state's ruleset as written.)
+    fn load_anchor(&mut self, site: &Site, state: &str) -> Result<(), String> {
+        let wanted = format!("pf/policy.{state}.conf");
+        let files = crate::backend::openbsd::emit(site);
+        let Some(file) = files.iter().find(|f| f.path.to_str() == Some(wanted.as_str())) else {
+            return Err(format!("no pf ruleset for state `{state}`"));
+        };
+        let text = String::from_utf8_lossy(&file.contents).into_owned();
+        if text == self.applied.anchor {
+            return Ok(());
+        }
+        let mut child = Command::new("pfctl")
+            .args(["-a", "wanc/policy", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run pfctl: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let status = child.wait().map_err(|e| format!("pfctl: {e}"))?;
+        if !status.success() {
+            return Err(format!("pfctl refused the ruleset of state `{state}`"));
+        }
+        info!(target: "apply", "pfctl -a wanc/policy -f {wanted}");
+        self.applied.anchor = text;
+        Ok(())
     }
 
     /// Drops the connections marked for one uplink.
@@ -155,7 +197,7 @@ impl Applier {
             info!(target: "apply", "teardown");
             return Ok(());
         }
-        let _ = nft(&format!("delete table inet {}", linux::nft_table_name(site)));
+        let _ = self.nft.run(&format!("delete table inet {}", linux::nft_table_name(site)));
         let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
         for rule in &self.applied.rules {
             let _ = nl.delete_rules_at(rule.family, rule.priority);
@@ -175,25 +217,6 @@ impl Applier {
 
 fn ids(site: &Site) -> Result<Ids, String> {
     linux::allocate(site).map_err(|e| format!("site does not fit: {e}"))
-}
-
-/// One nftables transaction.
-fn nft(commands: &str) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(commands.as_bytes()).map_err(|e| format!("nft: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("nft failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
 }
 
 fn save_defaults(family: Family) -> Result<Vec<u8>, String> {

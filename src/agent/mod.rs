@@ -11,6 +11,7 @@ pub mod command;
 pub mod apply;
 mod control;
 mod health;
+mod nftables;
 mod probe;
 
 pub use control::{ask, Request};
