@@ -127,7 +127,6 @@ fn failover(every: &str, timeout: &str, fall_limit: Duration) {
     let mut line = String::new();
     use std::io::BufRead;
     let _ = out.read_line(&mut line);
-    let cut = Instant::now();
     netns::exec(&t.isps[0], &["nft", "add table inet cut { chain c { type filter hook prerouting priority -300; drop; }; }"]);
     let route = wait_for(fall_limit + Duration::from_secs(5), || {
         netns::exec(&t.router, &["ip", "route", "show", "default"]).contains("10.1.0.1")

@@ -12,7 +12,6 @@ mod tables;
 mod uplinks;
 mod values;
 
-pub use plugins::{inspect as inspect_plugin, parse_settings, PluginError, ABI_VERSION};
 pub use probes::fmt_ms;
 
 use crate::ast;
