@@ -42,14 +42,7 @@ pub fn inspect(site: &Site) -> String {
             .uplinks
             .iter()
             .zip(&state.health)
-            .map(|(u, h)| {
-                let word = match h {
-                    Health::Up => "up",
-                    Health::Down => "down",
-                    Health::Either => "either",
-                };
-                format!("{} {word}", u.name)
-            })
+            .map(|(u, h)| format!("{} {}", u.name, h.as_str()))
             .collect();
         let _ = writeln!(out, "  health: {}", health.join(", "));
         let width = state.rules.iter().map(|&r| site.rules[r].text.len()).max().unwrap_or(0).min(60);

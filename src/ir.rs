@@ -232,6 +232,25 @@ impl Cond {
     }
 }
 
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+
+    pub fn of(addr: &IpAddr) -> Family {
+        if addr.is_ipv6() {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
+}
+
 /// What a state's condition says about one uplink.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -241,6 +260,16 @@ pub enum Health {
     /// The condition does not decide it: the back end follows the uplink's
     /// live health inside the state.
     Either,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Down => "down",
+            Health::Either => "either",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -7,23 +7,9 @@ use crate::ir::{self, Gateway, Routing, Site, State};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    V4,
-    V6,
-}
+pub use crate::ir::Family;
 
 impl Family {
-    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
-
-    pub fn of(addr: &IpAddr) -> Family {
-        if addr.is_ipv4() {
-            Family::V4
-        } else {
-            Family::V6
-        }
-    }
-
     /// The `ip` option selecting the family.
     pub fn flag(self) -> &'static str {
         match self {

@@ -19,7 +19,7 @@ mod live;
 mod pf;
 pub mod quote;
 
-use crate::ir::{Gateway, Health, Site, State, Uplink};
+use crate::ir::{Gateway, Site, State, Uplink};
 use crate::output::OutputFile;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -65,14 +65,7 @@ fn health_summary(ctx: &Ctx, state: &State) -> String {
         .uplinks
         .iter()
         .zip(&state.health)
-        .map(|(u, h)| {
-            let word = match h {
-                Health::Up => "up",
-                Health::Down => "down",
-                Health::Either => "either",
-            };
-            format!("{} {word}", u.name)
-        })
+        .map(|(u, h)| format!("{} {}", u.name, h.as_str()))
         .collect();
     words.join(", ")
 }
@@ -114,23 +107,9 @@ fn unique(name: &str, taken: &mut HashSet<String>) -> String {
     ident
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    V4,
-    V6,
-}
+pub use crate::ir::Family;
 
 impl Family {
-    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
-
-    pub fn of(addr: &IpAddr) -> Family {
-        if addr.is_ipv6() {
-            Family::V6
-        } else {
-            Family::V4
-        }
-    }
-
     /// The address family keyword of pf.conf.
     pub fn pf(self) -> &'static str {
         match self {
