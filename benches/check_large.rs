@@ -43,7 +43,10 @@ fn generate() -> String {
     s.push_str("}\n");
     for i in 0..STATES - 1 {
         let (a, b, c) = (i % UPLINKS, (i + 1) % UPLINKS, (i * 5 + 3) % UPLINKS);
-        let _ = writeln!(s, "state s{i} when (u{a} && !u{b}) || count(u{a}, u{b}, u{c}) >= 3 {{\n    on enter {{ run \"logger s{i}\" }}\n}}");
+        let _ = writeln!(
+            s,
+            "state s{i} when (u{a} && !u{b}) || count(u{a}, u{b}, u{c}) >= 3 {{\n    on enter {{ run \"logger s{i}\" }}\n}}"
+        );
     }
     s.push_str("state rest default\n");
     s
@@ -84,16 +87,9 @@ fn main() {
         assert_eq!(c.site.as_ref().map(|s| s.states.len()), Some(STATES));
     }
     times.sort();
-    let child = Command::new(std::env::current_exe().expect("own path"))
-        .arg("--child")
-        .arg(&path)
-        .output()
-        .expect("child runs");
+    let child = Command::new(std::env::current_exe().expect("own path")).arg("--child").arg(&path).output().expect("child runs");
     let peak: u64 = String::from_utf8_lossy(&child.stdout).trim().parse().unwrap_or(0);
-    println!(
-        "check_large: {UPLINKS} uplinks, {RULES} rules, {STATES} states, {} KiB of source",
-        source.len() / 1024
-    );
+    println!("check_large: {UPLINKS} uplinks, {RULES} rules, {STATES} states, {} KiB of source", source.len() / 1024);
     println!("  time   min {:.1} ms   median {:.1} ms   ({RUNS} runs)", ms(times[0]), ms(times[RUNS / 2]));
     println!("  peak RSS of a process compiling it once: {:.1} MiB", peak as f64 / 1024.0);
     let _ = std::fs::remove_dir_all(&dir);

@@ -20,7 +20,10 @@ pub struct Value {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueKind {
-    Address { addr: IpAddr, zone: Option<String> },
+    Address {
+        addr: IpAddr,
+        zone: Option<String>,
+    },
     /// The prefix as written (host bits kept, so the checker can warn).
     Prefix(IpNet),
     DurationMs(u64),

@@ -79,10 +79,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        let seen = self
-            .list
-            .iter()
-            .any(|d| d.code == diagnostic.code && d.primary.span == diagnostic.primary.span);
+        let seen = self.list.iter().any(|d| d.code == diagnostic.code && d.primary.span == diagnostic.primary.span);
         if !seen {
             self.list.push(diagnostic);
         }

@@ -37,7 +37,8 @@ pub fn compile_source(name: &str, text: &str) -> Compilation {
     let mut diags = Diagnostics::default();
     let mut files = Vec::new();
     let root = sources.add(name, text);
-    let mut loader = Loader { sources: &mut sources, diags: &mut diags, files: &mut files, stack: Vec::new(), loaded: Vec::new() };
+    let mut loader =
+        Loader { sources: &mut sources, diags: &mut diags, files: &mut files, stack: Vec::new(), loaded: Vec::new() };
     loader.load(root, PathBuf::from(name));
     let site = check::check(&files, &sources, &mut diags);
     Compilation { sources, diagnostics: diags.into_sorted(), site }

@@ -38,12 +38,8 @@ pub fn inspect(site: &Site) -> String {
     for state in &site.states {
         let _ = writeln!(out);
         let _ = writeln!(out, "state {}  when {}", state.name, state.when_text);
-        let health: Vec<String> = site
-            .uplinks
-            .iter()
-            .zip(&state.health)
-            .map(|(u, h)| format!("{} {}", u.name, h.as_str()))
-            .collect();
+        let health: Vec<String> =
+            site.uplinks.iter().zip(&state.health).map(|(u, h)| format!("{} {}", u.name, h.as_str())).collect();
         let _ = writeln!(out, "  health: {}", health.join(", "));
         let width = state.rules.iter().map(|&r| site.rules[r].text.len()).max().unwrap_or(0).min(60);
         for (&rule, routing) in state.rules.iter().zip(&state.routing) {
@@ -73,9 +69,7 @@ fn describe(routing: &Routing, site: &Site) -> String {
                 Health::Either => format!("{n} (if up)"),
             }
         }
-        Routing::Uplinks { mode: ViaMode::Failover, members } => {
-            members.iter().map(name).collect::<Vec<_>>().join(", else ")
-        }
+        Routing::Uplinks { mode: ViaMode::Failover, members } => members.iter().map(name).collect::<Vec<_>>().join(", else "),
         Routing::Uplinks { mode, members } => {
             let word = if *mode == ViaMode::Balance { "balance" } else { "multipath" };
             let parts: Vec<String> = members.iter().map(|m| format!("{} ×{}", name(m), m.weight)).collect();

@@ -71,7 +71,10 @@ impl Uplink {
 pub enum Gateway {
     /// A point-to-point link: routes name the interface.
     Dev,
-    Address { address: IpAddr, zone: Option<String> },
+    Address {
+        address: IpAddr,
+        zone: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -213,7 +216,11 @@ pub enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     /// `count(members) >= n` and friends, normalised to a range of counts.
-    CountIn { members: Vec<UplinkId>, min: u32, max: u32 },
+    CountIn {
+        members: Vec<UplinkId>,
+        min: u32,
+        max: u32,
+    },
 }
 
 impl Cond {
@@ -294,10 +301,16 @@ pub struct State {
 pub enum Routing {
     /// Nothing it names can be healthy: traffic falls back to the main table.
     Unrouted,
-    Uplinks { mode: ViaMode, members: Vec<Member> },
+    Uplinks {
+        mode: ViaMode,
+        members: Vec<Member>,
+    },
     /// `forward` and `serve` are fixed to one uplink; `up` tells whether it
     /// is known healthy in the state.
-    Pinned { uplink: UplinkId, health: Health },
+    Pinned {
+        uplink: UplinkId,
+        health: Health,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -590,7 +590,8 @@ fn every_grammar_keyword_is_highlighted_by_both_editors() {
     // "Realistic position" means the parser accepts it: no syntax error.
     let site = scratch("parse-keywords.wan");
     std::fs::write(&site, KEYWORD_SITE).expect("scratch file written");
-    let report = Command::new(env!("CARGO_BIN_EXE_wanc")).args(["check", "--format", "short"]).arg(&site).output().expect("wanc runs");
+    let report =
+        Command::new(env!("CARGO_BIN_EXE_wanc")).args(["check", "--format", "short"]).arg(&site).output().expect("wanc runs");
     let _ = std::fs::remove_file(&site);
     let report = String::from_utf8_lossy(&report.stdout);
     assert!(!report.contains("[E0001]"), "KEYWORD_SITE does not parse:\n{report}");
@@ -608,10 +609,8 @@ fn every_grammar_keyword_is_highlighted_by_both_editors() {
 /// The service names wanc accepts for ports, read from src/check/services.rs.
 fn service_names() -> BTreeSet<String> {
     let source = std::fs::read_to_string(root().join("src/check/services.rs")).expect("services.rs");
-    let names: BTreeSet<String> = source
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("(\"")?.split_once('"').map(|(n, _)| n.to_owned()))
-        .collect();
+    let names: BTreeSet<String> =
+        source.lines().filter_map(|l| l.trim().strip_prefix("(\"")?.split_once('"').map(|(n, _)| n.to_owned())).collect();
     assert!(names.contains("https") && names.len() > 10, "could not read the services: {names:?}");
     names
 }
@@ -623,7 +622,10 @@ fn every_service_name_is_highlighted_by_both_editors() {
     for s in &services {
         site.push_str(&format!("    forward tcp port {s} on ext1 to www\n"));
     }
-    site.push_str(&format!("    forward tcp port {{ {} }} on ext1 to www\n}}\n", Vec::from_iter(services.iter().cloned()).join(", ")));
+    site.push_str(&format!(
+        "    forward tcp port {{ {} }} on ext1 to www\n}}\n",
+        Vec::from_iter(services.iter().cloned()).join(", ")
+    ));
     check_words_in(
         "services.wan",
         &site,
@@ -712,16 +714,14 @@ fn vim_make_runs_wanc_into_the_quickfix_list() {
     // :make runs the ftplugin's makeprg, `wanc …`: put the wanc cargo just
     // built first on the PATH vim hands to its shell.
     let bin = Path::new(env!("CARGO_BIN_EXE_wanc")).parent().expect("bin dir").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
-        .expect("PATH");
+    let path =
+        std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
+            .expect("PATH");
     let file = "tests/ui/escape-unknown.wan";
     let (_, entries) = quickfix(&[], file, Some(&path));
     assert_eq!(
         entries,
-        vec![
-            entry(file, 5, 27, "e", 3, "unknown escape `\\t`"),
-            entry(file, 5, 48, "e", 3, "unknown escape `\\q`"),
-        ]
+        vec![entry(file, 5, 27, "e", 3, "unknown escape `\\t`"), entry(file, 5, 48, "e", 3, "unknown escape `\\q`"),]
     );
 }
 

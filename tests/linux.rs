@@ -17,11 +17,7 @@ struct Built {
 fn build(example: &str, tag: &str) -> Built {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("linux-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_wanc"))
-        .args(["build", example, "-o"])
-        .arg(&dir)
-        .output()
-        .expect("wanc runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_wanc")).args(["build", example, "-o"]).arg(&dir).output().expect("wanc runs");
     assert!(out.status.success(), "build failed: {}", String::from_utf8_lossy(&out.stderr));
     let c = wanc::driver::compile_file(example.as_ref()).expect("readable");
     Built { site: c.site.expect("compiles"), dir }

@@ -222,7 +222,11 @@ fn routes_match_ip_step_by_step() {
                 route(Family::V6, Some(1000), vec![hop("2001:db8:1::1", "a0", 1)]),
                 route(Family::V4, Some(102), vec![Nexthop { gateway: None, dev: "a1".into(), weight: 1 }]),
                 route(Family::V6, Some(102), vec![Nexthop { gateway: None, dev: "a1".into(), weight: 1 }]),
-                route(Family::V4, Some(103), vec![hop("10.1.0.1", "a0", 1), Nexthop { gateway: None, dev: "a1".into(), weight: 5 }]),
+                route(
+                    Family::V4,
+                    Some(103),
+                    vec![hop("10.1.0.1", "a0", 1), Nexthop { gateway: None, dev: "a1".into(), weight: 5 }],
+                ),
             ],
         ),
         ("throw replaces a route", vec![route(Family::V4, Some(1000), vec![]), route(Family::V6, Some(100), vec![])]),

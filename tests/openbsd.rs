@@ -30,7 +30,10 @@ fn example(name: &str) -> Site {
 
 /// The OpenBSD outputs by path.
 fn outputs(site: &Site) -> BTreeMap<String, String> {
-    openbsd::emit(site).into_iter().map(|f| (f.path.display().to_string(), String::from_utf8(f.contents).expect("text"))).collect()
+    openbsd::emit(site)
+        .into_iter()
+        .map(|f| (f.path.display().to_string(), String::from_utf8(f.contents).expect("text")))
+        .collect()
 }
 
 fn pf_files(out: &BTreeMap<String, String>) -> String {
@@ -99,7 +102,8 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
 
 /// Every command ifstated runs parses as sh.
 fn check_sh_syntax(conf: &ifstated_model::Conf) {
-    let commands: Vec<&str> = conf.runs.iter().map(|(_, r)| r.as_str()).chain(conf.tests.iter().map(|(t, _)| t.as_str())).collect();
+    let commands: Vec<&str> =
+        conf.runs.iter().map(|(_, r)| r.as_str()).chain(conf.tests.iter().map(|(t, _)| t.as_str())).collect();
     for command in commands {
         let out = Command::new("sh").args(["-n", "-c", command]).output().expect("sh runs");
         assert!(out.status.success(), "not valid sh: {command}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -115,7 +119,8 @@ fn dual_isp_balances_and_pins_https() {
     // connections by weight (1:1 here, so the second member gets 50%).
     let isp1 = format!("{balance} route-to $isp1_gw label \"isp1\"\n");
     let isp2 = format!("{balance} route-to $isp2_gw label \"isp2\" probability 50%\n");
-    let https = "pass in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443 route-to $isp2_gw label \"isp2\"\n";
+    let https =
+        "pass in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443 route-to $isp2_gw label \"isp2\"\n";
     let (a, b, c) = (all.find(&isp1), all.find(&isp2), all.find(https));
     assert!(a.is_some() && b.is_some() && c.is_some(), "{all}");
     // https comes after the balance: pf's last match wins, so it stays on isp2.
@@ -203,7 +208,8 @@ fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
     ));
     // Nowhere is an uplink flushed while it is known up, and with both down
     // (unrouted) there is nowhere to go, so nothing is flushed.
-    let flushes: Vec<&Option<String>> = conf.runs.iter().filter(|(_, r)| r.contains("pfctl -q -k label")).map(|(s, _)| s).collect();
+    let flushes: Vec<&Option<String>> =
+        conf.runs.iter().filter(|(_, r)| r.contains("pfctl -q -k label")).map(|(s, _)| s).collect();
     assert_eq!(flushes, [&Some("via_ext1".to_string()), &Some("via_ext2".to_string())]);
 
     // Run it: once per outage, re-armed when the uplink comes back.
@@ -270,7 +276,10 @@ fn live_members_are_reloaded_by_health() {
     // fibre (weight 2) and lte: lte gets 1/3.
     assert_eq!(
         rules("up", "down", "up"),
-        [format!("{lan} route-to $fibre_gw label \"fibre\""), format!("{lan} route-to $lte_gw label \"lte\" probability 33.333%")]
+        [
+            format!("{lan} route-to $fibre_gw label \"fibre\""),
+            format!("{lan} route-to $lte_gw label \"lte\" probability 33.333%")
+        ]
     );
     // All three: 2:1:1.
     assert_eq!(
@@ -409,7 +418,10 @@ fn every_probe_kind_runs() {
     assert!(!probe(&dns));
 
     let plugin = test("/usr/local/bin/wanc probe tests/ui/plugins/settings.wasm");
-    assert!(plugin.contains(" --set expect=204 --set url=http://192.0.2.1/health --source 192.0.2.2 --timeout 1000ms "), "{plugin}");
+    assert!(
+        plugin.contains(" --set expect=204 --set url=http://192.0.2.1/health --source 192.0.2.2 --timeout 1000ms "),
+        "{plugin}"
+    );
     // healthy when 3 (of 5): every choice of three, without repeating a test.
     assert!(out["ifstated.conf"].contains("# a: healthy when 3 of its checks are up"));
 }

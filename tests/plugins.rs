@@ -289,12 +289,20 @@ fn http_status_probes_a_real_server() {
     expect(probe(&ns, &["--source", PROBER, "--set", &url("/chunked"), "--set", "body=hello world"]), 0, "up: http 200");
     expect(probe(&ns, &["--source", PROBER, "--set", &url("/missing")]), 1, "down: http 404 from 10.77.0.2:8080, expected 200");
     expect(probe(&ns, &["--source", PROBER, "--set", &url("/missing"), "--set", "expect=404"]), 0, "up: http 404");
-    expect(probe(&ns, &["--source", PROBER, "--set", &url("/slow"), "--timeout", "500ms"]), 1, "down: no complete response: timed out");
+    expect(
+        probe(&ns, &["--source", PROBER, "--set", &url("/slow"), "--timeout", "500ms"]),
+        1,
+        "down: no complete response: timed out",
+    );
     expect(probe(&ns, &["--source", "10.99.0.1", "--set", &url("/ok")]), 1, "unreachable");
     expect(probe(&ns, &["--set", "url=http://example.com/"]), 1, "not an IP address");
 
     ns.stop(v4);
-    expect(probe(&ns, &["--source", PROBER, "--set", &url("/ok")]), 1, "down: cannot connect to 10.77.0.2:8080: connection refused");
+    expect(
+        probe(&ns, &["--source", PROBER, "--set", &url("/ok")]),
+        1,
+        "down: cannot connect to 10.77.0.2:8080: connection refused",
+    );
 }
 
 #[test]
@@ -317,7 +325,11 @@ fn dns_answer_probes_a_real_server() {
     expect(probe(&ns, "up.test", &["--set", "expect=192.0.2.7"]), 0, "up: up.test. A 192.0.2.7 from 10.77.0.2:53");
     expect(probe(&ns, "UP.test.", &[]), 0, "up: up.test. A 192.0.2.7");
     expect(probe(&ns, "up.test", &["--set", "type=AAAA", "--set", "expect=2001:db8::7"]), 0, "AAAA 2001:db8::7");
-    expect(probe(&ns, "up.test", &["--set", "expect=192.0.2.8"]), 1, "down: up.test. A is 192.0.2.7 at 10.77.0.2:53, expected 192.0.2.8");
+    expect(
+        probe(&ns, "up.test", &["--set", "expect=192.0.2.8"]),
+        1,
+        "down: up.test. A is 192.0.2.7 at 10.77.0.2:53, expected 192.0.2.8",
+    );
     expect(probe(&ns, "alias.test", &["--set", "expect=192.0.2.7"]), 0, "up: alias.test. A 192.0.2.7");
     expect(probe(&ns, "nx.test", &[]), 1, "answered nxdomain for nx.test.");
     expect(probe(&ns, "badid.test", &[]), 1, "no answer from 10.77.0.2:53: timed out");
@@ -332,7 +344,11 @@ fn dns_answer_probes_a_real_server() {
 
 /// Probes on another thread and gives up after a generous bound, so that a
 /// plugin that is not stopped fails the test instead of hanging it.
-fn probe_bounded(host: &'static PluginHost, plugin: &wanc::plugin::LoadedPlugin, request: ProbeRequest) -> wanc::plugin::ProbeOutcome {
+fn probe_bounded(
+    host: &'static PluginHost,
+    plugin: &wanc::plugin::LoadedPlugin,
+    request: ProbeRequest,
+) -> wanc::plugin::ProbeOutcome {
     let (tx, rx) = mpsc::channel();
     let plugin = plugin.clone();
     std::thread::spawn(move || {
@@ -348,7 +364,8 @@ fn misbehaving_plugins_are_contained() {
     let host: &'static PluginHost = Box::leak(Box::new(PluginHost::with_limits(limits).expect("host starts")));
     let load = |name: &str| host.load(&dir.join(format!("{name}.wasm")));
     let good = load("up").expect("up.wasm loads");
-    let request = |pairs: &[(&str, &str)], timeout_ms| ProbeRequest::new(settings(pairs), None, Duration::from_millis(timeout_ms));
+    let request =
+        |pairs: &[(&str, &str)], timeout_ms| ProbeRequest::new(settings(pairs), None, Duration::from_millis(timeout_ms));
     let still_good = |after: &str| {
         let outcome = probe_bounded(host, &good, request(&[("message", "still fine")], 1000));
         assert!(outcome.up && outcome.reason == "still fine", "after {after}: {outcome:?}");

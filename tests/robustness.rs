@@ -69,12 +69,7 @@ fn deep_braces_stay_linear_and_bounded() {
 #[test]
 fn deep_conditions_are_refused_with_a_diagnostic() {
     for n in [3_000, 100_000] {
-        let text = format!(
-            "state s when {}isp1{}\nstate t when {}isp1\n",
-            "(".repeat(n),
-            ")".repeat(n),
-            "!".repeat(n)
-        );
+        let text = format!("state s when {}isp1{}\nstate t when {}isp1\n", "(".repeat(n), ")".repeat(n), "!".repeat(n));
         assert!(compile_source("deep.wan", &text).has_errors());
     }
 }

@@ -27,11 +27,7 @@ fn report(path: &Path) -> (String, Vec<Code>) {
     let name = format!("tests/ui/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
     let c = driver::compile_source(&name, &source);
     let codes = c.diagnostics.iter().map(|d| d.code).collect();
-    let text = format!(
-        "{}\n{}",
-        render::short(&c.diagnostics, &c.sources),
-        render::human(&c.diagnostics, &c.sources, false)
-    );
+    let text = format!("{}\n{}", render::short(&c.diagnostics, &c.sources), render::human(&c.diagnostics, &c.sources, false));
     (text, codes)
 }
 

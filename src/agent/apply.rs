@@ -3,9 +3,9 @@
 //! process per route; dry-run logs what it would do; OpenBSD drives pfctl
 //! and route.
 
+use super::nftables::Nftables;
 use crate::ir::Site;
 use crate::linux::{self, Family, Ids, IpRule, Route};
-use super::nftables::Nftables;
 use crate::netlink::Netlink;
 use std::process::Command;
 use tracing::{info, warn};
@@ -83,15 +83,22 @@ impl Applier {
                     nl.delete_rules_at(old.family, old.priority).map_err(|e| format!("deleting rule {}: {e}", old.args()))?;
                 }
                 for rule in rules.iter().filter(|r| !self.applied.rules.contains(r)) {
-                    nl.delete_rules_at(rule.family, rule.priority).map_err(|e| format!("clearing priority {}: {e}", rule.priority))?;
+                    nl.delete_rules_at(rule.family, rule.priority)
+                        .map_err(|e| format!("clearing priority {}: {e}", rule.priority))?;
                     nl.add_rule(rule).map_err(|e| format!("adding rule {}: {e}", rule.args()))?;
                 }
-                for old in self.applied.uplink_routes.iter().filter(|r| !uplink_routes.iter().any(|n| n.table == r.table && n.family == r.family)) {
+                for old in self
+                    .applied
+                    .uplink_routes
+                    .iter()
+                    .filter(|r| !uplink_routes.iter().any(|n| n.table == r.table && n.family == r.family))
+                {
                     if let Some(t) = old.table {
                         nl.delete_route(old.family, t).map_err(|e| format!("deleting default of table {t}: {e}"))?;
                     }
                 }
-                let changed: Vec<Route> = uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)).cloned().collect();
+                let changed: Vec<Route> =
+                    uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)).cloned().collect();
                 nl.apply(&changed).map_err(|e| format!("uplink routes: {e}"))?;
                 if nft_setup != self.applied.nft_setup {
                     self.nft.run(&nft_setup)?;

@@ -119,7 +119,14 @@ fn render_status(v: &serde_json::Value) -> String {
             Some(false) => "DOWN",
             None => "unknown",
         };
-        let _ = writeln!(s, "  {:<12} {:<8} {:<8} {}", up["name"].as_str().unwrap_or("?"), up["interface"].as_str().unwrap_or("?"), healthy, up["why"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "  {:<12} {:<8} {:<8} {}",
+            up["name"].as_str().unwrap_or("?"),
+            up["interface"].as_str().unwrap_or("?"),
+            healthy,
+            up["why"].as_str().unwrap_or("")
+        );
         for c in up["checks"].as_array().into_iter().flatten() {
             let last = c["last"].as_array().and_then(|l| l.last()).cloned().unwrap_or_default();
             let _ = writeln!(

@@ -7,8 +7,8 @@
 //! control socket; all report to the main loop, which alone owns the state.
 
 mod actions;
-pub mod command;
 pub mod apply;
+pub mod command;
 mod control;
 mod health;
 mod nftables;
@@ -16,11 +16,11 @@ mod probe;
 
 pub use control::{ask, Request};
 
+use crate::ir::{Check, Probe, Site};
+use crate::plugin::{LoadedPlugin, PluginHost};
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
 use probe::{Outcome, Prober, Source};
-use crate::ir::{Check, Probe, Site};
-use crate::plugin::{LoadedPlugin, PluginHost};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,7 +215,13 @@ impl Agent {
             let result = self.applier.apply(&site, next, &health);
             let took = started.elapsed();
             match result {
-                Ok(changes) => info!(from = old.as_deref().unwrap_or("-"), to = site.states[next].name, changes, apply_us = took.as_micros() as u64, "state"),
+                Ok(changes) => info!(
+                    from = old.as_deref().unwrap_or("-"),
+                    to = site.states[next].name,
+                    changes,
+                    apply_us = took.as_micros() as u64,
+                    "state"
+                ),
                 Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
             }
             let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
@@ -257,7 +263,8 @@ impl Agent {
             }
         }
         let keep: Vec<String> = wanted.iter().map(|(k, _, _)| k.clone()).collect();
-        let (kept, stopped): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.checks).into_iter().partition(|r| keep.contains(&r.key));
+        let (kept, stopped): (Vec<Running>, Vec<Running>) =
+            std::mem::take(&mut self.checks).into_iter().partition(|r| keep.contains(&r.key));
         for r in &stopped {
             r.stop.store(true, Ordering::Relaxed);
             self.states.remove(&r.key);
@@ -275,8 +282,10 @@ impl Agent {
             self.checks.push(Running { key, stop });
         }
         // Uplinks without checks are healthy while their link is up.
-        let interfaces: Vec<String> = self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
-        let (kept, stopped): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.links).into_iter().partition(|r| interfaces.contains(&r.key));
+        let interfaces: Vec<String> =
+            self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
+        let (kept, stopped): (Vec<Running>, Vec<Running>) =
+            std::mem::take(&mut self.links).into_iter().partition(|r| interfaces.contains(&r.key));
         for r in stopped {
             r.stop.store(true, Ordering::Relaxed);
         }

@@ -71,7 +71,12 @@ impl Prober<'_> {
                     let source = self.source.v4.or(self.source.v6);
                     let request = ProbeRequest::new(settings.clone(), source, timeout);
                     let out = self.plugins.probe(plugin, &request);
-                    Outcome { ok: out.up, detail: out.reason, rtt_ms: out.measurement.map(|us| us as f64 / 1000.0), loss_percent: None }
+                    Outcome {
+                        ok: out.up,
+                        detail: out.reason,
+                        rtt_ms: out.measurement.map(|us| us as f64 / 1000.0),
+                        loss_percent: None,
+                    }
                 }
                 None => Outcome::fail("plugin did not load"),
             },
@@ -157,7 +162,8 @@ impl Prober<'_> {
     }
 
     fn dns(&self, server: IpAddr, query: &str, timeout: Duration) -> Outcome {
-        let socket = match self.bound(Domain::for_address(SocketAddr::new(server, 53)), Type::DGRAM, Some(Protocol::UDP), &server) {
+        let socket = match self.bound(Domain::for_address(SocketAddr::new(server, 53)), Type::DGRAM, Some(Protocol::UDP), &server)
+        {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e.to_string()),
         };
@@ -235,7 +241,12 @@ fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -
         let icmp = if v6 { &data[..] } else { data.get(usize::from(data.first()? & 0x0f) * 4..)? };
         let reply_type = if v6 { 129 } else { 0 };
         let from_target = from.as_socket().map(|s| s.ip()) == Some(target);
-        if from_target && icmp.len() >= 8 && icmp[0] == reply_type && icmp[4..6] == id.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
+        if from_target
+            && icmp.len() >= 8
+            && icmp[0] == reply_type
+            && icmp[4..6] == id.to_be_bytes()
+            && icmp[6..8] == seq.to_be_bytes()
+        {
             return Some(start.elapsed());
         }
     }

@@ -35,10 +35,12 @@ fn saved_defaults(site: &Site, family: Family) -> String {
 }
 
 fn save_main_defaults(s: &mut String, site: &Site) {
-    s.push_str("# The main table's default routes as they were before wanc, for teardown.
+    s.push_str(
+        "# The main table's default routes as they were before wanc, for teardown.
 # Saved once: a second run must not save wanc's own routes.
 mkdir -p /run/wanc
-");
+",
+    );
     for family in linux::families(site) {
         let file = saved_defaults(site, family);
         let _ = writeln!(s, "[ -e {file} ] || ip {} route save table main exact default > {file}", family.flag());
@@ -59,8 +61,7 @@ fn setup(site: &Site, ids: &Ids) -> String {
     save_main_defaults(&mut s, site);
     s.push_str("# Each uplink's table holds its default route, for traffic that must leave by it.\n");
     for family in Family::BOTH {
-        let routes: Vec<String> =
-            linux::uplink_routes(site).iter().filter(|r| r.family == family).map(|r| r.command()).collect();
+        let routes: Vec<String> = linux::uplink_routes(site).iter().filter(|r| r.family == family).map(|r| r.command()).collect();
         batch(&mut s, family, &routes);
     }
     s.push_str("\n# Rules: wanc owns priorities 10000-12999. Each is deleted before it is\n# added, so a second run does not stack copies.\n");
@@ -85,7 +86,8 @@ fn batch(s: &mut String, family: Family, commands: &[String]) {
 }
 
 fn state_script(site: &Site, ids: &Ids, state: &State) -> String {
-    let mut s = preamble(site, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
+    let mut s =
+        preamble(site, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
     s.push_str("# Routes, one batch per family.\n");
     for family in Family::BOTH {
         let routes = linux::state_routes(site, ids, state, None);
@@ -93,12 +95,19 @@ fn state_script(site: &Site, ids: &Ids, state: &State) -> String {
         batch(&mut s, family, &commands);
     }
     let policy = linux::nft_policy(site, ids, state, None);
-    let _ = writeln!(s, "\n# The policy chain, replaced in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT", linux::nft_policy_load(site, &policy));
+    let _ = writeln!(
+        s,
+        "\n# The policy chain, replaced in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT",
+        linux::nft_policy_load(site, &policy)
+    );
     s
 }
 
 fn teardown(site: &Site, ids: &Ids) -> String {
-    let mut s = format!("#!/bin/sh\n{}# Removes what setup.sh and the state scripts added, and nothing else.\nset -u\n\n", header(site, "#"));
+    let mut s = format!(
+        "#!/bin/sh\n{}# Removes what setup.sh and the state scripts added, and nothing else.\nset -u\n\n",
+        header(site, "#")
+    );
     let _ = writeln!(s, "nft delete table inet {} 2>/dev/null", linux::nft_table_name(site));
     restore_main_defaults(&mut s, site);
     for rule in linux::ip_rules(site, ids) {

@@ -115,7 +115,8 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         None => default_site_name(sources),
     };
     let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
-    let site = ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states };
+    let site =
+        ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states };
     if let Err(overflow) = crate::linux::allocate(&site) {
         let span = items.uplinks.last().map(|u| u.name.span).unwrap_or_default();
         c.diags.push(
@@ -202,7 +203,10 @@ mod tests {
     #[test]
     fn source_text_drops_comments_and_continuations() {
         assert_eq!(source_text("route from 10.0.0.0/8 via a   # c2\n"), "route from 10.0.0.0/8 via a");
-        assert_eq!(source_text("route to {\n  10.1.0.0/16, # one\n  10.2.0.0/16,\n} via b"), "route to { 10.1.0.0/16, 10.2.0.0/16, } via b");
+        assert_eq!(
+            source_text("route to {\n  10.1.0.0/16, # one\n  10.2.0.0/16,\n} via b"),
+            "route to { 10.1.0.0/16, 10.2.0.0/16, } via b"
+        );
         assert_eq!(source_text("a && \\\n    b"), "a && b");
         assert_eq!(source_text("a && \\\r\n b # x"), "a && b");
         assert_eq!(source_text("to \"x # y\\\" # z\" # c"), "to \"x # y\\\" # z\"");

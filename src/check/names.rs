@@ -80,9 +80,13 @@ impl Names {
                             None => {
                                 if !valid_site_name(name) {
                                     diags.push(
-                                        Diagnostic::new(Code::InvalidSiteName, *span, format!("`{name}` is not a valid site name"))
-                                            .label("names the output files")
-                                            .help("a site name is 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
+                                        Diagnostic::new(
+                                            Code::InvalidSiteName,
+                                            *span,
+                                            format!("`{name}` is not a valid site name"),
+                                        )
+                                        .label("names the output files")
+                                        .help("a site name is 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
                                     );
                                 }
                                 items.site = Some((name.as_str(), *span));
@@ -163,8 +167,9 @@ impl Names {
                 None
             }
             None => {
-                let mut d = Diagnostic::new(Code::UnknownName, ident.span, format!("unknown {} `{}`", noun_of(kinds), ident.name))
-                    .label(format!("no {} of this name", noun_of(kinds)));
+                let mut d =
+                    Diagnostic::new(Code::UnknownName, ident.span, format!("unknown {} `{}`", noun_of(kinds), ident.name))
+                        .label(format!("no {} of this name", noun_of(kinds)));
                 d = match self.hint(&ident.name, kinds) {
                     Some(h) => d.help(h),
                     None => d.help(format!("define it, or name one of: {}", self.list(kinds))),

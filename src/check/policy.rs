@@ -74,9 +74,13 @@ impl<'a> Checker<'a, '_> {
                         );
                     } else if proto.is_some_and(|p| !p.has_ports()) {
                         self.diags.push(
-                            Diagnostic::new(Code::TypeMismatch, span, format!("protocol `{}` has no ports", proto.map(Proto::as_str).unwrap_or("")))
-                                .label("ports need tcp or udp")
-                                .help("use `proto tcp` or `proto udp`, or drop the port"),
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                span,
+                                format!("protocol `{}` has no ports", proto.map(Proto::as_str).unwrap_or("")),
+                            )
+                            .label("ports need tcp or udp")
+                            .help("use `proto tcp` or `proto udp`, or drop the port"),
                         );
                     }
                 }
@@ -133,7 +137,9 @@ impl<'a> Checker<'a, '_> {
             None => "protocols are `tcp`, `udp`, `icmp`, `icmp6`, `gre` and `esp`".into(),
         };
         self.diags.push(
-            Diagnostic::new(Code::UnknownName, ident.span, format!("unknown protocol `{}`", ident.name)).label("not a protocol").help(help),
+            Diagnostic::new(Code::UnknownName, ident.span, format!("unknown protocol `{}`", ident.name))
+                .label("not a protocol")
+                .help(help),
         );
         None
     }

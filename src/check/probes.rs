@@ -42,7 +42,11 @@ impl<'a> Checker<'a, '_> {
         let loss = self.option(&options, "loss").and_then(|o| self.percent(&o.value));
         if let (Some(p), Some(o)) = (loss, self.option(&options, "loss")) {
             if p <= 0.0 {
-                self.out_of_range(o.value.span, "`loss < 0%` can never hold".into(), "a loss threshold is above 0% and at most 100%".into());
+                self.out_of_range(
+                    o.value.span,
+                    "`loss < 0%` can never hold".into(),
+                    "a loss threshold is above 0% and at most 100%".into(),
+                );
             }
         }
         let latency = self.option(&options, "latency").and_then(|o| self.positive_duration(o));
@@ -70,7 +74,13 @@ impl<'a> Checker<'a, '_> {
         })
     }
 
-    fn probe(&mut self, check: &'a ast::Check, options: &[&'a CheckOption], up: &'a ast::Uplink, addresses: &[IpNet]) -> Option<Probe> {
+    fn probe(
+        &mut self,
+        check: &'a ast::Check,
+        options: &[&'a CheckOption],
+        up: &'a ast::Uplink,
+        addresses: &[IpNet],
+    ) -> Option<Probe> {
         if addresses.is_empty() {
             self.needs_address(up, check.span, "probes are sent from the uplink's address so that they leave by it");
         }
@@ -116,9 +126,13 @@ impl<'a> Checker<'a, '_> {
                 }
                 for s in declared.iter().filter(|s| s.required && !settings.contains_key(&s.name)) {
                     self.diags.push(
-                        Diagnostic::new(Code::PluginSetting, check.span, format!("plugin `{}` requires setting `{}`", name.name, s.name))
-                            .label(format!("`{}` is missing", s.name))
-                            .help(format!("add `{} VALUE` inside the check's `{{ }}`", s.name)),
+                        Diagnostic::new(
+                            Code::PluginSetting,
+                            check.span,
+                            format!("plugin `{}` requires setting `{}`", name.name, s.name),
+                        )
+                        .label(format!("`{}` is missing", s.name))
+                        .help(format!("add `{} VALUE` inside the check's `{{ }}`", s.name)),
                     );
                 }
                 Probe::Plugin { plugin: name.name.clone(), settings }
@@ -278,12 +292,20 @@ impl<'a> Checker<'a, '_> {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "this check takes {}",
-                        COMMON.iter().copied().chain(extra.iter().map(|s| s.as_str())).map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                        COMMON
+                            .iter()
+                            .copied()
+                            .chain(extra.iter().map(|s| s.as_str()))
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
                 let code = if plugin { Code::PluginSetting } else { Code::UnknownOption };
                 self.diags.push(
-                    Diagnostic::new(code, o.name.span, format!("unknown option `{name}`")).label("not an option of this check").help(help),
+                    Diagnostic::new(code, o.name.span, format!("unknown option `{name}`"))
+                        .label("not an option of this check")
+                        .help(help),
                 );
                 continue;
             }
@@ -294,7 +316,9 @@ impl<'a> Checker<'a, '_> {
                     format!("`{name}` is a threshold: write `{name} < VALUE`")
                 };
                 self.diags.push(
-                    Diagnostic::new(Code::UnknownOption, o.span, format!("option `{name}` is written wrongly")).label("wrong form").help(help),
+                    Diagnostic::new(Code::UnknownOption, o.span, format!("option `{name}` is written wrongly"))
+                        .label("wrong form")
+                        .help(help),
                 );
                 continue;
             }
@@ -315,7 +339,11 @@ impl<'a> Checker<'a, '_> {
     fn positive_duration(&mut self, o: &'a CheckOption) -> Option<u64> {
         let ms = self.duration(&o.value)?;
         if ms == 0 {
-            self.out_of_range(o.value.span, format!("`{}` of 0 is not possible", o.name.name), "use a duration above zero".into());
+            self.out_of_range(
+                o.value.span,
+                format!("`{}` of 0 is not possible", o.name.name),
+                "use a duration above zero".into(),
+            );
             return None;
         }
         Some(ms)

@@ -92,7 +92,11 @@ impl<'a> Checker<'a, '_> {
             let reach = bdd.and(c, not_covered)?;
             let state = items.states[i];
             if reach == FALSE {
-                let mut d = Diagnostic::new(Code::UnreachableState, state.name.span, format!("state `{}` can never be current", state.name.name));
+                let mut d = Diagnostic::new(
+                    Code::UnreachableState,
+                    state.name.span,
+                    format!("state `{}` can never be current", state.name.name),
+                );
                 let takers: Vec<usize> = (0..i).filter(|&j| bdd.and(c, built[j]).map(|x| x != FALSE).unwrap_or(false)).collect();
                 if c == FALSE {
                     d = d.label("its condition never holds").help("no combination of uplink health satisfies this condition");
@@ -133,8 +137,11 @@ impl<'a> Checker<'a, '_> {
             .enumerate()
             .filter_map(|(i, v)| v.map(|up| format!("`{}` {}", names[i], if up { "up" } else { "down" })))
             .collect();
-        let when: Vec<String> =
-            combo.iter().enumerate().filter_map(|(i, v)| v.map(|up| format!("{}{}", if up { "" } else { "!" }, names[i]))).collect();
+        let when: Vec<String> = combo
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|up| format!("{}{}", if up { "" } else { "!" }, names[i])))
+            .collect();
         let last = items.states.last().map(|s| s.span).unwrap_or_default();
         let described = if words.is_empty() { "every combination".to_string() } else { words.join(", ") };
         let rest = if combo.iter().any(|v| v.is_none()) && !words.is_empty() { " (the others in any health)" } else { "" };

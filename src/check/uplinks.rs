@@ -133,9 +133,16 @@ impl<'a> Checker<'a, '_> {
             for net in same_family {
                 if !on_link && net.prefix_len() < net.max_prefix_len() && !net.contains(&addr.addr) {
                     self.diags.push(
-                        Diagnostic::new(Code::GatewayOutsidePrefix, span, format!("gateway `{}` is outside `{}`", addr.addr, net.trunc()))
-                            .label("not on the uplink's link")
-                            .help(format!("the uplink's address `{net}` puts its link at `{}`; the gateway must lie inside it", net.trunc())),
+                        Diagnostic::new(
+                            Code::GatewayOutsidePrefix,
+                            span,
+                            format!("gateway `{}` is outside `{}`", addr.addr, net.trunc()),
+                        )
+                        .label("not on the uplink's link")
+                        .help(format!(
+                            "the uplink's address `{net}` puts its link at `{}`; the gateway must lie inside it",
+                            net.trunc()
+                        )),
                     );
                 }
             }
@@ -156,9 +163,13 @@ impl<'a> Checker<'a, '_> {
                     .help(format!("write `{}%{interface}`", addr.addr)),
             ),
             (Some(zone), _) if zone != interface && !interface.is_empty() => self.diags.push(
-                Diagnostic::new(Code::LinkLocalZone, span, format!("gateway names interface `{zone}`, not the uplink's `{interface}`"))
-                    .label("another interface")
-                    .help(format!("write `{}%{interface}`", addr.addr)),
+                Diagnostic::new(
+                    Code::LinkLocalZone,
+                    span,
+                    format!("gateway names interface `{zone}`, not the uplink's `{interface}`"),
+                )
+                .label("another interface")
+                .help(format!("write `{}%{interface}`", addr.addr)),
             ),
             _ => {}
         }
@@ -172,9 +183,8 @@ impl<'a> Checker<'a, '_> {
         }
         let Some(to) = &nat.to else { return addresses.iter().map(|n| n.addr()).collect() };
         let Some(addr) = self.plain_address(to, "`nat to`") else { return Vec::new() };
-        let owned = addresses
-            .iter()
-            .any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
+        let owned =
+            addresses.iter().any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
         if let Some((net, what)) = addresses.iter().find_map(|n| reserved_in(n, addr.addr).map(|what| (n, what))) {
             self.diags.push(
                 Diagnostic::new(Code::NatAddress, to.span, format!("`{}` is the {what} of `{}`", addr.addr, net.trunc()))
@@ -190,9 +200,13 @@ impl<'a> Checker<'a, '_> {
         if !owned {
             let list = addresses.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
             self.diags.push(
-                Diagnostic::new(Code::NatAddress, to.span, format!("`{}` is not an address of uplink `{}`", addr.addr, up.name.name))
-                    .label("not the uplink's")
-                    .help(format!("the uplink has {list}; write plain `nat` to use it")),
+                Diagnostic::new(
+                    Code::NatAddress,
+                    to.span,
+                    format!("`{}` is not an address of uplink `{}`", addr.addr, up.name.name),
+                )
+                .label("not the uplink's")
+                .help(format!("the uplink has {list}; write plain `nat` to use it")),
             );
             return Vec::new();
         }

@@ -154,7 +154,8 @@ impl<'a> Checker<'a, '_> {
         if let Some(zone) = &addr.zone {
             let link_local = matches!(addr.addr, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
             let help = if link_local {
-                "only a gateway names the link of a link-local address (`gateway fe80::1%IF`); use a global address here".to_string()
+                "only a gateway names the link of a link-local address (`gateway fe80::1%IF`); use a global address here"
+                    .to_string()
             } else {
                 format!("zones belong to link-local gateways; write `{}`", addr.addr)
             };
@@ -213,7 +214,11 @@ impl<'a> Checker<'a, '_> {
         match self.deref(value, &[]) {
             Target::Literal(ValueKind::Integer(n)) if range.contains(n) => Some(*n),
             Target::Literal(ValueKind::Integer(n)) => {
-                self.out_of_range(value.span, format!("`{n}` is out of range for {what}"), format!("{what} is from {} to {}", range.start(), range.end()));
+                self.out_of_range(
+                    value.span,
+                    format!("`{n}` is out of range for {what}"),
+                    format!("{what} is from {} to {}", range.start(), range.end()),
+                );
                 None
             }
             Target::Literal(other) => {

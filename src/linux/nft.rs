@@ -40,7 +40,11 @@ pub fn nft_setup(site: &Site, ids: &Ids) -> String {
     pre.push("ct state new jump steering".into());
     pre.push(format!("meta mark & {MARK_MASK:#x} != 0 ct mark set meta mark"));
     chain("prerouting", "type filter hook prerouting priority mangle", pre);
-    chain("output", "type route hook output priority mangle", vec![format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark")]);
+    chain(
+        "output",
+        "type route hook output priority mangle",
+        vec![format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark")],
+    );
     chain("forwards", "type nat hook prerouting priority dstnat", forwards(site));
     chain("translate", "type nat hook postrouting priority srcnat", nats(site));
     s
@@ -174,7 +178,11 @@ fn nats(site: &Site) -> Vec<String> {
             let word = if nat.is_ipv6() { "ip6" } else { "ip" };
             let lan_nets: Vec<&IpNet> =
                 site.lans.iter().flat_map(|l| &l.networks).filter(|n| n.addr().is_ipv6() == nat.is_ipv6()).collect();
-            let from = if lan_nets.is_empty() { format!("{word} saddr != {nat}") } else { format!("{word} saddr {}", net_set(&lan_nets)) };
+            let from = if lan_nets.is_empty() {
+                format!("{word} saddr != {nat}")
+            } else {
+                format!("{word} saddr {}", net_set(&lan_nets))
+            };
             out.push(format!("oifname \"{}\" {from} snat {word} to {nat}", up.interface));
         }
     }

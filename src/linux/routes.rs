@@ -119,13 +119,20 @@ pub fn uplink_routes(site: &Site) -> Vec<Route> {
 
 pub fn ip_rules(site: &Site, ids: &Ids) -> Vec<IpRule> {
     let families = families(site);
-    let mut out: Vec<IpRule> =
-        families.iter().map(|&family| IpRule { family, priority: PRIO_MAIN, selector: Selector::SuppressMain, table: 254 }).collect();
+    let mut out: Vec<IpRule> = families
+        .iter()
+        .map(|&family| IpRule { family, priority: PRIO_MAIN, selector: Selector::SuppressMain, table: 254 })
+        .collect();
     for (i, up) in site.uplinks.iter().enumerate() {
         for (j, addr) in up.addresses.iter().enumerate() {
             let host = IpNet::from(addr.addr());
             let family = Family::of(&addr.addr());
-            out.push(IpRule { family, priority: PRIO_SOURCE + 2 * i as u32 + j as u32, selector: Selector::From(host), table: up.table });
+            out.push(IpRule {
+                family,
+                priority: PRIO_SOURCE + 2 * i as u32 + j as u32,
+                selector: Selector::From(host),
+                table: up.table,
+            });
         }
     }
     let marks = site.uplinks.iter().zip(&ids.uplink_marks).map(|(u, m)| (*m, u.table));
@@ -141,7 +148,12 @@ pub fn ip_rules(site: &Site, ids: &Ids) -> Vec<IpRule> {
     });
     for (k, (host, via)) in serves.enumerate() {
         let family = Family::of(&host);
-        out.push(IpRule { family, priority: PRIO_SERVE + k as u32, selector: Selector::From(IpNet::from(host)), table: site.uplinks[via].table });
+        out.push(IpRule {
+            family,
+            priority: PRIO_SERVE + k as u32,
+            selector: Selector::From(IpNet::from(host)),
+            table: site.uplinks[via].table,
+        });
     }
     out
 }

@@ -561,7 +561,9 @@ fn failure(request: &Request, reply: &Reply) -> Failure {
 fn failures_of(e: io::Error) -> Vec<Failure> {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
         Some(err) => err.failures.clone(),
-        None => vec![Failure { object: "netlink".into(), errno: e.raw_os_error().unwrap_or(libc::EIO), detail: Some(e.to_string()) }],
+        None => {
+            vec![Failure { object: "netlink".into(), errno: e.raw_os_error().unwrap_or(libc::EIO), detail: Some(e.to_string()) }]
+        }
     }
 }
 
@@ -672,7 +674,9 @@ fn rule_request(rule: &IpRule, object: &str) -> Result<Vec<u8>, Failure> {
         _ => 0,
     };
     let mut b = Builder::new(RTM_NEWRULE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-    b.header(&fib_rule_hdr(family, src_len, table_byte(table), FR_ACT_TO_TBL)).u32(FRA_PRIORITY, rule.priority).u32(FRA_TABLE, table);
+    b.header(&fib_rule_hdr(family, src_len, table_byte(table), FR_ACT_TO_TBL))
+        .u32(FRA_PRIORITY, rule.priority)
+        .u32(FRA_TABLE, table);
     match &rule.selector {
         Selector::SuppressMain => {
             b.u32(FRA_SUPPRESS_PREFIXLEN, 0);

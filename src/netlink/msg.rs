@@ -228,7 +228,8 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, &'static
             return None;
         }
         let rest = &buf[at..];
-        let (Some(len), Some(kind), Some(flags), Some(seq)) = (ne_u32(rest, 0), ne_u16(rest, 4), ne_u16(rest, 6), ne_u32(rest, 8))
+        let (Some(len), Some(kind), Some(flags), Some(seq)) =
+            (ne_u32(rest, 0), ne_u16(rest, 4), ne_u16(rest, 6), ne_u32(rest, 8))
         else {
             broken = true;
             return Some(Err("truncated netlink header"));

@@ -52,7 +52,10 @@ pub fn probe(args: &ProbeArgs) -> u8 {
     let declared = plugin.settings();
     if let Some(key) = settings.keys().find(|k| !declared.iter().any(|s| &s.name == *k)) {
         let names: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
-        eprintln!("error: the plugin has no setting `{key}`; it has: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+        eprintln!(
+            "error: the plugin has no setting `{key}`; it has: {}",
+            if names.is_empty() { "none".into() } else { names.join(", ") }
+        );
         return USAGE;
     }
     if let Some(s) = declared.iter().find(|s| s.required && !settings.contains_key(&s.name)) {

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wasmtime::{
-    Config, Engine, ExternType, FuncType, Instance, InstancePre, Linker, Module, ModuleExport, ResourceLimiter, Store,
-    Trap, TypedFunc, UpdateDeadline,
+    Config, Engine, ExternType, FuncType, Instance, InstancePre, Linker, Module, ModuleExport, ResourceLimiter, Store, Trap,
+    TypedFunc, UpdateDeadline,
 };
 
 /// How often running plugin code checks the clock: the precision of
@@ -102,7 +102,9 @@ impl PluginHost {
         let module = Module::from_binary(&self.engine, bytes).map_err(|e| PluginError::Invalid(first_line(&e)))?;
         check_interface(&module)?;
         let pre = self.linker.instantiate_pre(&module).map_err(|e| PluginError::Interface(first_line(&e)))?;
-        let export = |name: &str| module.get_export_index(name).ok_or_else(|| PluginError::Interface(format!("it does not export `{name}`")));
+        let export = |name: &str| {
+            module.get_export_index(name).ok_or_else(|| PluginError::Interface(format!("it does not export `{name}`")))
+        };
         let (memory, alloc, probe) = (export("memory")?, export("wanc_alloc")?, export("wanc_probe")?);
 
         // Ask for the version and settings in a throwaway instance.
@@ -127,11 +129,10 @@ impl PluginHost {
             .and_then(|e| e.into_memory())
             .ok_or_else(|| PluginError::Interface("it does not export its `memory`".into()))?;
         let (ptr, len) = abi::unpack(packed);
-        let text = memory_ref
-            .data(&store)
-            .get(ptr..ptr.saturating_add(len))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .ok_or_else(|| PluginError::Interface("its settings description lies outside its memory or is not utf-8".into()))?;
+        let text =
+            memory_ref.data(&store).get(ptr..ptr.saturating_add(len)).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(
+                || PluginError::Interface("its settings description lies outside its memory or is not utf-8".into()),
+            )?;
         let settings = abi::parse_declaration(text);
         Ok(LoadedPlugin { pre, settings, memory, alloc, probe })
     }

@@ -38,7 +38,8 @@ impl Sockets {
     /// only from there.
     pub fn udp_connect(&mut self, addr: &[u8]) -> i32 {
         self.open(addr, |addr, source, _| {
-            let local = source.unwrap_or(if addr.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() });
+            let local =
+                source.unwrap_or(if addr.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() });
             let socket = UdpSocket::bind(SocketAddr::new(local, 0))?;
             socket.connect(addr)?;
             Ok(Socket::Udp(socket))
@@ -46,7 +47,8 @@ impl Sockets {
     }
 
     fn open(&mut self, addr: &[u8], connect: impl FnOnce(SocketAddr, Option<IpAddr>, Duration) -> io::Result<Socket>) -> i32 {
-        let Some(addr) = std::str::from_utf8(addr).ok().and_then(|t| t.parse::<SocketAddr>().ok()).filter(|a| a.port() != 0) else {
+        let Some(addr) = std::str::from_utf8(addr).ok().and_then(|t| t.parse::<SocketAddr>().ok()).filter(|a| a.port() != 0)
+        else {
             return code::INVALID;
         };
         if !self.targets.iter().any(|t| t.permits(addr)) {

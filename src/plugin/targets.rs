@@ -38,11 +38,8 @@ impl AllowedTarget {
 }
 
 fn from_url(url: &str) -> Option<AllowedTarget> {
-    let (rest, default_port) = if let Some(rest) = url.strip_prefix("http://") {
-        (rest, 80)
-    } else {
-        (url.strip_prefix("https://")?, 443)
-    };
+    let (rest, default_port) =
+        if let Some(rest) = url.strip_prefix("http://") { (rest, 80) } else { (url.strip_prefix("https://")?, 443) };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
         return None;

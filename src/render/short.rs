@@ -11,7 +11,16 @@ pub fn short(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
         let span = d.primary.span;
         let at = sources.line_col(span.file, span.start);
         let message = d.message.replace('\n', " ");
-        let _ = writeln!(out, "{}:{}:{}: {}[{}]: {}", sources.name(span.file), at.line, at.column, d.severity.as_str(), d.code, message);
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {}[{}]: {}",
+            sources.name(span.file),
+            at.line,
+            at.column,
+            d.severity.as_str(),
+            d.code,
+            message
+        );
     }
     out
 }

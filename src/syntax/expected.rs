@@ -74,11 +74,9 @@ pub fn found(text: &str, offset: usize) -> String {
         return "a comment".into();
     }
     let word: String = match rest.chars().next() {
-        Some(c) if c.is_alphanumeric() || c == '_' => rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/' | '%'))
-            .take(40)
-            .collect(),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            rest.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/' | '%')).take(40).collect()
+        }
         Some(c) => c.to_string(),
         None => String::new(),
     };
@@ -132,7 +130,9 @@ fn rule_words(r: Rule) -> Option<&'static str> {
         // was expected is one of the statements of that block.
         Rule::just_item => "an item (`site`, `import`, `const`, `host`, `lan`, `uplink`, `plugin`, `policy` or `state`)",
         Rule::just_lan => "`interface` or `network`",
-        Rule::just_uplink => "an uplink setting (`interface`, `address`, `gateway`, `nat`, `weight`, `table`, `check`, `healthy` or `on`)",
+        Rule::just_uplink => {
+            "an uplink setting (`interface`, `address`, `gateway`, `nat`, `weight`, `table`, `check`, `healthy` or `on`)"
+        }
         Rule::just_rule => "a rule (`default`, `route`, `forward` or `serve`)",
         Rule::just_state => "`on` or `policy`",
         Rule::just_action => "an action (`run`, `notify` or `flush states`)",
@@ -199,8 +199,9 @@ fn token_words(token: &str) -> Option<String> {
     // Keywords that start a statement are already named by their rule; the
     // tokens worth adding are punctuation and the keywords inside a statement.
     match token {
-        "{" | "}" | "(" | ")" | "=" | "," | ":" | "[" | "]" | "when" | "via" | "to" | "on"
-        | "port" | "states" | "&&" | "||" => Some(format!("`{token}`")),
+        "{" | "}" | "(" | ")" | "=" | "," | ":" | "[" | "]" | "when" | "via" | "to" | "on" | "port" | "states" | "&&" | "||" => {
+            Some(format!("`{token}`"))
+        }
         _ => None,
     }
 }

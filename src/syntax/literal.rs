@@ -54,7 +54,9 @@ pub fn duration(text: &str, span: Span, diags: &mut Diagnostics) -> ValueKind {
     };
     match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
         Some(ms) => ValueKind::DurationMs(ms),
-        None => invalid(diags, span, format!("duration `{text}` is too long"), "durations go up to many years; this is more".into()),
+        None => {
+            invalid(diags, span, format!("duration `{text}` is too long"), "durations go up to many years; this is more".into())
+        }
     }
 }
 
@@ -76,12 +78,9 @@ pub fn port_range(text: &str, span: Span, diags: &mut Diagnostics) -> ValueKind 
     let (lo, hi) = text.split_once('-').unwrap_or((text, text));
     match (lo.parse::<u16>(), hi.parse::<u16>()) {
         (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => ValueKind::PortRange(lo, hi),
-        (Ok(lo), Ok(hi)) if lo > hi => invalid(
-            diags,
-            span,
-            format!("port range `{text}` runs backwards"),
-            format!("write `{hi}-{lo}`"),
-        ),
+        (Ok(lo), Ok(hi)) if lo > hi => {
+            invalid(diags, span, format!("port range `{text}` runs backwards"), format!("write `{hi}-{lo}`"))
+        }
         _ => invalid(diags, span, format!("`{text}` is not a port range"), "ports are 1 to 65535".into()),
     }
 }

@@ -199,7 +199,15 @@ impl Topology {
             let isp = self.isps[i].clone();
             veth(&self.router, &up.interface, &isp, "eth0");
             for net in &up.addresses {
-                let len = if net.prefix_len() == net.max_prefix_len() { if net.addr().is_ipv4() { 24 } else { 64 } } else { net.prefix_len() };
+                let len = if net.prefix_len() == net.max_prefix_len() {
+                    if net.addr().is_ipv4() {
+                        24
+                    } else {
+                        64
+                    }
+                } else {
+                    net.prefix_len()
+                };
                 addr(&self.router, &up.interface, net.addr(), len);
                 let gateway = up.gateways.iter().find_map(|g| match g {
                     Gateway::Address { address, .. } if address.is_ipv4() == net.addr().is_ipv4() => Some(*address),
@@ -249,9 +257,8 @@ impl Topology {
     /// Which uplink (index) a peer address seen by the remote belongs to.
     pub fn uplink_of(&self, peer: &str) -> Option<usize> {
         let peer: IpAddr = peer.parse().ok()?;
-        (0..self.isps.len()).find(|i| {
-            [format!("100.64.{i}.1"), format!("fd64:{i}::1")].iter().any(|a| a.parse::<IpAddr>().ok() == Some(peer))
-        })
+        (0..self.isps.len())
+            .find(|i| [format!("100.64.{i}.1"), format!("fd64:{i}::1")].iter().any(|a| a.parse::<IpAddr>().ok() == Some(peer)))
     }
 
     /// Opens `n` connections from `ns` to the remote and returns, per

@@ -70,8 +70,11 @@ impl Expr {
         };
         // With no upper bound in reach, "at least min of the rest" implies
         // the taken branch's condition, so the first item need not be false.
-        let skipped =
-            if max >= n { Self::count(rest, min, max) } else { Expr::all(vec![Expr::not(first.clone()), Self::count(rest, min, max)]) };
+        let skipped = if max >= n {
+            Self::count(rest, min, max)
+        } else {
+            Expr::all(vec![Expr::not(first.clone()), Self::count(rest, min, max)])
+        };
         Expr::any(vec![taken, skipped])
     }
 

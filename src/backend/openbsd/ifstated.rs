@@ -67,7 +67,9 @@ pub fn emit(ctx: &Ctx) -> String {
         comment(&ctx.site.name),
         checks.macros
     );
-    s.push_str("# A test that runs when a state is entered and never again (see above).\nwanc_always = '\"true\" every 4294967295'\n");
+    s.push_str(
+        "# A test that runs when a state is entered and never again (see above).\nwanc_always = '\"true\" every 4294967295'\n",
+    );
     let mut start = Block::default();
     transitions(&mut start, ctx, &conds);
     let _ = write!(s, "\n# Where ifstated starts: it only picks the first state.\nstate \"{START}\" {{\n{}}}\n", start.text);
@@ -230,8 +232,11 @@ fn edge(up: &Uplink, is_up: bool) -> String {
         })
         .collect();
     let f = sh_arg(&health_file(&up.name));
-    let mut s =
-        if commands.is_empty() { format!("f={f}; echo {now} > $f") } else { format!("f={f}; o=$(cat $f 2>/dev/null); echo {now} > $f") };
+    let mut s = if commands.is_empty() {
+        format!("f={f}; echo {now} > $f")
+    } else {
+        format!("f={f}; o=$(cat $f 2>/dev/null); echo {now} > $f")
+    };
     if is_up && flushes_on_down(up) {
         s.push_str("; rm -f $f.flushed");
     }
@@ -243,7 +248,11 @@ fn edge(up: &Uplink, is_up: bool) -> String {
 
 /// Kills the uplink's connections, once per outage.
 fn flush(up: &Uplink) -> String {
-    format!("f={}; [ -e $f.flushed ] || {{ touch $f.flushed; pfctl -q -k label -k {}; }}", sh_arg(&health_file(&up.name)), sh_arg(&up.name))
+    format!(
+        "f={}; [ -e $f.flushed ] || {{ touch $f.flushed; pfctl -q -k label -k {}; }}",
+        sh_arg(&health_file(&up.name)),
+        sh_arg(&up.name)
+    )
 }
 
 /// An action as a sh command; `flush states` needs the uplink it is about.

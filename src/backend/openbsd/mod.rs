@@ -60,13 +60,8 @@ fn comment(text: &str) -> String {
 
 /// What a state implies about each uplink, in words.
 fn health_summary(ctx: &Ctx, state: &State) -> String {
-    let words: Vec<String> = ctx
-        .site
-        .uplinks
-        .iter()
-        .zip(&state.health)
-        .map(|(u, h)| format!("{} {}", u.name, h.as_str()))
-        .collect();
+    let words: Vec<String> =
+        ctx.site.uplinks.iter().zip(&state.health).map(|(u, h)| format!("{} {}", u.name, h.as_str())).collect();
     words.join(", ")
 }
 

@@ -48,7 +48,9 @@ pub fn include_macros() -> String {
 
 fn macros(ctx: &Ctx) -> String {
     let mut s = header(ctx.site, "#");
-    s.push_str("# The site's interfaces, addresses and gateways, named once for every wanc\n# ruleset (each one includes this file).\n");
+    s.push_str(
+        "# The site's interfaces, addresses and gateways, named once for every wanc\n# ruleset (each one includes this file).\n",
+    );
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         let id = &ctx.names.uplinks[u];
         let _ = writeln!(s, "\n# uplink {}\n{id}_if = \"{}\"", up.name, up.interface);
@@ -179,7 +181,9 @@ fn rule_lines(ctx: &Ctx, id: RuleId, routing: &Routing) -> Vec<String> {
         RuleKind::Route { from, to, proto, ports, .. } => {
             let sel = Selector { from, to, proto: *proto, ports };
             if ctx.site.lans.is_empty() {
-                return vec!["# not emitted: route rules apply to traffic arriving on a lan's interface, and the site has no lan".into()];
+                return vec![
+                    "# not emitted: route rules apply to traffic arriving on a lan's interface, and the site has no lan".into(),
+                ];
             }
             if live::is_live(routing) {
                 return vec![

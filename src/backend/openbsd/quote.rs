@@ -21,7 +21,8 @@ pub fn sh_word(text: &str) -> String {
 /// `text` bare when sh reads it unchanged anyway (names, addresses, paths),
 /// else quoted by [`sh_word`]; keeps generated commands readable.
 pub fn sh_arg(text: &str) -> String {
-    let plain = !text.is_empty() && !text.starts_with('-') && text.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    let plain =
+        !text.is_empty() && !text.starts_with('-') && text.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if plain {
         text.to_string()
     } else {
