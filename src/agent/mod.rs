@@ -56,7 +56,11 @@ struct Running {
 
 struct Agent {
     options: Options,
-    site: Site,
+    /// Shared so that the main loop can hand it to the applier and the
+    /// actions while it mutates its own fields.
+    site: Arc<Site>,
+    /// Per uplink, per check: the key of its history (see `check_key`).
+    keys: Vec<Vec<String>>,
     tx: Sender<Event>,
     applier: Applier,
     plugins: Arc<PluginHost>,
@@ -79,13 +83,17 @@ fn check_key(uplink: &str, check: &Check) -> String {
     format!("{uplink}/{}", serde_json::to_string(check).unwrap_or_default())
 }
 
+fn keys(site: &Site) -> Vec<Vec<String>> {
+    site.uplinks.iter().map(|u| u.checks.iter().map(|c| check_key(&u.name, c)).collect()).collect()
+}
+
 pub fn load(path: &Path) -> Result<Site, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     crate::bytecode::decode(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
 }
 
 pub fn run(options: Options) -> Result<(), String> {
-    let site = load(&options.policy)?;
+    let site = Arc::new(load(&options.policy)?);
     let (tx, rx) = channel();
     let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
     let applier = Applier::new(options.backend)?;
@@ -98,6 +106,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let notifier = actions::Notifier::new(options.notify_command.clone());
     let mut agent = Agent {
         options,
+        keys: keys(&site),
         site,
         tx,
         applier,
@@ -162,11 +171,11 @@ impl Agent {
     }
 
     fn find_check(&self, key: &str) -> Option<(String, Check)> {
-        self.site
-            .uplinks
-            .iter()
-            .flat_map(|u| u.checks.iter().map(move |c| (u.name.clone(), c.clone())))
-            .find(|(u, c)| check_key(u, c) == key)
+        self.keys.iter().enumerate().find_map(|(u, ks)| {
+            let c = ks.iter().position(|k| k == key)?;
+            let up = &self.site.uplinks[u];
+            Some((up.name.clone(), up.checks[c].clone()))
+        })
     }
 
     /// Uplink health from the verdicts; the state from the health; actions
@@ -174,7 +183,7 @@ impl Agent {
     /// a verdict.
     fn recompute(&mut self) {
         let mut health = Vec::with_capacity(self.site.uplinks.len());
-        for up in &self.site.uplinks {
+        for (up, keys) in self.site.uplinks.iter().zip(&self.keys) {
             if up.checks.is_empty() {
                 match self.link_up.get(&up.interface) {
                     Some(v) => health.push(*v),
@@ -182,8 +191,7 @@ impl Agent {
                 }
                 continue;
             }
-            let verdicts: Vec<Option<bool>> =
-                up.checks.iter().map(|c| self.states.get(&check_key(&up.name, c)).and_then(|s| s.verdict)).collect();
+            let verdicts: Vec<Option<bool>> = keys.iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect();
             if verdicts.iter().any(Option::is_none) {
                 return;
             }
@@ -258,8 +266,8 @@ impl Agent {
     fn start_probes(&mut self) {
         let mut wanted: Vec<(String, usize, Check)> = Vec::new();
         for (i, up) in self.site.uplinks.iter().enumerate() {
-            for c in &up.checks {
-                wanted.push((check_key(&up.name, c), i, c.clone()));
+            for (j, c) in up.checks.iter().enumerate() {
+                wanted.push((self.keys[i][j].clone(), i, c.clone()));
             }
         }
         let keep: Vec<String> = wanted.iter().map(|(k, _, _)| k.clone()).collect();
@@ -328,10 +336,12 @@ impl Agent {
                 return serde_json::json!({ "ok": false, "error": e });
             }
         };
-        let old = std::mem::replace(&mut self.site, new);
+        let old = std::mem::replace(&mut self.site, Arc::new(new));
+        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site));
         if let Err(e) = self.applier.setup(&self.site) {
             error!("reload: setting up the new policy failed, going back: {e}");
             self.site = old;
+            self.keys = old_keys;
             let _ = self.applier.setup(&self.site);
             return serde_json::json!({ "ok": false, "error": e });
         }
@@ -368,8 +378,9 @@ impl Agent {
                 let checks: Vec<serde_json::Value> = up
                     .checks
                     .iter()
-                    .map(|c| {
-                        let st = self.states.get(&check_key(&up.name, c));
+                    .zip(&self.keys[i])
+                    .map(|(c, key)| {
+                        let st = self.states.get(key);
                         serde_json::json!({
                             "check": describe(c),
                             "verdict": st.and_then(|s| s.verdict).map(|v| if v { "up" } else { "down" }),
