@@ -353,6 +353,10 @@ fn user_text_cannot_break_out_of_its_quotes() {
 
 #[test]
 fn every_probe_kind_runs() {
+    // The plugin fixture is made from its text form, as tests/ui.rs does,
+    // so this test does not depend on the ui test having run first.
+    let wasm = wat::parse_file("tests/ui/plugins/settings.wat").expect("fixture parses");
+    std::fs::write("tests/ui/plugins/settings.wasm", wasm).expect("fixture written");
     let site = compile(
         "tests/ui/probes.wan",
         r#"plugin http_ok "plugins/settings.wasm"
