@@ -418,9 +418,35 @@ fn odd_site() -> Site {
 }
 
 #[test]
-fn extreme_and_empty_values_roundtrip() {
-    roundtrip(&odd_site());
-    let text = bytecode::disasm(&bytecode::encode(&odd_site())).expect("loads");
+fn extreme_values_are_refused_after_decoding() {
+    // The format carries them, but no compiler writes them: the loader's
+    // range check refuses the file.
+    assert!(matches!(refused(&bytecode::encode(&odd_site())), LoadError::Invalid { .. }));
+}
+
+#[test]
+fn odd_text_and_empty_values_roundtrip() {
+    // The odd site with its numbers and names brought into range; its odd
+    // texts (commands, notifications, settings) stay.
+    let mut site = odd_site();
+    site.name = "odd".into();
+    for (i, up) in site.uplinks.iter_mut().enumerate() {
+        up.weight = 1000;
+        up.table = 200 + i as u32;
+        for c in &mut up.checks {
+            (c.every_ms, c.timeout_ms, c.count, c.rise, c.fall) = (1, 1, 100, 1, 100);
+        }
+    }
+    for state in &mut site.states {
+        for routing in &mut state.routing {
+            if let wanc::ir::Routing::Uplinks { members, .. } = routing {
+                members.iter_mut().for_each(|m| m.weight = 1);
+            }
+        }
+    }
+    site.uplinks[0].on_up.push(wanc::ir::Action::Notify("\u{1b}[31mred".into()));
+    roundtrip(&site);
+    let text = bytecode::disasm(&bytecode::encode(&site)).expect("loads");
     assert!(!text.contains('\u{1b}'), "escape characters from the file reach the terminal");
 }
 

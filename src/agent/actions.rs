@@ -3,6 +3,7 @@
 //! rate-limited, so a flapping link cannot flood anyone.
 
 use crate::ir::Action;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -75,8 +76,10 @@ pub fn run(actions: &[Action], ctx: &Context, notifier: &mut Notifier, flush: &m
 }
 
 /// Starts a command and a watchdog that kills it after RUN_TIMEOUT.
+/// The command gets a process group of its own, so the watchdog kills what
+/// it started too; its output is discarded (a full pipe would stall it).
 fn spawn_limited(cmd: &mut Command, what: &'static str) {
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn();
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -94,6 +97,10 @@ fn spawn_limited(cmd: &mut Command, what: &'static str) {
                     return;
                 }
                 Ok(None) if start.elapsed() > RUN_TIMEOUT => {
+                    // SAFETY: kill(2) on the group the child leads; no memory involved.
+                    unsafe {
+                        libc::kill(-(child.id() as i32), libc::SIGKILL);
+                    }
                     let _ = child.kill();
                     let _ = child.wait();
                     warn!(target: "action", "{what} killed after {}s", RUN_TIMEOUT.as_secs());

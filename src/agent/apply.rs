@@ -7,6 +7,7 @@ use super::nftables::Nftables;
 use crate::ir::Site;
 use crate::linux::{self, Family, Ids, IpRule, Route};
 use crate::netlink::Netlink;
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::Command;
 use tracing::{info, warn};
 
@@ -28,6 +29,8 @@ struct Applied {
     steering: Vec<String>,
     /// OpenBSD: the state's policy anchor as last loaded.
     anchor: String,
+    /// The nftables table the static part went into.
+    table: String,
 }
 
 pub struct Applier {
@@ -101,7 +104,15 @@ impl Applier {
                     uplink_routes.iter().filter(|r| !self.applied.uplink_routes.contains(r)).cloned().collect();
                 nl.apply(&changed).map_err(|e| format!("uplink routes: {e}"))?;
                 if nft_setup != self.applied.nft_setup {
-                    self.nft.run(&nft_setup)?;
+                    // A renamed site leaves its old table behind otherwise.
+                    let old_table = self.applied.table.clone();
+                    let new_table = linux::nft_table_name(site);
+                    let drop_old = if !old_table.is_empty() && old_table != new_table {
+                        format!("delete table inet {old_table}\n")
+                    } else {
+                        String::new()
+                    };
+                    self.nft.run(&format!("{drop_old}{nft_setup}"))?;
                     // A new static part keeps the steering chain, but a
                     // changed site may mark differently: re-apply it.
                     self.applied.steering.clear();
@@ -111,6 +122,7 @@ impl Applier {
         self.applied.rules = rules;
         self.applied.uplink_routes = uplink_routes;
         self.applied.nft_setup = nft_setup;
+        self.applied.table = linux::nft_table_name(site);
         Ok(())
     }
 
@@ -140,7 +152,17 @@ impl Applier {
             }
             BackendKind::Linux => {
                 let nl = self.netlink.as_mut().ok_or("netlink is not open")?;
+                // Pool tables a reload dropped lose their route.
+                for old in &self.applied.state_routes {
+                    let wanted = routes.iter().any(|n| n.family == old.family && n.table == old.table);
+                    if let (Some(t), false) = (old.table, wanted) {
+                        nl.delete_route(old.family, t).map_err(|e| format!("deleting default of table {t}: {e}"))?;
+                    }
+                }
                 nl.apply(&changed).map_err(|e| format!("state routes: {e}"))?;
+                // Recorded before the nft step, so a failure there retries
+                // only what is still missing.
+                self.applied.state_routes = routes.clone();
                 if steering_changed {
                     self.nft.run(&linux::nft_policy_load(site, &steering))?;
                 }
@@ -190,10 +212,14 @@ impl Applier {
         let name = &site.uplinks[uplink].name;
         match self.kind {
             BackendKind::DryRun => info!(target: "apply", "flush states of {name}"),
-            BackendKind::Openbsd => run_logged(&["pfctl", "-k", "label", "-k", name]),
+            // Off the main loop: a slow conntrack must not delay failover.
+            BackendKind::Openbsd => {
+                let name = name.clone();
+                std::thread::spawn(move || run_logged(&["pfctl", "-k", "label", "-k", &name]));
+            }
             BackendKind::Linux => {
                 let mark = format!("{:#x}/{:#x}", ids.uplink_marks[uplink], linux::MARK_MASK);
-                run_logged(&["conntrack", "-D", "--mark", &mark]);
+                std::thread::spawn(move || run_logged(&["conntrack", "-D", "--mark", &mark]));
             }
         }
     }
@@ -237,8 +263,20 @@ fn save_defaults(family: Family) -> Result<Vec<u8>, String> {
 fn restore_defaults(family: Family, saved: &[u8]) -> Result<(), String> {
     let _ = Command::new("ip").args([family.flag(), "route", "flush", "exact", "default"]).output();
     // `ip route restore` seeks in its input: it needs a file, not a pipe.
-    let path = std::env::temp_dir().join(format!("wanc-defaults-{}{}", std::process::id(), family.flag()));
-    std::fs::write(&path, saved).map_err(|e| format!("cannot save the default routes: {e}"))?;
+    // A private directory, and a file created afresh (never through a
+    // link someone left at the name).
+    let dir = std::path::Path::new("/run/wanc");
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("agent-defaults{}", family.flag()));
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot save the default routes: {e}"))?;
+    std::io::Write::write_all(&mut f, saved).map_err(|e| format!("cannot save the default routes: {e}"))?;
+    drop(f);
     let file = std::fs::File::open(&path).map_err(|e| e.to_string());
     let result = file.and_then(|f| {
         Command::new("ip").args([family.flag(), "route", "restore"]).stdin(f).output().map_err(|e| format!("cannot run ip: {e}"))

@@ -50,7 +50,7 @@ pub fn agent(args: AgentArgs) -> u8 {
     }
 }
 
-/// One line per event, on stderr; `RUST_LOG` (or `WANC_LOG`) filters.
+/// One line per event, on stderr; `WANC_LOG` filters (default `info`).
 fn init_logging() {
     let filter = std::env::var("WANC_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()

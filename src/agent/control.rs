@@ -22,10 +22,25 @@ pub struct Incoming {
 
 /// Listens on `path` (replacing a stale socket) and forwards requests.
 pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io::Result<()> {
-    if path.exists() {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // Only a dead socket is replaced: not a running agent's, not a file.
+        if !meta.file_type().is_socket() {
+            return Err(std::io::Error::other("the path exists and is not a socket"));
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::other("another agent is listening there"));
+        }
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
+    // Created with no permissions for others from the start: a chmod after
+    // bind would leave a moment in which anyone could connect.
+    // SAFETY: umask(2) only swaps the process's file-creation mask.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {

@@ -59,7 +59,7 @@ struct Agent {
     /// Shared so that the main loop can hand it to the applier and the
     /// actions while it mutates its own fields.
     site: Arc<Site>,
-    /// Per uplink, per check: the key of its history (see `check_key`).
+    /// Per uplink, per check: the key of its history (see `keys`).
     keys: Vec<Vec<String>>,
     tx: Sender<Event>,
     applier: Applier,
@@ -71,20 +71,34 @@ struct Agent {
     /// Health per uplink, once every uplink has a verdict.
     health: Option<Vec<bool>>,
     state: Option<usize>,
+    /// The last apply failed; the next event retries it.
+    dirty: bool,
     since: SystemTime,
     notifier: actions::Notifier,
     started: Instant,
 }
 
-/// The key under which a check's history lives: its uplink and its whole
-/// definition, so a check whose definition did not change keeps its
-/// history across a reload, and a changed one starts afresh.
-fn check_key(uplink: &str, check: &Check) -> String {
-    format!("{uplink}/{}", serde_json::to_string(check).unwrap_or_default())
-}
-
+/// The key under which a check's history lives: its uplink, where it is
+/// sent from, its whole definition and its plugin's file, so a check none
+/// of whose inputs changed keeps its history across a reload, and any other
+/// starts afresh (its thread probes with what it was started with).
 fn keys(site: &Site) -> Vec<Vec<String>> {
-    site.uplinks.iter().map(|u| u.checks.iter().map(|c| check_key(&u.name, c)).collect()).collect()
+    site.uplinks
+        .iter()
+        .map(|u| {
+            let from = serde_json::json!([u.name, u.interface, u.addresses]);
+            u.checks
+                .iter()
+                .map(|c| {
+                    let plugin = match &c.probe {
+                        Probe::Plugin { plugin, .. } => site.plugins.iter().find(|p| &p.name == plugin).map(|p| p.path.clone()),
+                        _ => None,
+                    };
+                    serde_json::json!([from, c, plugin]).to_string()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 pub fn load(path: &Path) -> Result<Site, String> {
@@ -117,14 +131,19 @@ pub fn run(options: Options) -> Result<(), String> {
         link_up: HashMap::new(),
         health: None,
         state: None,
+        dirty: false,
         since: SystemTime::now(),
         notifier,
         started: Instant::now(),
     };
     info!(site = agent.site.name, uplinks = agent.site.uplinks.len(), states = agent.site.states.len(), "starting");
-    agent.applier.setup(&agent.site)?;
-    agent.start_probes();
-    let result = agent.main_loop(rx);
+    let result = match agent.applier.setup(&agent.site) {
+        Ok(()) => {
+            agent.start_probes();
+            agent.main_loop(rx)
+        }
+        Err(e) => Err(e),
+    };
     agent.stop_probes();
     if let Err(e) = agent.applier.teardown(&agent.site) {
         error!("teardown: {e}");
@@ -198,13 +217,22 @@ impl Agent {
             health.push(uplink_healthy(up.healthy, &verdicts));
         }
         let previous = self.health.replace(health.clone());
-        if let Some(prev) = &previous {
-            for (i, (was, is)) in prev.iter().zip(&health).enumerate() {
-                if was != is {
-                    self.uplink_changed(i, *is, &health);
-                }
-            }
+        let changed: Vec<usize> = match &previous {
+            Some(prev) => (0..health.len()).filter(|&i| prev.get(i) != health.get(i)).collect(),
+            None => Vec::new(),
+        };
+        self.move_state(previous.as_ref() != Some(&health), &health);
+        // Uplink actions after the new routes and marks are in place: a
+        // `flush states` must not see connections re-marked for the uplink
+        // that just failed.
+        for i in changed {
+            self.uplink_changed(i, health[i], &health);
         }
+    }
+
+    /// Picks the state for `health` and applies it (again, when the health
+    /// moved within the state or an earlier apply failed).
+    fn move_state(&mut self, health_moved: bool, health: &[bool]) {
         let next = self.site.states.iter().position(|s| s.when.eval(&|u| health.get(u).copied().unwrap_or(false)));
         let Some(next) = next else {
             warn!("no state matches; keeping the current one");
@@ -220,8 +248,9 @@ impl Agent {
             self.state = Some(next);
             self.since = SystemTime::now();
             let started = Instant::now();
-            let result = self.applier.apply(&site, next, &health);
+            let result = self.applier.apply(&site, next, health);
             let took = started.elapsed();
+            self.dirty = result.is_err();
             match result {
                 Ok(changes) => info!(
                     from = old.as_deref().unwrap_or("-"),
@@ -234,12 +263,15 @@ impl Agent {
             }
             let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
             actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut || {});
-        } else if previous.as_ref() != Some(&health) {
-            // Same state, other live health: members the state leaves open move.
-            match self.applier.apply(&site, next, &health) {
+        } else if health_moved || self.dirty {
+            // Same state, other live health: members the state leaves open
+            // move. Or the last apply failed: try again.
+            let result = self.applier.apply(&site, next, health);
+            self.dirty = result.is_err();
+            match result {
                 Ok(0) => {}
                 Ok(changes) => info!(state = site.states[next].name, changes, "refreshed"),
-                Err(e) => error!("applying live health failed: {e}"),
+                Err(e) => error!("applying the state failed, will retry: {e}"),
             }
         }
     }

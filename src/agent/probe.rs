@@ -108,8 +108,9 @@ impl Prober<'_> {
             Ok(s) => s,
             Err(e) => return Outcome::fail(format!("cannot open an ICMP socket: {e}")),
         };
-        // The identifier tells our replies from other pingers' on the host.
-        let id = (std::process::id() as u16) ^ (check.every_ms as u16);
+        // A random identifier tells this round's replies from those of
+        // other checks and other pingers on the host.
+        let id = random_u16();
         let mut rtts = Vec::new();
         for seq in 0..check.count.max(1) as u16 {
             if let Some(rtt) = echo(&socket, target, id, seq, timeout) {
@@ -167,7 +168,7 @@ impl Prober<'_> {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        let id = (Instant::now().elapsed().subsec_nanos() as u16) ^ (std::process::id() as u16);
+        let id = random_u16();
         let packet = dns_query(id, query);
         let start = Instant::now();
         if let Err(e) = socket.send_to(&packet, &SockAddr::from(SocketAddr::new(server, 53))) {
@@ -234,11 +235,14 @@ fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        let (n, from) = socket.recv_from(&mut buf).ok()?;
+        // A failed or foreign receive is not the end of the round: keep
+        // listening until the deadline.
+        let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
         // SAFETY: recv_from initialised the first n bytes.
         let data: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
         // Raw IPv4 sockets deliver the IP header; IPv6 ones do not.
-        let icmp = if v6 { &data[..] } else { data.get(usize::from(data.first()? & 0x0f) * 4..)? };
+        let header = if v6 { 0 } else { data.first().map_or(0, |b| usize::from(b & 0x0f) * 4) };
+        let Some(icmp) = data.get(header..) else { continue };
         let reply_type = if v6 { 129 } else { 0 };
         let from_target = from.as_socket().map(|s| s.ip()) == Some(target);
         if from_target
@@ -251,6 +255,15 @@ fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -
         }
     }
     None
+}
+
+/// A random number from the standard library's per-process random keys,
+/// so that identifiers cannot be guessed by other hosts.
+fn random_u16() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish() as u16
 }
 
 fn checksum(data: &[u8]) -> u16 {

@@ -15,6 +15,7 @@ use std::fmt::Write;
 
 pub fn disasm(bytes: &[u8]) -> Result<String, LoadError> {
     let loaded = super::decode::load(bytes)?;
+    super::ranges::check(&loaded.site)?;
     let mut out = String::new();
     header(&mut out, &loaded, bytes.len());
     let site = &loaded.site;

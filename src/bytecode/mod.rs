@@ -13,6 +13,7 @@ mod disasm;
 mod encode;
 mod error;
 pub mod format;
+mod ranges;
 mod reader;
 
 pub use error::{CondError, LoadError, Place};
@@ -26,7 +27,9 @@ pub fn encode(site: &Site) -> Vec<u8> {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Site, LoadError> {
-    decode::load(bytes).map(|loaded| loaded.site)
+    let site = decode::load(bytes)?.site;
+    ranges::check(&site)?;
+    Ok(site)
 }
 
 /// The file's header, sections, strings and records as text, once it has
