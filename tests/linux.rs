@@ -48,6 +48,15 @@ fn assert_spread(paths: &[Option<usize>], uplinks: &[usize], what: &str) {
     }
 }
 
+/// Someone else's rule, route, table and default route on the router, which
+/// wanc must leave alone (and the default route put back on teardown).
+fn foreign_state(t: &Topology, gateway: &str) {
+    netns::exec(&t.router, &["ip", "rule", "add", "priority", "500", "from", "10.99.0.0/16", "lookup", "99"]);
+    netns::exec(&t.router, &["ip", "route", "add", "unreachable", "10.98.0.0/16", "table", "99"]);
+    netns::exec(&t.router, &["nft", "add table inet someone_else { chain c { type filter hook input priority 0; }; }"]);
+    netns::exec(&t.router, &["ip", "route", "replace", "default", "via", gateway]);
+}
+
 /// Setup and a state script run twice leave identical kernel state, and
 /// teardown restores the router as it was before setup.
 fn assert_idempotent_and_clean(b: &Built, t: &Topology, state: &str, before: &str) {
@@ -68,6 +77,7 @@ fn dual_isp_failover_balances_pins_and_fails_over() {
     }
     let b = build("examples/dual-isp-failover.wan", "dual");
     let t = Topology::build(&b.site, "d");
+    foreign_state(&t, "198.51.100.100");
     let before = t.router_state();
     let (isp1, isp2) = (b.uplink("isp1"), b.uplink("isp2"));
     let lan = &t.lans[0];
@@ -102,6 +112,7 @@ fn triple_dual_stack_follows_every_state() {
     }
     let b = build("examples/triple-dual-stack.wan", "triple");
     let t = Topology::build(&b.site, "t");
+    foreign_state(&t, "192.0.2.1");
     let before = t.router_state();
     let (fibre, cable, lte) = (b.uplink("fibre"), b.uplink("cable"), b.uplink("lte"));
     let lan = &t.lans[0];

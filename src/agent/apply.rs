@@ -218,8 +218,16 @@ impl Applier {
                 std::thread::spawn(move || run_logged(&["pfctl", "-k", "label", "-k", &name]));
             }
             BackendKind::Linux => {
+                // Marked connections, and unmarked ones (the router's own,
+                // routed by the main table) NATed to the uplink's address.
                 let mark = format!("{:#x}/{:#x}", ids.uplink_marks[uplink], linux::MARK_MASK);
-                std::thread::spawn(move || run_logged(&["conntrack", "-D", "--mark", &mark]));
+                let nat: Vec<String> = site.uplinks[uplink].nat.iter().map(|a| a.to_string()).collect();
+                std::thread::spawn(move || {
+                    run_logged(&["conntrack", "-D", "--mark", &mark]);
+                    for addr in &nat {
+                        run_logged(&["conntrack", "-D", "--reply-dst", addr]);
+                    }
+                });
             }
         }
     }

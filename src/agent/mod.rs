@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{error, info, warn};
 
@@ -59,6 +59,8 @@ struct Agent {
     /// Shared so that the main loop can hand it to the applier and the
     /// actions while it mutates its own fields.
     site: Arc<Site>,
+    /// The policy file the watcher follows.
+    watched: Arc<Mutex<PathBuf>>,
     /// Per uplink, per check: the key of its history (see `keys`).
     keys: Vec<Vec<String>>,
     tx: Sender<Event>,
@@ -114,12 +116,14 @@ pub fn run(options: Options) -> Result<(), String> {
     control::listen(&options.control, options.control_mode, tx.clone())
         .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
     watch_signals(tx.clone())?;
+    let watched = Arc::new(Mutex::new(options.policy.clone()));
     if options.watch {
-        watch_file(options.policy.clone(), tx.clone());
+        watch_file(watched.clone(), tx.clone());
     }
     let notifier = actions::Notifier::new(options.notify_command.clone());
     let mut agent = Agent {
         options,
+        watched,
         keys: keys(&site),
         site,
         tx,
@@ -381,7 +385,10 @@ impl Agent {
         self.start_probes();
         let kept = self.checks.iter().filter(|r| before.contains(&r.key)).count();
         let started_new = self.checks.len() - kept;
-        self.options.policy = path;
+        self.options.policy = path.clone();
+        if let Ok(mut watched) = self.watched.lock() {
+            *watched = path;
+        }
         // The state index may mean another state now: decide afresh.
         let previous_state = self.state.map(|s| old.states[s].name.clone());
         self.state = previous_state.and_then(|name| self.site.states.iter().position(|s| s.name == name));
@@ -526,13 +533,22 @@ fn watch_signals(tx: Sender<Event>) -> Result<(), String> {
 }
 
 /// Reloads when the policy file's modification time or size changes.
-fn watch_file(path: PathBuf, tx: Sender<Event>) {
+/// The path is shared with the main loop: after `wanc reload FILE` the
+/// agent runs FILE, and FILE is what is watched.
+fn watch_file(path: Arc<Mutex<PathBuf>>, tx: Sender<Event>) {
     std::thread::spawn(move || {
         let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
-        let mut last = stamp(&path);
+        let current = || path.lock().map(|p| p.clone()).unwrap_or_default();
+        let mut watched = current();
+        let mut last = stamp(&watched);
         loop {
             std::thread::sleep(Duration::from_millis(500));
-            let now = stamp(&path);
+            let now_path = current();
+            let now = stamp(&now_path);
+            if now_path != watched {
+                (watched, last) = (now_path, now);
+                continue;
+            }
             if now != last {
                 last = now;
                 if tx.send(Event::Reload).is_err() {
