@@ -88,14 +88,24 @@ fn mark_members(ids: &Ids, members: &[ir::Member]) -> String {
     if let [one] = members {
         return format!("meta mark set {:#x} return", ids.uplink_marks[one.uplink]);
     }
+    // Shares, not absolute weights, matter: 1000:1000 is a two-entry map.
+    let gcd = members.iter().map(|m| m.weight.max(1)).fold(0, gcd);
     let mut slots = Vec::new();
     for m in members {
-        for _ in 0..m.weight.max(1) {
+        for _ in 0..m.weight.max(1) / gcd.max(1) {
             slots.push(ids.uplink_marks[m.uplink]);
         }
     }
     let map: Vec<String> = slots.iter().enumerate().map(|(i, mark)| format!("{i} : {mark:#x}")).collect();
     format!("meta mark set numgen random mod {} map {{ {} }} return", slots.len(), map.join(", "))
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// The match part of a rule, one per address family it spans.
