@@ -266,9 +266,9 @@ fn routes_match_ip_step_by_step() {
 
     // The single calls do what the batch does.
     let r = route(Family::V4, Some(100), vec![hop("10.1.0.1", "a0", 1)]);
-    nl.replace_route(&r).unwrap();
+    nl.apply(std::slice::from_ref(&r)).unwrap();
     b.ip_routes(std::slice::from_ref(&r));
-    assert_same(&a, &b, "replace_route");
+    assert_same(&a, &b, "apply of one route");
 }
 
 #[test]
@@ -399,7 +399,6 @@ fn failures_name_their_object_and_spare_the_rest() {
     assert!(!nl.link_up("down0").unwrap(), "peer down: no carrier");
     a.ip("link set dev pdown0 up");
     assert!(nl.link_up("down0").unwrap());
-    assert!(nl.ifindex("a0").unwrap() > 1);
     assert!(nl.link_up("nosuch0").is_err());
     assert!(nl.link_up("this-name-is-too-long").is_err());
 }

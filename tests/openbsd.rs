@@ -6,6 +6,8 @@
 //! most (hysteresis, flushing, live members, quoting) runs for real against
 //! stub tools.
 
+mod fixtures;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -353,10 +355,8 @@ fn user_text_cannot_break_out_of_its_quotes() {
 
 #[test]
 fn every_probe_kind_runs() {
-    // The plugin fixture is made from its text form, as tests/ui.rs does,
-    // so this test does not depend on the ui test having run first.
-    let wasm = wat::parse_file("tests/ui/plugins/settings.wat").expect("fixture parses");
-    std::fs::write("tests/ui/plugins/settings.wasm", wasm).expect("fixture written");
+    // Made here too, so this test does not depend on the ui test having run.
+    fixtures::build_plugin_fixtures();
     let site = compile(
         "tests/ui/probes.wan",
         r#"plugin http_ok "plugins/settings.wasm"

@@ -3,22 +3,13 @@
 //! Plugin fixtures are compiled from `.wat` text here, so the `.wasm` files
 //! the cases load are made from source on every run.
 
+mod fixtures;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use wanc::codes::Code;
 use wanc::driver;
 use wanc::render;
-
-fn build_plugin_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/plugins");
-    for entry in std::fs::read_dir(&dir).expect("tests/ui/plugins exists") {
-        let path = entry.expect("readable entry").path();
-        if path.extension().and_then(|e| e.to_str()) == Some("wat") {
-            let wasm = wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            std::fs::write(path.with_extension("wasm"), wasm).expect("fixture written");
-        }
-    }
-}
 
 fn report(path: &Path) -> (String, Vec<Code>) {
     let source = std::fs::read_to_string(path).expect("readable case");
@@ -33,7 +24,7 @@ fn report(path: &Path) -> (String, Vec<Code>) {
 
 #[test]
 fn ui_cases() {
-    build_plugin_fixtures();
+    fixtures::build_plugin_fixtures();
     let mut covered = BTreeSet::new();
     let mut cases = 0;
     insta::glob!("ui/*.wan", |path| {

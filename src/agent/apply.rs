@@ -85,11 +85,8 @@ impl Applier {
                 for old in self.applied.rules.iter().filter(|r| !rules.contains(r)) {
                     nl.delete_rules_at(old.family, old.priority).map_err(|e| format!("deleting rule {}: {e}", old.args()))?;
                 }
-                for rule in rules.iter().filter(|r| !self.applied.rules.contains(r)) {
-                    nl.delete_rules_at(rule.family, rule.priority)
-                        .map_err(|e| format!("clearing priority {}: {e}", rule.priority))?;
-                    nl.add_rule(rule).map_err(|e| format!("adding rule {}: {e}", rule.args()))?;
-                }
+                let added: Vec<IpRule> = rules.iter().filter(|r| !self.applied.rules.contains(r)).cloned().collect();
+                nl.set_rules(&added).map_err(|e| format!("rules: {e}"))?;
                 for old in self
                     .applied
                     .uplink_routes

@@ -499,9 +499,10 @@ fn spawn_check(
 
 fn spawn_link_watch(interface: String, stop: Arc<AtomicBool>, tx: Sender<Event>) {
     std::thread::spawn(move || {
-        let path = format!("/sys/class/net/{interface}/carrier");
+        // Its own socket: the main loop's applier owns the other one.
+        let mut netlink = crate::netlink::Netlink::open().ok();
         while !stop.load(Ordering::Relaxed) {
-            let up = std::fs::read_to_string(&path).map(|s| s.trim() == "1").unwrap_or(false);
+            let up = netlink.as_mut().is_some_and(|nl| nl.link_up(&interface).unwrap_or(false));
             if tx.send(Event::Link { interface: interface.clone(), up }).is_err() {
                 return;
             }

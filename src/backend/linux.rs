@@ -60,8 +60,9 @@ fn setup(site: &Site, ids: &Ids) -> String {
     let mut s = preamble(site, &format!("Site `{}`: routing tables, rules and nftables for every uplink.", site.name));
     save_main_defaults(&mut s, site);
     s.push_str("# Each uplink's table holds its default route, for traffic that must leave by it.\n");
+    let uplink_routes = linux::uplink_routes(site);
     for family in Family::BOTH {
-        let routes: Vec<String> = linux::uplink_routes(site).iter().filter(|r| r.family == family).map(|r| r.command()).collect();
+        let routes: Vec<String> = uplink_routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
         batch(&mut s, family, &routes);
     }
     s.push_str("\n# Rules: wanc owns priorities 10000-12999. Each is deleted before it is\n# added, so a second run does not stack copies.\n");
@@ -89,8 +90,8 @@ fn state_script(site: &Site, ids: &Ids, state: &State) -> String {
     let mut s =
         preamble(site, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
     s.push_str("# Routes, one batch per family.\n");
+    let routes = linux::state_routes(site, ids, state, None);
     for family in Family::BOTH {
-        let routes = linux::state_routes(site, ids, state, None);
         let commands: Vec<String> = routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
         batch(&mut s, family, &commands);
     }

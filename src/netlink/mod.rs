@@ -203,11 +203,6 @@ impl Netlink {
         self.protocol = protocol;
     }
 
-    /// Puts one route in place (see [`Netlink::apply`]).
-    pub fn replace_route(&mut self, route: &Route) -> io::Result<()> {
-        self.apply(std::slice::from_ref(route))
-    }
-
     /// Puts routes in place, as `Route::command()` would: a default route
     /// (single or multipath) is replaced; no nexthops removes every default
     /// route of the main table, or makes another table's default `throw`.
@@ -321,12 +316,6 @@ impl Netlink {
             failures.extend(failures_of(e));
         }
         check(failures)
-    }
-
-    /// An interface's index.
-    pub fn ifindex(&mut self, dev: &str) -> io::Result<u32> {
-        let (index, _) = self.link(dev)?;
-        Ok(index)
     }
 
     /// Whether an interface has carrier (`IFF_LOWER_UP`; an interface that
