@@ -6,29 +6,16 @@
 //! Needs root and iproute2. Under CI=true their absence fails the test;
 //! elsewhere the test is skipped with a note.
 
+mod netns;
+
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use wanc::linux::{self, Family, IpRule, Nexthop, Route, Selector};
 use wanc::netlink::{self, Netlink};
 
+/// Root and iproute2; the other tools of the namespace tests are not needed.
 fn available() -> bool {
-    let mut missing = Vec::new();
-    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
-    if !root {
-        missing.push("root");
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        missing.push("ip (iproute2)");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("netlink test needs {}", missing.join(", "));
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message} (CI=true: not skipping)");
-    }
-    eprintln!("skipped: {message}");
-    false
+    netns::require(&["ip"])
 }
 
 fn run(args: &[&str]) -> Result<String, String> {

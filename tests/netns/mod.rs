@@ -23,12 +23,18 @@ pub const PORTS: &[u16] = &[80, 443, 8080, 8443];
 /// Whether the environment can run namespace tests: root, `ip`, `nft`,
 /// `python3`. Panics under CI=true when it cannot.
 pub fn available() -> bool {
+    require(&["ip", "nft", "python3"])
+}
+
+/// Root and `tools`; under CI=true a missing one fails the test, elsewhere
+/// the test is skipped with a note.
+pub fn require(tools: &[&str]) -> bool {
     let mut missing = Vec::new();
     if !is_root() {
         missing.push("root".to_string());
     }
-    for tool in ["ip", "nft", "python3"] {
-        if Command::new(tool).arg(if tool == "python3" { "--version" } else { "-V" }).output().is_err() {
+    for tool in tools {
+        if Command::new(tool).arg(if *tool == "python3" { "--version" } else { "-V" }).output().is_err() {
             missing.push(tool.to_string());
         }
     }
