@@ -68,12 +68,12 @@ fn status(agent: &Agent) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
-/// Polls until the agent reports `state`; returns how long it took.
-fn wait_state(agent: &Agent, state: &str, limit: Duration) -> Duration {
+/// Polls until the agent reports `state`, failing after `limit`.
+fn wait_state(agent: &Agent, state: &str, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
         if status(agent)["state"] == state {
-            return start.elapsed();
+            return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -121,8 +121,9 @@ fn agent_fails_over_reloads_and_cleans_up() {
     // isp1 dies: within fall × every (+ slack) the agent moves to only2 and
     // lan traffic leaves by isp2.
     cut(&t.isps[0], true);
-    let took = wait_state(&agent, "only2", Duration::from_secs(5));
-    assert!(took < Duration::from_secs(3), "failover took {took:?}");
+    // How fast is `cargo bench --bench agent`'s job; here only that it happens
+    // (5 s is a liveness bound, not a performance figure).
+    wait_state(&agent, "only2", Duration::from_secs(5));
     assert_eq!(t.paths(lan, false, 8080, 4, None), vec![Some(1); 4], "lan via isp2 after failover");
     let s = status(&agent);
     assert_eq!(s["uplinks"][0]["healthy"], false);
