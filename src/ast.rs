@@ -2,6 +2,7 @@
 //! Literals are already typed (an address is an `IpAddr`, a duration is
 //! milliseconds); names are not resolved yet, that is the checker's job.
 
+use crate::ir::ViaMode;
 use crate::source::Span;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -235,17 +236,6 @@ pub enum Match {
     To(Value),
     Port(Value),
     Proto(Ident),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ViaMode {
-    /// First healthy uplink of the list.
-    Failover,
-    /// Every healthy member, by weight, chosen per connection by the firewall.
-    Balance,
-    /// Every healthy member as one multipath route, left to the kernel.
-    Multipath,
 }
 
 #[derive(Clone, Debug, PartialEq)]

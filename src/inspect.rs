@@ -1,7 +1,7 @@
 //! `wanc inspect`: per state, which uplink each rule uses, so a user can see
 //! what happens when a link dies.
 
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{Gateway, Health, Member, Routing, Site};
 use std::fmt::Write;
 

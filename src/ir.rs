@@ -2,7 +2,6 @@
 //! Names are resolved to indices, defaults applied, and for each state the
 //! routing of every rule is decided as far as the state's condition allows.
 
-use crate::ast::ViaMode;
 use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -198,6 +197,17 @@ pub enum RuleKind {
     Route { from: Vec<IpNet>, to: Vec<IpNet>, proto: Option<Proto>, ports: Vec<Ports>, via: Via },
     Forward { proto: Proto, ports: Vec<Ports>, on: UplinkId, to: IpAddr, to_port: Option<u16> },
     Serve { proto: Proto, ports: Vec<Ports>, host: IpAddr, via: UplinkId, stateless: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViaMode {
+    /// First healthy uplink of the list.
+    Failover,
+    /// Every healthy member, by weight, chosen per connection by the firewall.
+    Balance,
+    /// Every healthy member as one multipath route, left to the kernel.
+    Multipath,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -22,5 +22,6 @@ pub mod plugin;
 pub mod render;
 pub mod source;
 pub mod syntax;
+pub mod validate;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -205,11 +205,11 @@ fn rule(site: &Site, kind: &RuleKind) -> String {
     }
 }
 
-fn mode(mode: crate::ast::ViaMode) -> &'static str {
+fn mode(mode: crate::ir::ViaMode) -> &'static str {
     match mode {
-        crate::ast::ViaMode::Failover => "failover",
-        crate::ast::ViaMode::Balance => "balance",
-        crate::ast::ViaMode::Multipath => "multipath",
+        crate::ir::ViaMode::Failover => "failover",
+        crate::ir::ViaMode::Balance => "balance",
+        crate::ir::ViaMode::Multipath => "multipath",
     }
 }
 

@@ -2,7 +2,7 @@
 //! disassembler so that the three cannot drift apart. docs/bytecode.md is
 //! the prose version of this file.
 
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{Health, Proto};
 
 pub const MAGIC: &[u8; 4] = b"WANC";

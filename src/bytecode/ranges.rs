@@ -6,29 +6,30 @@
 use super::error::LoadError;
 use super::format::Section;
 use crate::ir::{Routing, Site};
+use crate::validate;
 
 pub fn check(site: &Site) -> Result<(), LoadError> {
     let bad = |section: Section, reason: String| Err(LoadError::Invalid { section, reason });
-    if !crate::check::valid_site_name(&site.name) {
+    if !validate::site_name(&site.name) {
         return bad(Section::Site, format!("site name {:?} is not a valid name", site.name));
     }
     for lan in &site.lans {
-        if !crate::check::valid_interface_name(&lan.interface) {
+        if !validate::interface_name(&lan.interface) {
             return bad(Section::Lans, format!("interface {:?} is not a valid interface name", lan.interface));
         }
     }
     for up in &site.uplinks {
-        if !crate::check::valid_interface_name(&up.interface) {
+        if !validate::interface_name(&up.interface) {
             return bad(Section::Uplinks, format!("interface {:?} is not a valid interface name", up.interface));
         }
-        if !(1..=1000).contains(&up.weight) {
+        if !validate::WEIGHTS.contains(&u64::from(up.weight)) {
             return bad(Section::Uplinks, format!("weight {} of `{}` is outside 1-1000", up.weight, up.name));
         }
-        if up.table == 0 || (253..=255).contains(&up.table) || up.table > 2_147_483_647 {
+        if !validate::uplink_table(up.table) {
             return bad(Section::Uplinks, format!("table {} of `{}` is reserved or too large", up.table, up.name));
         }
         for c in &up.checks {
-            let counts_ok = [c.count, c.rise, c.fall].iter().all(|n| (1..=100).contains(n));
+            let counts_ok = [c.count, c.rise, c.fall].iter().all(|&n| validate::COUNTS.contains(&u64::from(n)));
             if !counts_ok || c.every_ms == 0 || c.timeout_ms == 0 {
                 return bad(Section::Checks, format!("a check of `{}` has an interval, timeout or count out of range", up.name));
             }
@@ -37,7 +38,7 @@ pub fn check(site: &Site) -> Result<(), LoadError> {
     for state in &site.states {
         for routing in &state.routing {
             if let Routing::Uplinks { members, .. } = routing {
-                if members.iter().any(|m| !(1..=1000).contains(&m.weight)) {
+                if members.iter().any(|m| !validate::WEIGHTS.contains(&u64::from(m.weight))) {
                     return bad(Section::States, format!("a weight in state `{}` is outside 1-1000", state.name));
                 }
             }

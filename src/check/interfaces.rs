@@ -5,13 +5,6 @@ use crate::ast::Word;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 
-pub fn is_valid(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && name.len() <= 15
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 impl<'a> Checker<'a, '_> {
     /// The one interface of a lan or uplink, validated and claimed.
     pub fn interface(&mut self, words: &'a [Word], owner: &crate::ast::Ident, noun: &str, recovered: bool) -> Option<String> {
@@ -29,7 +22,7 @@ impl<'a> Checker<'a, '_> {
         for extra in &words[1..] {
             self.twice(extra.span, first.span, "interface");
         }
-        if !is_valid(&first.text) {
+        if !crate::validate::interface_name(&first.text) {
             self.diags.push(
                 Diagnostic::new(Code::InvalidInterface, first.span, format!("`{}` is not a valid interface name", first.text))
                     .label("invalid interface name")

@@ -12,8 +12,6 @@ mod tables;
 mod uplinks;
 mod values;
 
-pub use interfaces::is_valid as valid_interface_name;
-pub use names::valid_site_name;
 pub use probes::fmt_ms;
 
 use crate::ast;

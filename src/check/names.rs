@@ -78,7 +78,7 @@ impl Names {
                                     .help("a site has one name; keep one `site` line"),
                             ),
                             None => {
-                                if !valid_site_name(name) {
+                                if !crate::validate::site_name(name) {
                                     diags.push(
                                         Diagnostic::new(
                                             Code::InvalidSiteName,
@@ -194,12 +194,6 @@ impl Names {
         }
         names.iter().take(8).map(|(_, n)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     }
-}
-
-pub fn valid_site_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 fn noun_of(kinds: &[Kind]) -> &'static str {

@@ -3,7 +3,8 @@
 
 use super::names::Kind;
 use super::Checker;
-use crate::ast::{self, Match, RuleKind, ViaMode};
+use crate::ast::{self, Match, RuleKind};
+use crate::ir::ViaMode;
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::ir::{self, Proto};

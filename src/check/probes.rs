@@ -351,7 +351,7 @@ impl<'a> Checker<'a, '_> {
 
     fn small_count(&mut self, options: &[&'a CheckOption], name: &str, default: u32) -> u32 {
         match self.option(options, name) {
-            Some(o) => self.integer(&o.value, 1..=100, &format!("`{name}`")).map(|n| n as u32).unwrap_or(default),
+            Some(o) => self.integer(&o.value, crate::validate::COUNTS, &format!("`{name}`")).map(|n| n as u32).unwrap_or(default),
             None => default,
         }
     }

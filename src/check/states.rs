@@ -8,7 +8,8 @@
 
 use super::names::Kind;
 use super::Checker;
-use crate::ast::{self, CmpOp, ExprKind, ViaMode, When};
+use crate::ast::{self, CmpOp, ExprKind, When};
+use crate::ir::ViaMode;
 use crate::bdd::{Bdd, NodeId, TooLarge, FALSE, TRUE};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;

@@ -18,7 +18,7 @@ impl Checker<'_, '_> {
         let mut taken: Vec<(u32, Span, usize)> = Vec::new();
         for (i, up) in items.uplinks.iter().enumerate() {
             let Some(value) = self.single(&up.tables, "table") else { continue };
-            let Some(n) = self.integer(value, 0..=2_147_483_647, "a routing table") else { continue };
+            let Some(n) = self.integer(value, crate::validate::TABLES, "a routing table") else { continue };
             if let Some((_, name)) = RESERVED.iter().find(|(r, _)| *r == n) {
                 self.diags.push(
                     Diagnostic::new(Code::TableClash, value.span, format!("table {n} is the kernel's `{name}` table"))

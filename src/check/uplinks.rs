@@ -44,7 +44,7 @@ impl<'a> Checker<'a, '_> {
         let addresses = self.uplink_addresses(up);
         let gateways = self.gateways(up, &interface, &addresses);
         let nat = self.nat(up, &addresses);
-        let weight = self.single(&up.weights, "weight").and_then(|w| self.integer(w, 1..=1000, "a weight")).unwrap_or(1) as u32;
+        let weight = self.single(&up.weights, "weight").and_then(|w| self.integer(w, crate::validate::WEIGHTS, "a weight")).unwrap_or(1) as u32;
         let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &addresses)).collect();
         let healthy = self.healthy(up);
         let (on_up, on_down) = self.uplink_events(&up.events);

@@ -25,7 +25,7 @@ mod routes;
 pub use nft::{nft_policy, nft_policy_load, nft_setup, nft_table_name};
 pub use routes::{families, ip_rules, state_routes, uplink_routes, Family, IpRule, Nexthop, Route, Selector};
 
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{self, Routing, Site, UplinkId};
 
 /// Marks live in bits 8–15, leaving the others to the rest of the system.

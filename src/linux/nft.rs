@@ -3,7 +3,7 @@
 //! avoid nft's keywords: `policy`, `snat` and `dnat` would need quoting.)
 
 use super::{effective, Ids, MARK_MASK};
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{self, Ports, Proto, Routing, Site, State};
 use ipnet::IpNet;
 use std::fmt::Write;

@@ -2,7 +2,7 @@
 //! moves (the main default route and the multipath pool tables).
 
 use super::{effective, Ids, PRIO_MAIN, PRIO_MARK, PRIO_SERVE, PRIO_SOURCE};
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{self, Gateway, Routing, Site, State};
 use ipnet::IpNet;
 use std::net::IpAddr;

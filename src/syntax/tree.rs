@@ -4,6 +4,7 @@
 
 use super::{explain_skipped, literal, Rule};
 use crate::ast::*;
+use crate::ir::ViaMode;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};

@@ -14,7 +14,7 @@
 use super::pf::{self, Selector};
 use super::quote::{sh_arg, sh_word};
 use super::{address, hop, Ctx, Family, Hop, ANCHOR, RUN_DIR};
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::ir::{Member, Routing, RuleId, Uplink, UplinkId};
 use std::fmt::Write;
 

@@ -21,7 +21,7 @@
 //! pf wants them; a `gateway dev` uplink routes to `(IF:peer)`.
 
 use super::{address, comment, health_summary, hop, live, policy_file, Ctx, Family, Hop, ANCHOR, PREFIX};
-use crate::ast::ViaMode;
+use crate::ir::ViaMode;
 use crate::backend::header;
 use crate::ir::{Health, Member, Ports, Proto, Routing, RuleId, RuleKind, State, UplinkId};
 use crate::output::OutputFile;
