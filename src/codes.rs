@@ -333,7 +333,22 @@ per uplink and one per distinct `multipath(…)` list) and `ip rule`
 priorities in 10000-12999 (two source rules per uplink, one rule per
 `serve`). A site that needs more slots than that cannot be realised.
 
-Merge multipath lists that name the same uplinks, or split the site.";
+Merge multipath lists that name the same uplinks, or split the site.
+
+Limits are checked per target: `wanc check --target openbsd` and `wanc build
+--target openbsd` do not apply them.";
+
+    LinuxWeight = "E0603", Error, "multipath weight above Linux's largest",
+"A `multipath(…)` route becomes one kernel route whose nexthops carry the
+members' weights, and Linux takes nexthop weights from 1 to 256 only. wanc
+divides the weights of a route by their greatest common divisor first (shares,
+not absolute weights, matter: `weight 600` and `weight 300` are 2:1), so this
+is reported only when the shares themselves exceed 256, such as weights 1000
+and 3 on two members of one multipath list.
+
+Use smaller, rounder weights (1000 and 3 is within a fraction of a percent of
+256 and 1), or `balance(…)`, which nftables spreads with any weights. Checked
+only for the Linux target.";
 
     PluginMissing = "E0701", Error, "plugin file missing",
 "`plugin NAME \"PATH\"` names a file that does not exist or cannot be read. The

@@ -3,6 +3,7 @@
 
 use crate::codes::Code;
 use crate::driver::{self, Compilation};
+use crate::lower::Target;
 use crate::output;
 use crate::render::{self, Format};
 use std::io::{IsTerminal, Write};
@@ -12,9 +13,10 @@ pub const OK: u8 = 0;
 pub const SOURCE_ERRORS: u8 = 1;
 pub const USAGE: u8 = 2;
 
-/// Compiles `path` and prints its diagnostics; `None` on an I/O error.
-fn compile_and_report(path: &Path, format: Format) -> Option<Compilation> {
-    match driver::compile_file(path) {
+/// Compiles `path` for `targets` and prints its diagnostics; `None` on an
+/// I/O error.
+fn compile_and_report(path: &Path, format: Format, targets: &[Target]) -> Option<Compilation> {
+    match driver::compile_file_for(path, targets) {
         Ok(c) => {
             print_diagnostics(&c, format);
             Some(c)
@@ -55,10 +57,10 @@ fn summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-pub fn check(paths: &[std::path::PathBuf], format: Format) -> u8 {
+pub fn check(paths: &[std::path::PathBuf], format: Format, targets: &[Target]) -> u8 {
     let mut status = OK;
     for path in paths {
-        match compile_and_report(path, format) {
+        match compile_and_report(path, format, targets) {
             None => status = status.max(USAGE),
             Some(c) if c.has_errors() => status = status.max(SOURCE_ERRORS),
             Some(_) => {}
@@ -68,8 +70,8 @@ pub fn check(paths: &[std::path::PathBuf], format: Format) -> u8 {
 }
 
 pub fn inspect(path: &Path, format: Format) -> u8 {
-    let Some(c) = compile_and_report(path, format) else { return USAGE };
-    match &c.site {
+    let Some(c) = compile_and_report(path, format, &Target::ALL) else { return USAGE };
+    match c.site() {
         Some(site) => {
             print!("{}", crate::inspect::inspect(site));
             OK
@@ -79,13 +81,19 @@ pub fn inspect(path: &Path, format: Format) -> u8 {
 }
 
 /// Writes the outputs of a clean compilation into `dir`, all or nothing.
-pub fn build(path: &Path, dir: &Path, format: Format) -> u8 {
-    let Some(c) = compile_and_report(path, format) else { return USAGE };
-    let Some(site) = &c.site else {
+pub fn build(path: &Path, dir: &Path, format: Format, targets: &[Target]) -> u8 {
+    let Some(c) = compile_and_report(path, format, targets) else { return USAGE };
+    let Some(plan) = &c.plan else {
         eprintln!("error: nothing written to `{}`: the source has errors", dir.display());
         return SOURCE_ERRORS;
     };
-    let files = crate::backend::all(site);
+    let files = match crate::backend::all(plan, targets) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: nothing written to `{}`: {e}", dir.display());
+            return SOURCE_ERRORS;
+        }
+    };
     match output::write_all(dir, &files) {
         Ok(()) => {
             for f in &files {

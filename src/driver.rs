@@ -1,12 +1,14 @@
 //! The pipeline of one compilation: read the root file and its imports,
-//! parse each, check them together, and return the model with every
-//! diagnostic found.
+//! parse each, check them together, lower the model for its targets, and
+//! return the plan with every diagnostic found (a target the site does not
+//! fit is one).
 
 use crate::ast::{self, Item};
 use crate::check;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir;
+use crate::lower::{self, linux::Overflow, Plan, Target};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax;
 use std::path::{Path, PathBuf};
@@ -14,25 +16,40 @@ use std::path::{Path, PathBuf};
 pub struct Compilation {
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
-    /// Present only when there are no errors.
-    pub site: Option<ir::Site>,
+    /// The lowered site, present only when there are no errors.
+    pub plan: Option<Plan>,
 }
 
 impl Compilation {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.severity == crate::diagnostic::Severity::Error)
     }
+
+    /// The checked model, present only when there are no errors.
+    pub fn site(&self) -> Option<&ir::Site> {
+        self.plan.as_ref().map(|p| &p.site)
+    }
 }
 
-/// Compiles the file at `path`. Only an unreadable root file is an `Err`;
-/// everything else is a diagnostic.
+/// Compiles the file at `path` for every target. Only an unreadable root
+/// file is an `Err`; everything else is a diagnostic.
 pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(compile_source(&path.display().to_string(), &text))
+    compile_file_for(path, &Target::ALL)
 }
 
-/// Compiles source text named `name`; imports are read relative to `name`.
+/// Compiles the file at `path`, holding the site to the limits of `targets`.
+pub fn compile_file_for(path: &Path, targets: &[Target]) -> std::io::Result<Compilation> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(compile_source_for(&path.display().to_string(), &text, targets))
+}
+
+/// Compiles source text named `name` for every target; imports are read
+/// relative to `name`.
 pub fn compile_source(name: &str, text: &str) -> Compilation {
+    compile_source_for(name, text, &Target::ALL)
+}
+
+pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compilation {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::default();
     let mut files = Vec::new();
@@ -40,8 +57,46 @@ pub fn compile_source(name: &str, text: &str) -> Compilation {
     let mut loader =
         Loader { sources: &mut sources, diags: &mut diags, files: &mut files, stack: Vec::new(), loaded: Vec::new() };
     loader.load(root, PathBuf::from(name));
-    let site = check::check(&files, &sources, &mut diags);
-    Compilation { sources, diagnostics: diags.into_sorted(), site }
+    let plan = check::check(&files, &sources, &mut diags).map(lower::lower);
+    let plan = plan.filter(|plan| fits(plan, targets, &files, &mut diags));
+    Compilation { sources, diagnostics: diags.into_sorted(), plan }
+}
+
+/// Whether the lowered site fits every target's limits; reports why not.
+fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagnostics) -> bool {
+    let Err(overflow) = &plan.linux else { return true };
+    if !targets.contains(&Target::Linux) {
+        return true;
+    }
+    let uplinks: Vec<&ast::Uplink> = files
+        .iter()
+        .flat_map(|f| &f.items)
+        .filter_map(|i| match i {
+            Item::Uplink(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let span_of = |name: &str| uplinks.iter().find(|u| u.name.name == name).map(|u| u.name.span).unwrap_or_default();
+    let diagnostic = match overflow {
+        Overflow::Weight { uplink, reduced } => {
+            let up = &plan.site.uplinks[*uplink];
+            Diagnostic::new(
+                Code::LinuxWeight,
+                span_of(&up.name),
+                format!("`{}` weighs {reduced} shares in a multipath route, Linux takes at most 256", up.name),
+            )
+            .label(format!("weight {} here", up.weight))
+            .help("use smaller weights in the multipath list, or `balance(…)`; see `wanc explain E0603`")
+        }
+        other => {
+            let last = plan.site.uplinks.last().map(|u| span_of(&u.name)).unwrap_or_default();
+            Diagnostic::new(Code::LinuxLimits, last, format!("the site does not fit Linux's numbers: {other}"))
+                .label("one uplink too many, or the last of them")
+                .help("see `wanc explain E0602` for the limits, or build for `--target openbsd` only")
+        }
+    };
+    diags.push(diagnostic);
+    false
 }
 
 struct Loader<'a> {

@@ -199,7 +199,7 @@ pub enum RuleKind {
     Serve { proto: Proto, ports: Vec<Ports>, host: IpAddr, via: UplinkId, stateless: bool },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ViaMode {
     /// First healthy uplink of the list.

@@ -15,7 +15,7 @@ pub mod diagnostic;
 pub mod driver;
 pub mod inspect;
 pub mod ir;
-pub mod linux;
+pub mod lower;
 pub mod netlink;
 pub mod output;
 pub mod plugin;

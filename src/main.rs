@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wanc::commands;
+use wanc::lower::Target;
 use wanc::render::Format;
 
 #[derive(Parser)]
@@ -21,6 +22,9 @@ enum Command {
         files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// Hold the site to these targets' limits (default: all)
+        #[arg(long = "target", value_enum, value_delimiter = ',')]
+        targets: Vec<Target>,
     },
     /// Compile a site into the files a router installs
     Build {
@@ -30,6 +34,9 @@ enum Command {
         output: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// Write the files of these targets only (default: all)
+        #[arg(long = "target", value_enum, value_delimiter = ',')]
+        targets: Vec<Target>,
     },
     /// Show, per state, which uplink each rule uses
     Inspect {
@@ -60,10 +67,19 @@ enum Command {
     },
 }
 
+/// No `--target` means every target.
+fn or_all(targets: Vec<Target>) -> Vec<Target> {
+    if targets.is_empty() {
+        Target::ALL.to_vec()
+    } else {
+        targets
+    }
+}
+
 fn main() -> ExitCode {
     let status = match Cli::parse().command {
-        Command::Check { files, format } => commands::check(&files, format),
-        Command::Build { file, output, format } => commands::build(&file, &output, format),
+        Command::Check { files, format, targets } => commands::check(&files, format, &or_all(targets)),
+        Command::Build { file, output, format, targets } => commands::build(&file, &output, format, &or_all(targets)),
         Command::Inspect { file, format } => commands::inspect(&file, format),
         Command::Disasm { file } => wanc::bytecode::command::disasm(&file),
         Command::Explain { code } => commands::explain(&code),

@@ -149,7 +149,7 @@ pub fn run(options: Options) -> Result<(), String> {
         Err(e) => Err(e),
     };
     agent.stop_probes();
-    if let Err(e) = agent.applier.teardown(&agent.site) {
+    if let Err(e) = agent.applier.teardown() {
         error!("teardown: {e}");
     }
     let _ = std::fs::remove_file(&agent.options.control);
@@ -252,7 +252,7 @@ impl Agent {
             self.state = Some(next);
             self.since = SystemTime::now();
             let started = Instant::now();
-            let result = self.applier.apply(&site, next, health);
+            let result = self.applier.apply(next, health);
             let took = started.elapsed();
             self.dirty = result.is_err();
             match result {
@@ -270,7 +270,7 @@ impl Agent {
         } else if health_moved || self.dirty {
             // Same state, other live health: members the state leaves open
             // move. Or the last apply failed: try again.
-            let result = self.applier.apply(&site, next, health);
+            let result = self.applier.apply(next, health);
             self.dirty = result.is_err();
             match result {
                 Ok(0) => {}
@@ -292,7 +292,7 @@ impl Agent {
         let applier = &mut self.applier;
         actions::run(list, &ctx, &mut self.notifier, &mut || {
             if others_healthy {
-                applier.flush(&site, i);
+                applier.flush(i);
             } else {
                 info!(uplink = site.uplinks[i].name, "not flushing states: no other uplink is healthy");
             }

@@ -1,10 +1,11 @@
 //! Back ends: plain functions from the resolved model to output files, one
 //! module per target. `wanc build` writes what `all` returns, all or nothing.
 
-mod linux;
+pub mod linux;
 pub mod openbsd;
 
 use crate::ir::Site;
+use crate::lower::{Plan, Target};
 use crate::output::OutputFile;
 
 /// The first line(s) every generated text file carries, in the target's
@@ -26,14 +27,17 @@ pub fn model(site: &Site) -> OutputFile {
     OutputFile { path: format!("{}.ir.json", site.name).into(), contents }
 }
 
-/// Every output of a site.
-pub fn all(site: &Site) -> Vec<OutputFile> {
-    let mut out = vec![model(site), crate::bytecode::policy(site)];
-    // The checker refuses a site whose numbers do not fit (E0602), so this
-    // allocation succeeds for every site that reaches a back end.
-    if let Ok(ids) = crate::linux::allocate(site) {
-        out.extend(linux::emit(site, &ids));
+/// Every output of a site for the given targets: the model and the policy
+/// bytecode always, and each target's files. A target the site does not
+/// fit is an error (the driver reports it as a diagnostic first).
+pub fn all(plan: &Plan, targets: &[Target]) -> Result<Vec<OutputFile>, String> {
+    let mut out = vec![model(&plan.site), crate::bytecode::policy(&plan.site)];
+    if targets.contains(&Target::Linux) {
+        let numbers = plan.linux.as_ref().map_err(|e| format!("the site does not fit Linux's numbers: {e}"))?;
+        out.extend(linux::emit(plan, numbers));
     }
-    out.extend(openbsd::emit(site));
-    out
+    if targets.contains(&Target::Openbsd) {
+        out.extend(openbsd::emit(plan));
+    }
+    Ok(out)
 }

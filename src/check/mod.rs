@@ -15,8 +15,7 @@ mod values;
 pub use probes::fmt_ms;
 
 use crate::ast;
-use crate::codes::Code;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostics;
 use crate::ir::{self, Routing};
 use crate::source::{SourceMap, Span};
 use ipnet::IpNet;
@@ -117,15 +116,6 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
     let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
     let site =
         ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states };
-    if let Err(overflow) = crate::linux::allocate(&site) {
-        let span = items.uplinks.last().map(|u| u.name.span).unwrap_or_default();
-        c.diags.push(
-            Diagnostic::new(Code::LinuxLimits, span, format!("the site does not fit Linux's numbers: {overflow}"))
-                .label("one uplink too many, or the last of them")
-                .help("see `wanc explain E0602` for the limits"),
-        );
-        return None;
-    }
     Some(site)
 }
 

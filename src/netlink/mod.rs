@@ -1,5 +1,5 @@
 //! A small synchronous rtnetlink client: what the agent needs to put the
-//! routes and rules of `crate::linux` in place without starting `ip`.
+//! routes and rules of `crate::lower::linux` in place without starting `ip`.
 //!
 //! The messages are those `ip route replace …` / `ip rule add …` send for
 //! `Route::command()` and `IpRule::args()`, so the kernel ends up in the
@@ -17,7 +17,8 @@
 
 mod msg;
 
-use crate::linux::{Family, IpRule, Route, Selector, MARK_MASK};
+use crate::ir::Family;
+use crate::lower::linux::{IpRule, Route, Selector, MARK_MASK};
 use msg::*;
 use std::collections::HashMap;
 use std::fmt;

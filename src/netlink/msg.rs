@@ -73,10 +73,10 @@ pub const fn align4(n: usize) -> usize {
 }
 
 /// The family number of an address family.
-pub fn af(family: crate::linux::Family) -> u8 {
+pub fn af(family: crate::ir::Family) -> u8 {
     match family {
-        crate::linux::Family::V4 => libc::AF_INET as u8,
-        crate::linux::Family::V6 => libc::AF_INET6 as u8,
+        crate::ir::Family::V4 => libc::AF_INET as u8,
+        crate::ir::Family::V6 => libc::AF_INET6 as u8,
     }
 }
 

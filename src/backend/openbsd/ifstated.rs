@@ -4,11 +4,10 @@
 use super::checks::checks;
 use super::expr::Expr;
 use super::live::{self, health_file};
-use super::pf::Selector;
 use super::quote::{self, sh_arg, sh_word};
 use super::{comment, health_summary, policy_file, Ctx, ANCHOR, PREFIX};
 use crate::backend::header;
-use crate::ir::{Action, Cond, Health, Routing, RuleKind, State, Uplink, UplinkId};
+use crate::ir::{Action, Cond, Health, Routing, State, Uplink, UplinkId};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -147,22 +146,25 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
     init.line(&run(&format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
     let mut refresh = Vec::new();
     let mut followed = BTreeSet::new();
-    for (&id, routing) in state.rules.iter().zip(&state.routing) {
+    let plan = &ctx.plan.states[i];
+    let open = |routing: &Routing| match routing {
+        Routing::Uplinks { mode, members } if live::is_live(routing) => Some((*mode, members.clone())),
+        _ => None,
+    };
+    if let Some(routing) = &plan.default {
         followed.extend(live::open_members(routing));
-        let open = match routing {
-            Routing::Uplinks { mode, members } if live::is_live(routing) => Some((*mode, members)),
-            _ => None,
-        };
-        match (&ctx.site.rules[id].kind, open) {
-            (RuleKind::Default { .. }, None) => live::default_route(ctx, routing).iter().for_each(|c| init.line(&run(c))),
-            (RuleKind::Default { .. }, Some((mode, members))) => {
-                refresh.extend(live::default_route_live(ctx, mode, members).iter().map(|c| run(c)));
+        match open(routing) {
+            None => live::default_route(ctx, routing).iter().for_each(|c| init.line(&run(c))),
+            Some((mode, members)) => refresh.extend(live::default_route_live(ctx, mode, &members).iter().map(|c| run(c))),
+        }
+    }
+    if !ctx.site.lans.is_empty() {
+        for (c, routing) in plan.choices.iter().enumerate() {
+            let Some(routing) = routing else { continue };
+            followed.extend(live::open_members(routing));
+            if let Some((mode, members)) = open(routing) {
+                refresh.push(run(&live::choice(ctx, c, mode, &members)));
             }
-            (RuleKind::Route { from, to, proto, ports, .. }, Some((mode, members))) if !ctx.site.lans.is_empty() => {
-                let sel = Selector { from, to, proto: *proto, ports };
-                refresh.push(run(&live::route_rule(ctx, id, &sel, mode, members)));
-            }
-            _ => {}
         }
     }
     for a in &state.on_enter {

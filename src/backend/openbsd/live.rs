@@ -4,18 +4,18 @@
 //! Each state's body in ifstated.conf first writes `up` or `down` to
 //! /var/run/wanc.UPLINK for every such uplink, from the state's own tests,
 //! and then runs the commands made here. They read those files and load
-//! what holds now: a route rule's pf rules into its own anchor (the state's
-//! ruleset holds `anchor "rN"` where the rules would be), and the default
-//! route with route(8). They rerun on every evaluation of the body, change
+//! what holds now: a routing choice's pf rules into its anchor (the state's
+//! ruleset leaves that anchor to them), and the default route with
+//! route(8). They rerun on every evaluation of the body, change
 //! nothing when health has not changed (pf replaces an anchor's ruleset
 //! atomically; route refuses an existing route and a missing one alike),
 //! and stay linear in size: one line per member, whatever the combination.
 
-use super::pf::{self, Selector};
+use super::pf;
 use super::quote::{sh_arg, sh_word};
-use super::{address, hop, Ctx, Family, Hop, ANCHOR, RUN_DIR};
-use crate::ir::ViaMode;
-use crate::ir::{Member, Routing, RuleId, Uplink, UplinkId};
+use super::{Ctx, Family, RUN_DIR};
+use crate::ir::{Member, Routing, UplinkId, ViaMode};
+use crate::lower::{ChoiceId, NextHop};
 use std::fmt::Write;
 
 /// Whether a routing has members used only while live-healthy.
@@ -30,14 +30,6 @@ pub fn open_members(routing: &Routing) -> impl Iterator<Item = UplinkId> + '_ {
         _ => &[],
     };
     members.iter().filter(|m| !m.certain).map(|m| m.uplink)
-}
-
-pub fn sub_anchor_name(id: RuleId) -> String {
-    format!("r{id}")
-}
-
-pub fn sub_anchor(id: RuleId) -> String {
-    format!("{ANCHOR}/{}", sub_anchor_name(id))
 }
 
 /// The file holding an uplink's health as the current state's tests see it.
@@ -58,52 +50,35 @@ fn print(words: &[String]) -> String {
     format!("printf '%s\\n' {}", words.join(" "))
 }
 
-/// The command that loads a route rule's rules, as current health has them,
-/// into the rule's anchor. Each family's plain pass is set once in `$p4` or
-/// `$p6`, and each member's rule is that plus its `route-to` and label,
-/// which keeps the command short: ifstated reads at most 8 KB of string.
-pub fn route_rule(ctx: &Ctx, id: RuleId, sel: &Selector, mode: ViaMode, members: &[Member]) -> String {
-    let families: Vec<(Family, String, String)> = Family::BOTH
-        .iter()
-        .filter_map(|&f| {
-            let var = format!("p{}", if f == Family::V4 { 4 } else { 6 });
-            Some((f, var, pf::route_line(ctx, sel, f, None)?))
-        })
-        .collect();
-    // A rule as a sh word: the family's plain pass, and what `via` adds to it.
-    let word = |(f, var, plain): &(Family, String, String), via: Option<UplinkId>| -> String {
-        let line = via.and_then(|u| pf::route_line(ctx, sel, *f, Some(u)));
-        match line.as_deref().and_then(|l| l.strip_prefix(plain.as_str())).filter(|added| !added.is_empty()) {
-            Some(added) => format!("\"${var}\"{}", sh_word(added)),
-            None => format!("\"${var}\""),
-        }
-    };
+/// The command that loads a choice's rules, as current health has them,
+/// into the choice's anchor.
+pub fn choice(ctx: &Ctx, choice: ChoiceId, mode: ViaMode, members: &[Member]) -> String {
+    let families: Vec<Family> = ctx.choice_families(choice).collect();
+    let word = |f: Family, via: Option<UplinkId>| sh_word(&pf::member_rule(ctx, f, via));
     let body = match mode {
         // The first live member, else the first known up, else unrouted.
-        ViaMode::Failover => first_live(ctx, members, |u| print(&families.iter().map(|fam| word(fam, u)).collect::<Vec<_>>())),
+        ViaMode::Failover => first_live(ctx, members, |u| print(&families.iter().map(|&f| word(f, u)).collect::<Vec<_>>())),
         // Every live member, its probability computed from the weights of
         // the members live before it (see pf.rs), in each family.
         ViaMode::Balance | ViaMode::Multipath => {
             let mut s = String::from(
                 "m() { W=$((W + $1)); q=$((100000 * $1 / W)); if [ $q -lt 100000 ]; then printf '%s probability %d.%03d%%\\n' \"$2\" $((q / 1000)) $((q % 1000)); else printf '%s\\n' \"$2\"; fi; }",
             );
-            for fam in &families {
+            for &f in &families {
                 s.push_str("; W=0");
                 for m in members {
-                    let rule = word(fam, Some(m.uplink));
-                    if rule != word(fam, None) {
+                    let rule = word(f, Some(m.uplink));
+                    if rule != word(f, None) {
                         let _ = write!(s, "; {}m {} {rule}", guard(ctx, m), m.weight);
                     }
                 }
-                let _ = write!(s, "; [ $W = 0 ] && {}", print(&[word(fam, None)]));
+                let _ = write!(s, "; [ $W = 0 ] && {}", print(&[word(f, None)]));
             }
             s
         }
     };
-    let mut parts = vec![format!("echo {}", sh_word(&pf::include_macros())), up_function()];
-    parts.extend(families.iter().map(|(_, var, plain)| format!("{var}={}", sh_word(plain))));
-    parts.push(body);
-    format!("{{ {}; }} | pfctl -q -a {} -f -", parts.join("; "), sub_anchor(id))
+    let parts = [format!("echo {}", sh_word(&pf::include_macros())), up_function(), body];
+    format!("{{ {}; }} | pfctl -q -a {} -f -", parts.join("; "), pf::choice_anchor(choice))
 }
 
 /// `up NAME && ` for a member used only while live, nothing for one known up.
@@ -138,11 +113,14 @@ fn first_live(ctx: &Ctx, members: &[Member], choose: impl Fn(Option<UplinkId>) -
 /// What route(8) takes to add a default route by an uplink, and what to
 /// delete it by: the gateway, or for a point-to-point link the uplink's own
 /// address (`-iface`).
-fn target(uplink: &Uplink, f: Family) -> Option<(String, String)> {
-    match hop(uplink, f)? {
-        Hop::Gateway(g) => Some((sh_arg(&g), sh_arg(&g))),
-        Hop::Peer => {
-            let a = sh_arg(&address(uplink, f)?.to_string());
+fn target(ctx: &Ctx, uplink: UplinkId, f: Family) -> Option<(String, String)> {
+    match ctx.plan.hop(uplink, f)? {
+        NextHop::Gateway { address, zone } => {
+            let g = sh_arg(&format!("{address}{}", zone.as_ref().map(|z| format!("%{z}")).unwrap_or_default()));
+            Some((g.clone(), g))
+        }
+        NextHop::Peer => {
+            let a = sh_arg(&ctx.plan.address(uplink, f)?.to_string());
             Some((format!("-iface {a}"), a))
         }
     }
@@ -154,7 +132,7 @@ fn add(f: Family, add: &str) -> String {
 
 /// Deletes the default routes by the given uplinks, or nothing.
 fn delete(ctx: &Ctx, f: Family, uplinks: impl Iterator<Item = UplinkId>) -> Option<String> {
-    let targets: Vec<String> = uplinks.filter_map(|u| target(&ctx.site.uplinks[u], f)).map(|(_, del)| del).collect();
+    let targets: Vec<String> = uplinks.filter_map(|u| target(ctx, u, f)).map(|(_, del)| del).collect();
     match targets.as_slice() {
         [] => None,
         [one] => Some(format!("route -qn delete {} default {one}", f.route())),
@@ -172,7 +150,7 @@ fn delete(ctx: &Ctx, f: Family, uplinks: impl Iterator<Item = UplinkId>) -> Opti
 /// (see pf/wanc.conf). Without one, every check of a host beyond the
 /// gateways would stay down for good.
 fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId]) -> String {
-    let adds: Vec<String> = uplinks.iter().filter_map(|&u| target(&ctx.site.uplinks[u], f)).map(|(a, _)| add(f, &a)).collect();
+    let adds: Vec<String> = uplinks.iter().filter_map(|&u| target(ctx, u, f)).map(|(a, _)| add(f, &a)).collect();
     if adds.is_empty() {
         return keep_one(ctx, f).unwrap_or_else(|| ":".into());
     }
@@ -184,13 +162,13 @@ fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId]) -> String {
 /// Leaves the default route as it is, or adds one by the first uplink if
 /// there is none (see [`exactly`]).
 fn keep_one(ctx: &Ctx, f: Family) -> Option<String> {
-    let (a, _) = ctx.site.uplinks.iter().find_map(|u| target(u, f))?;
+    let (a, _) = (0..ctx.site.uplinks.len()).find_map(|u| target(ctx, u, f))?;
     Some(format!("route -n get {} default > /dev/null 2>&1 || {}", f.route(), add(f, &a)))
 }
 
 /// The families some uplink can carry a default route in.
 fn families<'a>(ctx: &'a Ctx<'a>) -> impl Iterator<Item = Family> + 'a {
-    Family::BOTH.into_iter().filter(|&f| ctx.site.uplinks.iter().any(|u| target(u, f).is_some()))
+    Family::BOTH.into_iter().filter(|&f| (0..ctx.site.uplinks.len()).any(|u| target(ctx, u, f).is_some()))
 }
 
 /// The commands that set the default route for a routing whose members are
@@ -214,7 +192,7 @@ pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member]) -> Vec<S
                     let mut parts: Vec<String> = members
                         .iter()
                         .filter_map(|m| {
-                            let (a, d) = target(&ctx.site.uplinks[m.uplink], f)?;
+                            let (a, d) = target(ctx, m.uplink, f)?;
                             Some(if m.certain {
                                 add(f, &a)
                             } else {

@@ -3,9 +3,10 @@
 //! - `pf/macros.conf`: a macro per interface, gateway, address and host.
 //! - `pf/wanc.conf`: included from the user's pf.conf; NAT per uplink, the
 //!   rules that send traffic sourced from an uplink's address out by that
-//!   uplink, and the anchor `wanc/policy`.
+//!   uplink, every route rule (as an anchor rule handing its traffic to the
+//!   anchor of its routing choice), and the forward and serve rules.
 //! - `pf/policy.STATE.conf`: per state, the ruleset ifstated loads into
-//!   `wanc/policy` when the state is entered.
+//!   `wanc/policy` when the state is entered: what each routing choice does.
 //! - `ifstated.conf`: the checks (with rise/fall kept in small state files,
 //!   since ifstated has no hysteresis), uplink actions and the states.
 //!
@@ -15,11 +16,12 @@
 mod checks;
 mod expr;
 mod ifstated;
-mod live;
-mod pf;
+pub mod live;
+pub mod pf;
 pub mod quote;
 
-use crate::ir::{Gateway, Site, State, Uplink};
+use crate::ir::{RuleKind, Site, State, Uplink};
+use crate::lower::{ChoiceId, Plan};
 use crate::output::OutputFile;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -33,9 +35,8 @@ pub const ANCHOR: &str = "wanc/policy";
 pub const RUN_DIR: &str = "/var/run";
 
 /// Every OpenBSD output of a site.
-pub fn emit(site: &Site) -> Vec<OutputFile> {
-    let names = Names::new(site);
-    let ctx = Ctx { site, names: &names };
+pub fn emit(plan: &Plan) -> Vec<OutputFile> {
+    let ctx = Ctx::new(plan);
     let mut out = pf::emit(&ctx);
     out.push(OutputFile { path: "ifstated.conf".into(), contents: ifstated::emit(&ctx).into_bytes() });
     out
@@ -43,8 +44,32 @@ pub fn emit(site: &Site) -> Vec<OutputFile> {
 
 /// What every part of the back end reads.
 pub struct Ctx<'a> {
+    pub plan: &'a Plan,
     pub site: &'a Site,
-    pub names: &'a Names,
+    pub names: Names,
+    /// Per choice, the families its rules' traffic comes in.
+    families: Vec<[bool; 2]>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(plan: &'a Plan) -> Ctx<'a> {
+        let site = &plan.site;
+        let mut families = vec![[false; 2]; plan.choices.len()];
+        for &(id, choice) in &plan.routes {
+            if let RuleKind::Route { from, to, proto, ports, .. } = &site.rules[id].kind {
+                let sel = pf::Selector { from, to, proto: *proto, ports };
+                for f in Family::BOTH {
+                    families[choice][f.index()] |= sel.fits(f);
+                }
+            }
+        }
+        Ctx { plan, site, names: Names::new(site), families }
+    }
+
+    /// The families a choice's traffic comes in.
+    pub fn choice_families(&self, choice: ChoiceId) -> impl Iterator<Item = Family> + '_ {
+        Family::BOTH.into_iter().filter(move |f| self.families[choice][f.index()])
+    }
 }
 
 /// Source text for a `#` comment of pf.conf or ifstated.conf: on one line,
@@ -81,7 +106,7 @@ pub struct Names {
 }
 
 impl Names {
-    fn new(site: &Site) -> Names {
+    pub fn new(site: &Site) -> Names {
         let mut taken = HashSet::new();
         let mut idents = |names: Vec<&str>| -> Vec<String> { names.into_iter().map(|n| unique(n, &mut taken)).collect() };
         let uplinks = idents(site.uplinks.iter().map(|u| u.name.as_str()).collect());
@@ -128,25 +153,6 @@ impl Family {
             Family::V6 => "6",
         }
     }
-}
-
-/// How an uplink reaches the next hop in one family.
-pub enum Hop {
-    /// A gateway address (with its zone for a link-local one).
-    Gateway(String),
-    /// `gateway dev`: a point-to-point link, whose peer is the next hop.
-    Peer,
-}
-
-pub fn hop(uplink: &Uplink, family: Family) -> Option<Hop> {
-    uplink.gateways.iter().find_map(|g| match g {
-        Gateway::Dev => Some(Hop::Peer),
-        Gateway::Address { address, zone } if Family::of(address) == family => Some(Hop::Gateway(match zone {
-            Some(z) => format!("{address}%{z}"),
-            None => address.to_string(),
-        })),
-        Gateway::Address { .. } => None,
-    })
 }
 
 /// The uplink's own address in a family.

@@ -2,11 +2,16 @@
 //!
 //! pf decides by the last matching rule. wanc's rules pass the traffic they
 //! route, so `wanc.conf` belongs at the end of pf.conf, after the user's own
-//! filter rules (block what must never pass with `block quick`). Within a
-//! state's ruleset the rules keep their written order, site rules first and
-//! the state's own after them, so a later, more specific rule wins; forward
-//! and serve rules come last, so that a server's replies follow its own
-//! rule and not a route rule for its lan.
+//! filter rules (block what must never pass with `block quick`). The route
+//! rules are written once, in `wanc.conf`, in the order they are matched
+//! (site rules, then the states' own, so a later, more specific rule wins),
+//! each as an anchor rule with the rule's criteria that hands the traffic
+//! to the anchor of its routing choice, `wanc/policy/choiceN`. A state's
+//! ruleset only fills those anchors: per choice, the `pass … route-to`
+//! rules of its members, a plain pass when nothing routes it, or a rule
+//! that never matches where the choice is not in force (so the traffic
+//! falls to the rules before). Forward and serve rules come last, so that a
+//! server's replies follow its own rule and not a route rule for its lan.
 //!
 //! Every rule that passes traffic by an uplink carries `label "UPLINK"`, so
 //! that `pfctl -k label -k UPLINK` drops that uplink's connections alone.
@@ -20,10 +25,10 @@
 //! `route-to`, `reply-to` and NAT name next hops and addresses, as current
 //! pf wants them; a `gateway dev` uplink routes to `(IF:peer)`.
 
-use super::{address, comment, health_summary, hop, live, policy_file, Ctx, Family, Hop, ANCHOR, PREFIX};
-use crate::ir::ViaMode;
+use super::{address, comment, health_summary, live, policy_file, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
-use crate::ir::{Health, Member, Ports, Proto, Routing, RuleId, RuleKind, State, UplinkId};
+use crate::ir::{Health, Member, Ports, Proto, Routing, RuleId, RuleKind, UplinkId, Via, ViaMode};
+use crate::lower::{ChoiceId, NextHop, StateId};
 use crate::output::OutputFile;
 use ipnet::IpNet;
 use std::fmt::Write;
@@ -31,8 +36,8 @@ use std::net::IpAddr;
 
 pub fn emit(ctx: &Ctx) -> Vec<OutputFile> {
     let mut out = vec![file("pf/macros.conf", macros(ctx)), file("pf/wanc.conf", main(ctx))];
-    for state in &ctx.site.states {
-        out.push(file(&policy_file(&state.name), policy(ctx, state)));
+    for (id, state) in ctx.site.states.iter().enumerate() {
+        out.push(file(&policy_file(&state.name), policy(ctx, id)));
     }
     out
 }
@@ -58,8 +63,9 @@ fn macros(ctx: &Ctx) -> String {
             if let Some(a) = address(up, f) {
                 let _ = writeln!(s, "{id}_addr{} = \"{a}\"", f.suffix());
             }
-            if let Some(Hop::Gateway(g)) = hop(up, f) {
-                let _ = writeln!(s, "{id}_gw{} = \"{g}\"", f.suffix());
+            if let Some(NextHop::Gateway { address, zone }) = ctx.plan.hop(u, f) {
+                let zone = zone.as_ref().map(|z| format!("%{z}")).unwrap_or_default();
+                let _ = writeln!(s, "{id}_gw{} = \"{address}{zone}\"", f.suffix());
             }
         }
     }
@@ -120,7 +126,29 @@ fn main(ctx: &Ctx) -> String {
         );
         s.push_str(&replies);
     }
-    let _ = writeln!(s, "\n# The policy of the current state, loaded by ifstated.\nanchor \"{ANCHOR}\"");
+    let anchors = route_anchors(ctx);
+    if !anchors.is_empty() {
+        let _ = write!(
+            s,
+            "\n# Route rules, in the order pf matches them (the last match decides). Each\n\
+             # hands its traffic to the anchor of its routing choice, which holds what\n\
+             # the choice does in the current state (see pf/policy.STATE.conf).\n{anchors}"
+        );
+    }
+    // Forward and serve rules come last, so that a server's replies follow
+    // its own rule and not a route rule for its lan.
+    if !ctx.plan.pinned.is_empty() {
+        s.push_str("\n# forward and serve rules\n");
+        for &r in &ctx.plan.pinned {
+            let _ = writeln!(s, "# {}", comment(&ctx.site.rules[r].text));
+            pinned_lines(ctx, r).iter().for_each(|l| {
+                let _ = writeln!(s, "{l}");
+            });
+        }
+    }
+    if ctx.plan.states.iter().any(|p| !p.pinned.is_empty()) {
+        let _ = writeln!(s, "\n# forward and serve rules of the current state only\nanchor \"{ANCHOR}/{PINNED}\"");
+    }
     s
 }
 
@@ -148,12 +176,54 @@ fn source_replies(ctx: &Ctx) -> String {
     s
 }
 
-fn policy(ctx: &Ctx, state: &State) -> String {
+/// The route rules, in the order pf matches them, each handing its traffic
+/// to the anchor of its routing choice.
+fn route_anchors(ctx: &Ctx) -> String {
+    let mut s = String::new();
+    for &(id, choice) in &ctx.plan.routes {
+        let RuleKind::Route { from, to, proto, ports, .. } = &ctx.site.rules[id].kind else { continue };
+        let sel = Selector { from, to, proto: *proto, ports };
+        let _ = writeln!(s, "# {}", comment(&ctx.site.rules[id].text));
+        if ctx.site.lans.is_empty() {
+            s.push_str("# not emitted: route rules apply to traffic arriving on a lan's interface, and the site has no lan\n");
+            continue;
+        }
+        for f in Family::BOTH {
+            if let Some(criteria) = sel.criteria(ctx, f) {
+                let _ = writeln!(s, "anchor \"{}\" {criteria}", choice_anchor(choice));
+            }
+        }
+    }
+    s
+}
+
+/// The anchor a choice's rules are loaded into.
+pub fn choice_anchor(choice: ChoiceId) -> String {
+    format!("{ANCHOR}/{}", choice_name(choice))
+}
+
+pub fn choice_name(choice: ChoiceId) -> String {
+    format!("choice{choice}")
+}
+
+/// The anchor of the `forward` and `serve` rules in force in some states
+/// only (those in force in every state are in pf/wanc.conf).
+const PINNED: &str = "pinned";
+
+/// A rule that never matches, for an anchor that must hold nothing: pf does
+/// not load an empty inline anchor, which would keep its old rules.
+const NOTHING: &str = "match in tagged \"wanc-nothing\"";
+
+fn policy(ctx: &Ctx, id: StateId) -> String {
+    let state = &ctx.site.states[id];
+    let plan = &ctx.plan.states[id];
     let mut s = header(ctx.site, "#");
     let _ = write!(
         s,
         "# State `{}` when {}: {}.\n\
          # ifstated loads it with: pfctl -a {ANCHOR} -f {PREFIX}/{}\n\
+         # Each anchor below holds what a routing choice of pf/wanc.conf does in\n\
+         # this state; a choice followed live is loaded by ifstated as health changes.\n\
          {}\n",
         state.name,
         comment(&state.when_text),
@@ -161,72 +231,107 @@ fn policy(ctx: &Ctx, state: &State) -> String {
         policy_file(&state.name),
         include_macros()
     );
-    // Route rules in written order, then forward and serve (see the top).
-    let mut order: Vec<(RuleId, &Routing)> = state.rules.iter().copied().zip(&state.routing).collect();
-    order.sort_by_key(|(id, _)| (matches!(ctx.site.rules[*id].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. }), *id));
-    for (id, routing) in order {
-        let rule = &ctx.site.rules[id];
-        let _ = writeln!(s, "\n# {} -> {}", comment(&rule.text), describe(ctx, routing));
-        for line in rule_lines(ctx, id, routing) {
-            let _ = writeln!(s, "{line}");
+    for (c, routing) in plan.choices.iter().enumerate() {
+        let via = via_text(ctx, &ctx.plan.choices[c].via);
+        match routing {
+            None => {
+                let _ = writeln!(s, "\n# {via}: no rule of it is in force in this state");
+            }
+            Some(routing) => {
+                let _ = writeln!(s, "\n# {via} -> {}", describe(ctx, routing));
+                if live::is_live(routing) {
+                    let _ = writeln!(s, "# members used only while live-healthy: ifstated loads {}", choice_anchor(c));
+                    continue;
+                }
+            }
         }
+        s.push_str(&inline(&choice_name(c), &choice_block(ctx, c, routing.as_ref())));
+    }
+    if ctx.plan.states.iter().any(|p| !p.pinned.is_empty()) {
+        let mut rules = Vec::new();
+        for &r in &plan.pinned {
+            rules.push(format!("# {}", comment(&ctx.site.rules[r].text)));
+            rules.extend(pinned_lines(ctx, r));
+        }
+        if plan.pinned.is_empty() {
+            rules.push(NOTHING.into());
+        }
+        let _ = write!(s, "\n# forward and serve rules of this state\n{}", inline(PINNED, &rules));
     }
     s
 }
 
-/// The lines a rule contributes to a state's ruleset (comments included).
-fn rule_lines(ctx: &Ctx, id: RuleId, routing: &Routing) -> Vec<String> {
-    match &ctx.site.rules[id].kind {
-        RuleKind::Default { .. } => vec!["# the router's own default route: ifstated sets it".into()],
-        RuleKind::Route { from, to, proto, ports, .. } => {
-            let sel = Selector { from, to, proto: *proto, ports };
-            if ctx.site.lans.is_empty() {
-                return vec![
-                    "# not emitted: route rules apply to traffic arriving on a lan's interface, and the site has no lan".into(),
-                ];
-            }
-            if live::is_live(routing) {
-                return vec![
-                    "# members used only while live-healthy: ifstated loads their rules into".into(),
-                    format!("# this anchor ({}) as their health changes", live::sub_anchor(id)),
-                    format!("anchor \"{}\"", live::sub_anchor_name(id)),
-                ];
-            }
-            Family::BOTH.iter().flat_map(|&f| routed(ctx, &sel, f, routing)).collect()
-        }
-        RuleKind::Forward { proto, ports, on, to, to_port } => forward(ctx, *proto, ports, *on, *to, *to_port),
-        RuleKind::Serve { proto, ports, host, via, stateless } => serve(ctx, *proto, ports, *host, *via, *stateless),
+/// What a choice's anchor holds: its rules for a routing whose members are
+/// all known, or for a choice not in force (`None`) a rule that never
+/// matches.
+pub fn choice_block(ctx: &Ctx, choice: ChoiceId, routing: Option<&Routing>) -> Vec<String> {
+    match routing {
+        Some(routing) => choice_rules(ctx, choice, routing),
+        None => vec![NOTHING.into()],
     }
 }
 
-/// A route rule's rules in one family for a routing whose members are all
-/// known: the one failover member, the balance chain, or a plain pass when
-/// nothing routes it (so that no earlier rule's route-to applies, and the
-/// main routing table decides).
-pub fn routed(ctx: &Ctx, sel: &Selector, f: Family, routing: &Routing) -> Vec<String> {
-    match routing {
-        Routing::Uplinks { mode: ViaMode::Failover, members } => {
-            route_line(ctx, sel, f, members.first().map(|m| m.uplink)).into_iter().collect()
-        }
-        Routing::Uplinks { members, .. } => {
-            let reach: Vec<&Member> = members.iter().filter(|m| next_hop(ctx, m.uplink, f).is_some()).collect();
-            if reach.is_empty() {
-                return route_line(ctx, sel, f, None).into_iter().collect();
-            }
-            let mut total = 0;
-            reach
-                .into_iter()
-                .filter_map(|m| {
+/// An inline anchor holding `rules`.
+pub fn inline(name: &str, rules: &[String]) -> String {
+    let body: String = rules.iter().map(|r| format!("\t{r}\n")).collect();
+    format!("anchor \"{name}\" {{\n{body}}}\n")
+}
+
+/// What a choice's anchor holds for a routing whose members are all known:
+/// per family its traffic comes in, the one failover member, the balance
+/// chain, or a plain pass when nothing routes it (so that no earlier rule's
+/// route-to applies, and the main routing table decides).
+fn choice_rules(ctx: &Ctx, choice: ChoiceId, routing: &Routing) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in ctx.choice_families(choice) {
+        match routing {
+            Routing::Uplinks { mode: ViaMode::Failover, members } => out.push(member_rule(ctx, f, members.first().map(|m| m.uplink))),
+            Routing::Uplinks { members, .. } => {
+                let reach: Vec<&Member> = members.iter().filter(|m| next_hop(ctx, m.uplink, f).is_some()).collect();
+                if reach.is_empty() {
+                    out.push(member_rule(ctx, f, None));
+                }
+                let mut total = 0;
+                for m in reach {
                     total += m.weight;
-                    let line = route_line(ctx, sel, f, Some(m.uplink))?;
-                    Some(match probability(m.weight, total) {
+                    let line = member_rule(ctx, f, Some(m.uplink));
+                    out.push(match probability(m.weight, total) {
                         Some(p) => format!("{line} {p}"),
                         None => line,
-                    })
-                })
-                .collect()
+                    });
+                }
+            }
+            Routing::Unrouted | Routing::Pinned { .. } => out.push(member_rule(ctx, f, None)),
         }
-        Routing::Unrouted | Routing::Pinned { .. } => route_line(ctx, sel, f, None).into_iter().collect(),
+    }
+    out
+}
+
+/// The rule of a choice's anchor that routes one family by `via` (unless
+/// it has no next hop there), or a plain pass.
+pub fn member_rule(ctx: &Ctx, f: Family, via: Option<UplinkId>) -> String {
+    match via.and_then(|u| Some((u, next_hop(ctx, u, f)?))) {
+        Some((u, next)) => format!("pass in {} route-to {next} {}", f.pf(), label(ctx, u)),
+        None => format!("pass in {}", f.pf()),
+    }
+}
+
+/// The lines of a `forward` or `serve` rule.
+fn pinned_lines(ctx: &Ctx, id: RuleId) -> Vec<String> {
+    match &ctx.site.rules[id].kind {
+        RuleKind::Forward { proto, ports, on, to, to_port } => forward(ctx, *proto, ports, *on, *to, *to_port),
+        RuleKind::Serve { proto, ports, host, via, stateless } => serve(ctx, *proto, ports, *host, *via, *stateless),
+        _ => Vec::new(),
+    }
+}
+
+/// A `via` as written, for comments.
+fn via_text(ctx: &Ctx, via: &Via) -> String {
+    let names: Vec<&str> = via.uplinks.iter().map(|&u| ctx.site.uplinks[u].name.as_str()).collect();
+    match via.mode {
+        ViaMode::Failover => format!("via {}", names.join(", ")),
+        ViaMode::Balance => format!("via balance({})", names.join(", ")),
+        ViaMode::Multipath => format!("via multipath({})", names.join(", ")),
     }
 }
 
@@ -252,23 +357,28 @@ pub struct Selector<'a> {
 }
 
 impl Selector<'_> {
-    /// `pass in on LANS FAMILY … from … to … port …`: the traffic entering
-    /// from the lans; `None` when the rule selects nothing of this family.
-    fn pass(&self, ctx: &Ctx, f: Family) -> Option<String> {
-        let on = lan_interfaces(ctx)?;
-        let fits = match self.proto {
+    /// Whether the rule selects traffic of family `f`.
+    pub fn fits(&self, f: Family) -> bool {
+        let proto = match self.proto {
             Some(Proto::Icmp) => f == Family::V4,
             Some(Proto::Icmp6) => f == Family::V6,
             _ => true,
         };
-        if !fits {
+        proto && nets(self.from, f).is_some() && (self.to.is_empty() || nets(self.to, f).is_some())
+    }
+
+    /// `in on LANS FAMILY … from … to … port …`: the traffic entering from
+    /// the lans; `None` when the rule selects nothing of this family.
+    fn criteria(&self, ctx: &Ctx, f: Family) -> Option<String> {
+        let on = lan_interfaces(ctx)?;
+        if !self.fits(f) {
             return None;
         }
         // Without a destination, everything but the router and the lans:
         // route-to would send traffic for them out by an uplink too.
         let to = if self.to.is_empty() { "! <wanc_local>".to_string() } else { nets(self.to, f)? };
         let from = nets(self.from, f)?;
-        let mut s = format!("pass in on {on} {}", f.pf());
+        let mut s = format!("in on {on} {}", f.pf());
         if let Some(p) = self.proto {
             let _ = write!(s, " proto {}", p.as_str());
         }
@@ -278,16 +388,6 @@ impl Selector<'_> {
         }
         Some(s)
     }
-}
-
-/// One rule of a route rule in one family: routed by `via` (unless it has
-/// no next hop in this family), or a plain pass.
-pub fn route_line(ctx: &Ctx, sel: &Selector, f: Family, via: Option<UplinkId>) -> Option<String> {
-    let pass = sel.pass(ctx, f)?;
-    Some(match via.and_then(|u| Some((u, next_hop(ctx, u, f)?))) {
-        Some((u, next)) => format!("{pass} route-to {next} {}", label(ctx, u)),
-        None => pass,
-    })
 }
 
 fn forward(ctx: &Ctx, proto: Proto, port_list: &[Ports], on: UplinkId, to: IpAddr, to_port: Option<u16>) -> Vec<String> {
@@ -392,9 +492,9 @@ fn uplink_macro(ctx: &Ctx, u: UplinkId, what: &str, f: Family) -> String {
 
 /// The next hop of `route-to` and `reply-to`.
 fn next_hop(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
-    Some(match hop(&ctx.site.uplinks[u], f)? {
-        Hop::Gateway(_) => uplink_macro(ctx, u, "gw", f),
-        Hop::Peer => format!("(${}_if:peer)", ctx.names.uplinks[u]),
+    Some(match ctx.plan.hop(u, f)? {
+        NextHop::Gateway { .. } => uplink_macro(ctx, u, "gw", f),
+        NextHop::Peer => format!("(${}_if:peer)", ctx.names.uplinks[u]),
     })
 }
 

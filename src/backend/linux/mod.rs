@@ -6,16 +6,19 @@
 //! Uplinks that a state leaves undecided ("either") are taken as up: the
 //! scripts have no health of their own. `wanc agent` refines them live.
 
+pub mod nft;
+
 use super::header;
-use crate::ir::{Site, State};
-use crate::linux::{self, Family, Ids, IpRule};
+use crate::ir::{Family, Site};
+use crate::lower::linux::{self, IpRule, Numbers};
+use crate::lower::{Plan, StateId};
 use crate::output::OutputFile;
 use std::fmt::Write;
 
-pub fn emit(site: &Site, ids: &Ids) -> Vec<OutputFile> {
-    let mut out = vec![file("setup.sh", setup(site, ids)), file("teardown.sh", teardown(site, ids))];
-    for state in &site.states {
-        out.push(file(&format!("state-{}.sh", state.name), state_script(site, ids, state)));
+pub fn emit(plan: &Plan, numbers: &Numbers) -> Vec<OutputFile> {
+    let mut out = vec![file("setup.sh", setup(plan, numbers)), file("teardown.sh", teardown(plan, numbers))];
+    for (s, state) in plan.site.states.iter().enumerate() {
+        out.push(file(&format!("state-{}.sh", state.name), state_script(plan, numbers, s)));
     }
     out
 }
@@ -34,44 +37,51 @@ fn saved_defaults(site: &Site, family: Family) -> String {
     format!("/run/wanc/{}.main-default{}", site.name, family.flag())
 }
 
-fn save_main_defaults(s: &mut String, site: &Site) {
+fn save_main_defaults(s: &mut String, plan: &Plan) {
+    let site = &plan.site;
     s.push_str(
         "# The main table's default routes as they were before wanc, for teardown.
 # Saved once: a second run must not save wanc's own routes.
 mkdir -p /run/wanc
 ",
     );
-    for family in linux::families(site) {
+    for &family in &plan.families {
         let file = saved_defaults(site, family);
         let _ = writeln!(s, "[ -e {file} ] || ip {} route save table main exact default > {file}", family.flag());
     }
     s.push('\n');
 }
 
-fn restore_main_defaults(s: &mut String, site: &Site) {
-    for family in linux::families(site) {
+fn restore_main_defaults(s: &mut String, plan: &Plan) {
+    let site = &plan.site;
+    for &family in &plan.families {
         let file = saved_defaults(site, family);
         let flag = family.flag();
         let _ = writeln!(s, "if [ -e {file} ]; then\n    ip {flag} route flush exact default\n    ip {flag} route restore < {file}\n    rm -f {file}\nfi");
     }
 }
 
-fn setup(site: &Site, ids: &Ids) -> String {
+fn setup(plan: &Plan, numbers: &Numbers) -> String {
+    let site = &plan.site;
     let mut s = preamble(site, &format!("Site `{}`: routing tables, rules and nftables for every uplink.", site.name));
-    save_main_defaults(&mut s, site);
+    save_main_defaults(&mut s, plan);
     s.push_str("# Each uplink's table holds its default route, for traffic that must leave by it.\n");
-    let uplink_routes = linux::uplink_routes(site);
+    let uplink_routes = linux::uplink_routes(plan);
     for family in Family::BOTH {
         let routes: Vec<String> = uplink_routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
         batch(&mut s, family, &routes);
     }
     s.push_str("\n# Rules: wanc owns priorities 10000-12999. Each is deleted before it is\n# added, so a second run does not stack copies.\n");
-    for rule in linux::ip_rules(site, ids) {
+    for rule in linux::ip_rules(plan, numbers) {
         let _ = writeln!(s, "{}", delete_rule(&rule));
         let _ = writeln!(s, "ip {} rule add {}", rule.family.flag(), rule.args());
     }
-    s.push_str("\n# Marks, NAT and forwards, in one transaction. The policy chain is created\n# empty if missing and otherwise kept: the state scripts own its contents.\n");
-    let _ = writeln!(s, "nft -f - <<'WANC_NFT'\n{}WANC_NFT", linux::nft_setup(site, ids));
+    s.push_str(
+        "\n# Marks, steering, NAT and forwards, in one transaction. The chains of the\n\
+         # routing choices are created empty if missing and otherwise kept: the\n\
+         # state scripts own their contents.\n",
+    );
+    let _ = writeln!(s, "nft -f - <<'WANC_NFT'\n{}WANC_NFT", nft::setup(plan, numbers));
     s
 }
 
@@ -86,41 +96,43 @@ fn batch(s: &mut String, family: Family, commands: &[String]) {
     let _ = writeln!(s, "ip {} -batch - <<'WANC_IP'\n{}\nWANC_IP", family.flag(), commands.join("\n"));
 }
 
-fn state_script(site: &Site, ids: &Ids, state: &State) -> String {
+fn state_script(plan: &Plan, numbers: &Numbers, id: StateId) -> String {
+    let (site, state) = (&plan.site, &plan.site.states[id]);
     let mut s =
         preamble(site, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
     s.push_str("# Routes, one batch per family.\n");
-    let routes = linux::state_routes(site, ids, state, None);
+    let routes = linux::state_routes(plan, numbers, id, None);
     for family in Family::BOTH {
         let commands: Vec<String> = routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
         batch(&mut s, family, &commands);
     }
-    let policy = linux::nft_policy(site, ids, state, None);
+    let choices: Vec<_> = nft::choices(plan, numbers, id, None).into_iter().enumerate().collect();
     let _ = writeln!(
         s,
-        "\n# The policy chain, replaced in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT",
-        linux::nft_policy_load(site, &policy)
+        "\n# What each routing choice does in this state, in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT",
+        nft::load_choices(plan, &choices)
     );
     s
 }
 
-fn teardown(site: &Site, ids: &Ids) -> String {
+fn teardown(plan: &Plan, numbers: &Numbers) -> String {
+    let site = &plan.site;
     let mut s = format!(
         "#!/bin/sh\n{}# Removes what setup.sh and the state scripts added, and nothing else.\nset -u\n\n",
         header(site, "#")
     );
-    let _ = writeln!(s, "nft delete table inet {} 2>/dev/null", linux::nft_table_name(site));
-    restore_main_defaults(&mut s, site);
-    for rule in linux::ip_rules(site, ids) {
+    let _ = writeln!(s, "nft delete table inet {} 2>/dev/null", nft::table_name(site));
+    restore_main_defaults(&mut s, plan);
+    for rule in linux::ip_rules(plan, numbers) {
         let _ = writeln!(s, "{}", delete_rule(&rule));
     }
-    for route in linux::uplink_routes(site) {
+    for route in linux::uplink_routes(plan) {
         if let Some(t) = route.table {
             let _ = writeln!(s, "ip {} route del default table {t} 2>/dev/null", route.family.flag());
         }
     }
-    for pool in &ids.pools {
-        for family in linux::families(site) {
+    for pool in &numbers.pools {
+        for &family in &plan.families {
             let _ = writeln!(s, "ip {} route flush table {} 2>/dev/null", family.flag(), pool.table);
         }
     }

@@ -1,0 +1,90 @@
+//! Putting a policy into effect, through one interface with one
+//! implementation per platform: Linux (netlink for routes and rules, one
+//! nftables transaction for the marks), OpenBSD (pfctl and route), and a
+//! dry run that logs. Each works from the lowered plan, which the applier
+//! computes once per policy it is given, and applies only what changed
+//! since the last time.
+
+mod dry_run;
+mod linux;
+mod openbsd;
+
+use crate::ir::Site;
+use crate::lower::{self, Plan, StateId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    Linux,
+    Openbsd,
+    DryRun,
+}
+
+/// One platform's way to apply a plan.
+trait Platform {
+    /// The static part (tables, rules, the nftables table or nothing); on a
+    /// reload, what changed.
+    fn setup(&mut self, plan: &Plan) -> Result<(), String>;
+    /// A state under live health, as a difference to what is in place;
+    /// returns how many objects changed.
+    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool]) -> Result<usize, String>;
+    /// Drops the connections of one uplink, off the main loop.
+    fn flush(&mut self, plan: &Plan, uplink: usize);
+    /// Removes everything it put in place.
+    fn teardown(&mut self, plan: &Plan) -> Result<(), String>;
+}
+
+pub struct Applier {
+    platform: Box<dyn Platform>,
+    /// The plan last set up.
+    plan: Option<Plan>,
+}
+
+impl Applier {
+    pub fn new(kind: BackendKind) -> Result<Applier, String> {
+        let platform: Box<dyn Platform> = match kind {
+            BackendKind::Linux => Box::new(linux::Linux::new()?),
+            BackendKind::Openbsd => Box::new(openbsd::Openbsd::default()),
+            BackendKind::DryRun => Box::new(dry_run::DryRun::default()),
+        };
+        Ok(Applier { platform, plan: None })
+    }
+
+    /// Lowers `site` and sets it up; the plan is kept only when that worked.
+    pub fn setup(&mut self, site: &Site) -> Result<(), String> {
+        let plan = lower::lower(site.clone());
+        self.platform.setup(&plan)?;
+        self.plan = Some(plan);
+        Ok(())
+    }
+
+    pub fn apply(&mut self, state: StateId, live: &[bool]) -> Result<usize, String> {
+        let plan = self.plan.as_ref().ok_or("no policy is set up")?;
+        if state >= plan.states.len() {
+            return Err(format!("no state {state}"));
+        }
+        self.platform.apply(plan, state, live)
+    }
+
+    pub fn flush(&mut self, uplink: usize) {
+        if let Some(plan) = &self.plan {
+            self.platform.flush(plan, uplink);
+        }
+    }
+
+    pub fn teardown(&mut self) -> Result<(), String> {
+        match self.plan.take() {
+            Some(plan) => self.platform.teardown(&plan),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs a command, logging what it did or why it failed.
+fn run_logged(args: &[&str]) {
+    use tracing::{info, warn};
+    match std::process::Command::new(args[0]).args(&args[1..]).output() {
+        Ok(out) if out.status.success() => info!(target: "apply", "{}", args.join(" ")),
+        Ok(out) => warn!(target: "apply", "{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => warn!(target: "apply", "cannot run {}: {e}", args[0]),
+    }
+}

@@ -1,0 +1,227 @@
+//! The nftables ruleset: one `inet` table of wanc's own holding connection
+//! marks, the steering of new connections, NAT and the forwards. (Chain
+//! names avoid nft's keywords: `policy`, `snat` and `dnat` would need
+//! quoting.)
+//!
+//! Steering is in two parts, so that a state change rewrites little:
+//! - the chain `steering`, written once by setup, holds every route rule,
+//!   last to first (policy rules are last-match-wins, the chain's first
+//!   match decides), each jumping to the chain of its routing choice;
+//! - one chain per choice, `choice_N`, which a state fills: the mark to set
+//!   and `accept`, which ends the steering of the connection. A choice
+//!   absent from the state is an empty chain: the jump returns and the next
+//!   rule of `steering` is tried, as if its rules were not there.
+
+use crate::ir::{self, Ports, Proto, Routing, RuleKind};
+use crate::lower::linux::{Numbers, MARK_MASK};
+use crate::lower::{effective, shares, ChoiceId, Plan, StateId};
+use ipnet::IpNet;
+use std::fmt::Write;
+
+/// `wanc_SITE`, with anything but letters, digits and `_` made `_`: site
+/// names are free text, table names are not.
+pub fn table_name(site: &ir::Site) -> String {
+    let clean: String = site.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    format!("wanc_{clean}")
+}
+
+fn choice_chain(c: ChoiceId) -> String {
+    format!("choice_{c}")
+}
+
+/// The table's static part, as nft commands loaded in one transaction:
+/// chains are created if missing and their rules rewritten, except the
+/// choice chains, which are created empty if missing and otherwise kept:
+/// the state owns them. Loading it twice leaves the same ruleset.
+pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
+    let t = table_name(&plan.site);
+    let mut s = format!("add table inet {t}\n");
+    for c in 0..plan.choices.len() {
+        let _ = writeln!(s, "add chain inet {t} {}", choice_chain(c));
+    }
+    let mut chain = |name: &str, hook: Option<&str>, rules: Vec<String>| {
+        let hook = hook.map(|h| format!(" {{ {h}; policy accept; }}")).unwrap_or_default();
+        let _ = writeln!(s, "add chain inet {t} {name}{hook}\nflush chain inet {t} {name}");
+        for rule in rules {
+            let _ = writeln!(s, "add rule inet {t} {name} {rule}");
+        }
+    };
+    // The steering chain before prerouting, which jumps to it.
+    chain("steering", None, steering(plan));
+    let mut pre = vec![
+        // A connection keeps the uplink it started on.
+        format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark return"),
+    ];
+    // Connections that arrive on an uplink answer through it.
+    for (up, mark) in plan.site.uplinks.iter().zip(&numbers.uplink_marks) {
+        pre.push(format!("iifname \"{}\" ct state new ct mark set {mark:#x} return", up.interface));
+    }
+    pre.push("ct state new jump steering".into());
+    chain("prerouting", Some("type filter hook prerouting priority mangle"), pre);
+    chain(
+        "output",
+        Some("type route hook output priority mangle"),
+        vec![format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark")],
+    );
+    chain("forwards", Some("type nat hook prerouting priority dstnat"), forwards(plan));
+    chain("translate", Some("type nat hook postrouting priority srcnat"), nats(plan));
+    s
+}
+
+/// Every route rule, last to first, jumping to its choice's chain.
+fn steering(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(rule, choice) in plan.routes.iter().rev() {
+        let RuleKind::Route { from, to, proto, ports, .. } = &plan.site.rules[rule].kind else { continue };
+        for matched in matches(from, to, *proto, ports) {
+            out.push(format!("{matched}jump {}  # {}", choice_chain(choice), plan.site.rules[rule].text.replace('\n', " ")));
+        }
+    }
+    out
+}
+
+/// What each choice's chain holds in a state, under live health when it is
+/// known; `None` for a choice absent from the state (an empty chain).
+pub fn choices(plan: &Plan, numbers: &Numbers, state: StateId, live: Option<&[bool]>) -> Vec<Option<String>> {
+    plan.states[state]
+        .choices
+        .iter()
+        .enumerate()
+        .map(|(c, routing)| {
+            let routing = effective(routing.as_ref()?, live);
+            let pool = numbers.choice_pools[c].map(|p| &numbers.pools[p]);
+            Some(match (&routing, pool) {
+                (Routing::Unrouted | Routing::Pinned { .. }, _) => "accept".to_string(),
+                (Routing::Uplinks { .. }, Some(pool)) => decide(&format!("meta mark set {:#x}", pool.mark)),
+                (Routing::Uplinks { members, .. }, None) => decide(&mark_members(numbers, members)),
+            })
+        })
+        .collect()
+}
+
+/// Marks a new connection, remembers the mark in it, and ends steering.
+fn decide(mark: &str) -> String {
+    format!("{mark} ct mark set meta mark accept")
+}
+
+/// The commands that give the choice chains `contents` (one per choice,
+/// `None` to leave that chain as it is, `Some(None)` for an empty chain).
+pub fn load_choices(plan: &Plan, contents: &[(ChoiceId, Option<String>)]) -> String {
+    let t = table_name(&plan.site);
+    let mut s = String::new();
+    for (c, rule) in contents {
+        let chain = choice_chain(*c);
+        let _ = writeln!(s, "flush chain inet {t} {chain}");
+        if let Some(rule) = rule {
+            let _ = writeln!(s, "add rule inet {t} {chain} {rule}");
+        }
+    }
+    s
+}
+
+/// One uplink's mark, or a weighted random pick among several.
+fn mark_members(numbers: &Numbers, members: &[ir::Member]) -> String {
+    if let [one] = members {
+        return format!("meta mark set {:#x}", numbers.uplink_marks[one.uplink]);
+    }
+    let mut slots = Vec::new();
+    for (m, share) in members.iter().zip(shares(members)) {
+        for _ in 0..share {
+            slots.push(numbers.uplink_marks[m.uplink]);
+        }
+    }
+    let map: Vec<String> = slots.iter().enumerate().map(|(i, mark)| format!("{i} : {mark:#x}")).collect();
+    format!("meta mark set numgen random mod {} map {{ {} }}", slots.len(), map.join(", "))
+}
+
+/// The match part of a rule, one per address family it spans.
+fn matches(from: &[IpNet], to: &[IpNet], proto: Option<Proto>, ports: &[Ports]) -> Vec<String> {
+    let l4 = match proto {
+        Some(p) if !ports.is_empty() => format!("{} dport {} ", p.as_str(), port_set(ports)),
+        Some(Proto::Icmp6) => "meta l4proto ipv6-icmp ".into(),
+        Some(p) => format!("meta l4proto {} ", p.as_str()),
+        None => String::new(),
+    };
+    let mut out = Vec::new();
+    for (v6, word) in [(false, "ip"), (true, "ip6")] {
+        let f: Vec<&IpNet> = from.iter().filter(|n| n.addr().is_ipv6() == v6).collect();
+        let t: Vec<&IpNet> = to.iter().filter(|n| n.addr().is_ipv6() == v6).collect();
+        // A side given only in the other family rules this family out.
+        if (!from.is_empty() && f.is_empty()) || (!to.is_empty() && t.is_empty()) {
+            continue;
+        }
+        let mut m = String::new();
+        if !f.is_empty() {
+            let _ = write!(m, "{word} saddr {} ", net_set(&f));
+        }
+        if !t.is_empty() {
+            let _ = write!(m, "{word} daddr {} ", net_set(&t));
+        }
+        if f.is_empty() && t.is_empty() {
+            // Neither side names an address: one rule for both families.
+            if !v6 {
+                out.push(l4.clone());
+            }
+            continue;
+        }
+        out.push(m + &l4);
+    }
+    out
+}
+
+fn net_set(nets: &[&IpNet]) -> String {
+    match nets {
+        [one] => one.to_string(),
+        many => format!("{{ {} }}", many.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn port_set(ports: &[Ports]) -> String {
+    let items: Vec<String> =
+        ports.iter().map(|p| if p.first == p.last { p.first.to_string() } else { format!("{}-{}", p.first, p.last) }).collect();
+    match items.as_slice() {
+        [one] => one.clone(),
+        many => format!("{{ {} }}", many.join(", ")),
+    }
+}
+
+fn forwards(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in &plan.site.rules {
+        let RuleKind::Forward { proto, ports, on, to, to_port } = &rule.kind else { continue };
+        let up = &plan.site.uplinks[*on];
+        let (word, family_v6) = if to.is_ipv6() { ("ip6", true) } else { ("ip", false) };
+        let Some(addr) = up.address(family_v6) else { continue };
+        let target = match (to_port, family_v6) {
+            (Some(p), true) => format!("[{to}]:{p}"),
+            (Some(p), false) => format!("{to}:{p}"),
+            (None, _) => to.to_string(),
+        };
+        out.push(format!(
+            "iifname \"{}\" {word} daddr {addr} {} dport {} dnat {word} to {target}",
+            up.interface,
+            proto.as_str(),
+            port_set(ports)
+        ));
+    }
+    out
+}
+
+fn nats(plan: &Plan) -> Vec<String> {
+    let site = &plan.site;
+    let mut out = Vec::new();
+    for up in &site.uplinks {
+        for nat in &up.nat {
+            let word = if nat.is_ipv6() { "ip6" } else { "ip" };
+            let lan_nets: Vec<&IpNet> =
+                site.lans.iter().flat_map(|l| &l.networks).filter(|n| n.addr().is_ipv6() == nat.is_ipv6()).collect();
+            let from = if lan_nets.is_empty() {
+                format!("{word} saddr != {nat}")
+            } else {
+                format!("{word} saddr {}", net_set(&lan_nets))
+            };
+            out.push(format!("oifname \"{}\" {from} snat {word} to {nat}", up.interface));
+        }
+    }
+    out
+}

@@ -1,0 +1,331 @@
+//! The Linux realisation of a site: packet marks, routing tables, rule
+//! priorities, multipath pools, and the routes and `ip rule`s they make.
+//! The script back end renders these as text and the agent applies them
+//! through netlink, so both put the kernel in the same state.
+//!
+//! How traffic is steered:
+//! - each uplink has a routing table holding its default route;
+//! - `ip rule`s send traffic from an uplink's address to its table (replies
+//!   and the router's own traffic leave by the uplink that owns the source);
+//! - nftables marks new connections from the lans per routing choice
+//!   (pinned: the uplink's mark; balance: a weighted random pick among the
+//!   healthy uplinks' marks; multipath: the mark of a pool table holding a
+//!   multipath route), stores the mark in the connection, and restores it on
+//!   every later packet, so a connection stays on its uplink;
+//! - connections arriving on an uplink are marked with it, so replies to
+//!   them (forwarded services included) leave by that uplink, the Linux
+//!   counterpart of pf's `reply-to`;
+//! - a rule of highest priority consults the main table for everything but
+//!   default routes, so lan and link routes always win over marks.
+
+use super::{effective, Choice, NextHop, Plan, StateId};
+use crate::ir::{self, Family, Routing, Site, UplinkId, ViaMode};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// Marks live in bits 8–15, leaving the others to the rest of the system.
+pub const MARK_MASK: u32 = 0xff00;
+const MARK_SHIFT: u32 = 8;
+/// Mark slots: one per uplink and one per multipath pool.
+pub const MAX_SLOTS: usize = 255;
+/// The kernel's largest nexthop weight in a multipath route.
+pub const MAX_NEXTHOP_WEIGHT: u32 = 256;
+
+/// Rule priorities: the kernel's own are 0 (local), 32766 (main) and 32767
+/// (default); wanc stays in 10000–12999, clear of both and of the low
+/// numbers hand-written setups use.
+pub const PRIO_MAIN: u32 = 10_000;
+pub const PRIO_SOURCE: u32 = 10_100;
+pub const PRIO_MARK: u32 = 11_000;
+pub const PRIO_SERVE: u32 = 12_000;
+/// How many serve rules fit between PRIO_SERVE and the end of wanc's range.
+pub const MAX_SERVE: usize = 999;
+/// Source rules: two per uplink (one per family) fit below PRIO_MARK.
+pub const MAX_UPLINKS: usize = 450;
+
+/// A multipath pool: a routing table whose default route spreads over its
+/// uplinks, selected by the pool's mark.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub uplinks: Vec<UplinkId>,
+    pub table: u32,
+    pub mark: u32,
+}
+
+/// The numbers of one site on Linux.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Numbers {
+    pub uplink_marks: Vec<u32>,
+    pub pools: Vec<Pool>,
+    /// Per choice, the pool its multipath route lives in.
+    pub choice_pools: Vec<Option<usize>>,
+}
+
+/// Why a site does not fit the kernel's numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overflow {
+    Marks(usize),
+    Uplinks(usize),
+    Serves(usize),
+    /// A multipath member's weight, reduced, is still above the kernel's.
+    Weight { uplink: UplinkId, reduced: u32 },
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overflow::Marks(n) => write!(f, "{n} uplinks and multipath pools need marks, {MAX_SLOTS} fit"),
+            Overflow::Uplinks(n) => write!(f, "{n} uplinks, {MAX_UPLINKS} fit in wanc's rule priorities"),
+            Overflow::Serves(n) => write!(f, "{n} serve rules, {MAX_SERVE} fit in wanc's rule priorities"),
+            Overflow::Weight { reduced, .. } => {
+                write!(f, "a multipath weight of {reduced} (after reducing the shares), {MAX_NEXTHOP_WEIGHT} is the kernel's largest")
+            }
+        }
+    }
+}
+
+/// Allocates marks and pool tables. Pools are the distinct uplink lists of
+/// `multipath(…)` choices, numbered after the highest uplink table.
+pub fn allocate(site: &Site, choices: &[Choice]) -> Result<Numbers, Overflow> {
+    if site.uplinks.len() > MAX_UPLINKS {
+        return Err(Overflow::Uplinks(site.uplinks.len()));
+    }
+    let serves = site.rules.iter().filter(|r| matches!(r.kind, ir::RuleKind::Serve { .. })).count();
+    if serves > MAX_SERVE {
+        return Err(Overflow::Serves(serves));
+    }
+    let mut lists: Vec<&[UplinkId]> = Vec::new();
+    let mut choice_pools = Vec::with_capacity(choices.len());
+    for choice in choices {
+        if choice.via.mode != ViaMode::Multipath {
+            choice_pools.push(None);
+            continue;
+        }
+        let pool = match lists.iter().position(|l| *l == choice.via.uplinks.as_slice()) {
+            Some(p) => p,
+            None => {
+                lists.push(&choice.via.uplinks);
+                lists.len() - 1
+            }
+        };
+        choice_pools.push(Some(pool));
+    }
+    let slots = site.uplinks.len() + lists.len();
+    if slots > MAX_SLOTS {
+        return Err(Overflow::Marks(slots));
+    }
+    // The kernel takes nexthop weights up to 256, and shares, not absolute
+    // weights, matter: a route's weights are divided by their greatest
+    // common divisor (1000:500 is 2:1). Any subset of a pool divides by a
+    // multiple of the whole pool's divisor, so the whole pool bounds them.
+    for list in &lists {
+        let divisor = list.iter().map(|&u| site.uplinks[u].weight).fold(0, gcd).max(1);
+        if let Some(&uplink) = list.iter().find(|&&u| site.uplinks[u].weight / divisor > MAX_NEXTHOP_WEIGHT) {
+            return Err(Overflow::Weight { uplink, reduced: site.uplinks[uplink].weight / divisor });
+        }
+    }
+    let mark = |slot: usize| ((slot as u32) + 1) << MARK_SHIFT;
+    let uplink_marks = (0..site.uplinks.len()).map(mark).collect();
+    let used: Vec<u32> = site.uplinks.iter().map(|u| u.table).collect();
+    let mut next = used.iter().copied().max().unwrap_or(100) + 1;
+    let mut pools = Vec::new();
+    for (i, uplinks) in lists.into_iter().enumerate() {
+        while used.contains(&next) || (253..=255).contains(&next) {
+            next += 1;
+        }
+        pools.push(Pool { uplinks: uplinks.to_vec(), table: next, mark: mark(site.uplinks.len() + i) });
+        next += 1;
+    }
+    Ok(Numbers { uplink_marks, pools, choice_pools })
+}
+
+pub fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl Family {
+    /// The `ip` option selecting the family.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Selector {
+    /// `lookup main suppress_prefixlength 0`: main-table routes other than
+    /// the default win over every mark.
+    SuppressMain,
+    From(IpNet),
+    Fwmark(u32),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IpRule {
+    pub family: Family,
+    pub priority: u32,
+    pub selector: Selector,
+    /// 254 is main.
+    pub table: u32,
+}
+
+impl IpRule {
+    /// The arguments after `ip -4 rule add`.
+    pub fn args(&self) -> String {
+        let what = match &self.selector {
+            Selector::SuppressMain => "lookup main suppress_prefixlength 0".to_string(),
+            Selector::From(net) => format!("from {net} lookup {}", self.table),
+            Selector::Fwmark(mark) => format!("fwmark {mark:#x}/{MARK_MASK:#x} lookup {}", self.table),
+        };
+        format!("priority {} {what}", self.priority)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nexthop {
+    /// `None` for a point-to-point link (`gateway dev`).
+    pub gateway: Option<IpAddr>,
+    pub dev: String,
+    pub weight: u32,
+}
+
+/// A default route in one table; no nexthops means "no default route".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub family: Family,
+    /// `None` is the main table.
+    pub table: Option<u32>,
+    pub nexthops: Vec<Nexthop>,
+}
+
+impl Route {
+    /// The `ip` command (without `ip -4`) that puts this route in place.
+    pub fn command(&self) -> String {
+        let table = self.table.map(|t| format!(" table {t}")).unwrap_or_default();
+        match self.nexthops.as_slice() {
+            [] if self.table.is_none() => "route flush exact default".to_string(),
+            // `throw` sends the lookup on to the next rule, so traffic of an
+            // unrouted pool falls back to the main table, and replacing it is
+            // idempotent where a flush of a missing table fails.
+            [] => format!("route replace throw default{table}"),
+            [one] => format!("route replace default{}{table}", hop(one, false)),
+            many => {
+                let hops: String = many.iter().map(|h| format!(" nexthop{}", hop(h, true))).collect();
+                format!("route replace default{table}{hops}")
+            }
+        }
+    }
+}
+
+fn hop(h: &Nexthop, weighted: bool) -> String {
+    let via = h.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+    let weight = if weighted { format!(" weight {}", h.weight) } else { String::new() };
+    // `onlink`: the gateway is on the uplink's link even where the table
+    // holds no link route for it (uplink tables hold only the default).
+    let onlink = if h.gateway.is_some() { " onlink" } else { "" };
+    format!("{via} dev {}{weight}{onlink}", h.dev)
+}
+
+/// An uplink's next hop in one family as Linux names it, if it has one.
+fn nexthop(plan: &Plan, up: UplinkId, family: Family, weight: u32) -> Option<Nexthop> {
+    let gateway = match plan.hop(up, family)? {
+        NextHop::Gateway { address, .. } => Some(*address),
+        NextHop::Peer => None,
+    };
+    Some(Nexthop { gateway, dev: plan.site.uplinks[up].interface.clone(), weight })
+}
+
+/// Each uplink's table: its default route, per family it has a next hop in.
+pub fn uplink_routes(plan: &Plan) -> Vec<Route> {
+    let mut out = Vec::new();
+    for (u, up) in plan.site.uplinks.iter().enumerate() {
+        for family in Family::BOTH {
+            if let Some(hop) = nexthop(plan, u, family, 1) {
+                out.push(Route { family, table: Some(up.table), nexthops: vec![hop] });
+            }
+        }
+    }
+    out
+}
+
+pub fn ip_rules(plan: &Plan, numbers: &Numbers) -> Vec<IpRule> {
+    let site = &plan.site;
+    let mut out: Vec<IpRule> = plan
+        .families
+        .iter()
+        .map(|&family| IpRule { family, priority: PRIO_MAIN, selector: Selector::SuppressMain, table: 254 })
+        .collect();
+    for (i, up) in site.uplinks.iter().enumerate() {
+        for (j, addr) in up.addresses.iter().enumerate() {
+            out.push(IpRule {
+                family: Family::of(&addr.addr()),
+                priority: PRIO_SOURCE + 2 * i as u32 + j as u32,
+                selector: Selector::From(IpNet::from(addr.addr())),
+                table: up.table,
+            });
+        }
+    }
+    let marks = site.uplinks.iter().zip(&numbers.uplink_marks).map(|(u, m)| (*m, u.table));
+    let pools = numbers.pools.iter().map(|p| (p.mark, p.table));
+    for (slot, (mark, table)) in marks.chain(pools).enumerate() {
+        for &family in &plan.families {
+            out.push(IpRule { family, priority: PRIO_MARK + slot as u32, selector: Selector::Fwmark(mark), table });
+        }
+    }
+    let serves = site.rules.iter().filter_map(|r| match &r.kind {
+        ir::RuleKind::Serve { host, via, .. } => Some((*host, *via)),
+        _ => None,
+    });
+    for (k, (host, via)) in serves.enumerate() {
+        out.push(IpRule {
+            family: Family::of(&host),
+            priority: PRIO_SERVE + k as u32,
+            selector: Selector::From(IpNet::from(host)),
+            table: site.uplinks[via].table,
+        });
+    }
+    out
+}
+
+/// What a state moves: the main default route (when the site has a default
+/// rule) and every multipath pool table, per family.
+pub fn state_routes(plan: &Plan, numbers: &Numbers, state: StateId, live: Option<&[bool]>) -> Vec<Route> {
+    let mut out = Vec::new();
+    let sp = &plan.states[state];
+    if let Some(routing) = &sp.default {
+        let routing = effective(routing, live);
+        for &family in &plan.families {
+            out.push(Route { family, table: None, nexthops: hops(plan, &routing, family) });
+        }
+    }
+    for (p, pool) in numbers.pools.iter().enumerate() {
+        // The pool's route follows the first choice of it in force here.
+        let routing = (0..plan.choices.len())
+            .filter(|&c| numbers.choice_pools[c] == Some(p))
+            .find_map(|c| sp.choices[c].as_ref())
+            .map(|r| effective(r, live))
+            .unwrap_or(Routing::Unrouted);
+        for &family in &plan.families {
+            out.push(Route { family, table: Some(pool.table), nexthops: hops(plan, &routing, family) });
+        }
+    }
+    out
+}
+
+/// The nexthops of a routing in one family, weights reduced to their shares.
+fn hops(plan: &Plan, routing: &Routing, family: Family) -> Vec<Nexthop> {
+    match routing {
+        Routing::Uplinks { members, .. } => {
+            let shares = super::shares(members);
+            members.iter().zip(shares).filter_map(|(m, share)| nexthop(plan, m.uplink, family, share)).collect()
+        }
+        Routing::Pinned { uplink, .. } => nexthop(plan, *uplink, family, 1).into_iter().collect(),
+        Routing::Unrouted => Vec::new(),
+    }
+}
