@@ -110,7 +110,7 @@ sys.exit(1)
 
 fn failover(every: &str, timeout: &str, fall_limit: Duration) {
     let source = site(2, every, timeout);
-    let model = wanc::driver::compile_source("bench.wan", &source).site.expect("site compiles");
+    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
     let t = Topology::build(&model, "b");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -167,7 +167,7 @@ fn failover(every: &str, timeout: &str, fall_limit: Duration) {
 
 fn footprint() {
     let source = site(16, "1s", "200ms");
-    let model = wanc::driver::compile_source("bench.wan", &source).site.expect("site compiles");
+    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
     let t = Topology::build(&model, "f");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent16-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

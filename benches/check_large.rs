@@ -84,7 +84,7 @@ fn main() {
         let c = wanc::driver::compile_file(&path).expect("readable");
         times.push(start.elapsed());
         assert!(!c.has_errors(), "{}", wanc::render::short(&c.diagnostics, &c.sources));
-        assert_eq!(c.site.as_ref().map(|s| s.states.len()), Some(STATES));
+        assert_eq!(c.site().map(|s| s.states.len()), Some(STATES));
     }
     times.sort();
     let child = Command::new(std::env::current_exe().expect("own path")).arg("--child").arg(&path).output().expect("child runs");

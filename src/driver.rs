@@ -85,7 +85,7 @@ fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagno
                 span_of(&up.name),
                 format!("`{}` weighs {reduced} shares in a multipath route, Linux takes at most 256", up.name),
             )
-            .label(format!("weight {} here", up.weight))
+            .label(format!("its weight is {}", up.weight))
             .help("use smaller weights in the multipath list, or `balance(…)`; see `wanc explain E0603`")
         }
         other => {

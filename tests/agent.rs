@@ -97,7 +97,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let policy = build(&dir, SITE);
-    let site = wanc::driver::compile_source("agent.wan", SITE).site.expect("site compiles");
+    let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
     let t = Topology::build(&site, "a");
     let before = t.router_state();
     let control = dir.join("agent.sock");

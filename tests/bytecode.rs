@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wanc::ast::ViaMode;
 use wanc::bytecode::format::{crc32, Section, MAX_COND_DEPTH};
 use wanc::bytecode::{self, CondError, LoadError, Place};
 use wanc::ir::*;
@@ -18,7 +17,7 @@ use wanc::ir::*;
 // Helpers
 
 fn compile(path: &Path) -> Option<Site> {
-    wanc::driver::compile_file(path).expect("readable source").site
+    wanc::driver::compile_file(path).expect("readable source").plan.map(|p| p.site)
 }
 
 fn examples() -> Vec<PathBuf> {
@@ -257,7 +256,7 @@ fn generated_sites_roundtrip() {
     for (uplinks, rules, states) in [(3, 10, 2), (16, 300, 12)] {
         let c = wanc::driver::compile_source("generated.wan", &generated(uplinks, rules, states));
         let report = wanc::render::short(&c.diagnostics, &c.sources);
-        let site = c.site.unwrap_or_else(|| panic!("generated site compiles:\n{report}"));
+        let site = c.plan.map(|p| p.site).unwrap_or_else(|| panic!("generated site compiles:\n{report}"));
         assert_eq!(site.rules.len(), rules + 1);
         roundtrip(&site);
     }

@@ -11,7 +11,7 @@ fn examples_compile_cleanly_and_inspect() {
         let c = driver::compile_file(path).expect("example readable");
         let report = wanc::render::short(&c.diagnostics, &c.sources);
         assert!(c.diagnostics.is_empty(), "{} has diagnostics:\n{report}", path.display());
-        let site = c.site.expect("a clean compilation has a model");
+        let site = c.site().expect("a clean compilation has a model");
         let source = std::fs::read_to_string(path).expect("example readable");
         insta::with_settings!({ description => source, omit_expression => true }, {
             insta::assert_snapshot!(wanc::inspect::inspect(&site));

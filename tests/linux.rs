@@ -20,7 +20,7 @@ fn build(example: &str, tag: &str) -> Built {
     let out = Command::new(env!("CARGO_BIN_EXE_wanc")).args(["build", example, "-o"]).arg(&dir).output().expect("wanc runs");
     assert!(out.status.success(), "build failed: {}", String::from_utf8_lossy(&out.stderr));
     let c = wanc::driver::compile_file(example.as_ref()).expect("readable");
-    Built { site: c.site.expect("compiles"), dir }
+    Built { site: c.plan.expect("compiles").site, dir }
 }
 
 impl Built {

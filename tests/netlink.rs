@@ -10,7 +10,8 @@ mod netns;
 
 use std::os::fd::AsRawFd;
 use std::process::Command;
-use wanc::linux::{self, Family, IpRule, Nexthop, Route, Selector};
+use wanc::ir::Family;
+use wanc::lower::linux::{self, IpRule, Nexthop, Route, Selector};
 use wanc::netlink::{self, Netlink};
 
 /// Root and iproute2; the other tools of the namespace tests are not needed.
@@ -398,8 +399,9 @@ fn triple_dual_stack_matches_the_scripts() {
         return;
     }
     let compiled = wanc::driver::compile_file("examples/triple-dual-stack.wan".as_ref()).expect("readable");
-    let site = compiled.site.expect("compiles");
-    let ids = linux::allocate(&site).expect("fits");
+    let plan = compiled.plan.expect("compiles");
+    let site = &plan.site;
+    let ids = plan.linux.as_ref().expect("fits");
     let devs: Vec<&str> = site.uplinks.iter().map(|u| u.interface.as_str()).chain(site.lans.iter().map(|_| "lan0")).collect();
     let (a, b) = pair("t", &devs);
     for ns in [&a, &b] {
@@ -413,8 +415,8 @@ fn triple_dual_stack_matches_the_scripts() {
     let mut nl = a.netlink();
     nl.set_protocol(netlink::RTPROT_BOOT);
 
-    let setup_routes = linux::uplink_routes(&site);
-    let rules = linux::ip_rules(&site, &ids);
+    let setup_routes = linux::uplink_routes(&plan);
+    let rules = linux::ip_rules(&plan, ids);
     for round in 0..2 {
         nl.apply(&setup_routes).unwrap();
         nl.set_rules(&rules).unwrap();
@@ -423,9 +425,10 @@ fn triple_dual_stack_matches_the_scripts() {
         assert_eq!(a.state(), b.state(), "setup, round {round}");
     }
     // Every state, then back to the first, each applied twice.
-    let order: Vec<&wanc::ir::State> = site.states.iter().chain(site.states.first()).collect();
-    for state in order {
-        let routes = linux::state_routes(&site, &ids, state, None);
+    let order: Vec<usize> = (0..site.states.len()).chain([0]).collect();
+    for id in order {
+        let state = &site.states[id];
+        let routes = linux::state_routes(&plan, ids, id, None);
         nl.apply(&routes).unwrap_or_else(|e| panic!("state {}: {e}", state.name));
         b.ip_routes(&routes);
         let once = a.state();

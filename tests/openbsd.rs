@@ -13,26 +13,26 @@ use std::path::PathBuf;
 use std::process::Command;
 use wanc::backend::openbsd;
 use wanc::driver;
-use wanc::ir::Site;
+use wanc::lower::Plan;
 
 /// Compiles source text that must have no errors.
-fn compile(name: &str, text: &str) -> Site {
+fn compile(name: &str, text: &str) -> Plan {
     let c = driver::compile_source(name, text);
     let report = wanc::render::short(&c.diagnostics, &c.sources);
     assert!(!c.has_errors(), "{name} has errors:\n{report}");
-    c.site.expect("a clean compilation has a model")
+    c.plan.expect("a clean compilation has a model")
 }
 
 /// An example, named relative to the crate so snapshots do not depend on
 /// where the checkout lives.
-fn example(name: &str) -> Site {
+fn example(name: &str) -> Plan {
     let path = format!("examples/{name}");
     compile(&path, &std::fs::read_to_string(&path).expect("example readable"))
 }
 
 /// The OpenBSD outputs by path.
-fn outputs(site: &Site) -> BTreeMap<String, String> {
-    openbsd::emit(site)
+fn outputs(plan: &Plan) -> BTreeMap<String, String> {
+    openbsd::emit(plan)
         .into_iter()
         .map(|f| (f.path.display().to_string(), String::from_utf8(f.contents).expect("text")))
         .collect()
@@ -69,7 +69,7 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
         assert!(conf.states.contains(target), "set-state {target:?} is not declared");
     }
     // Every ruleset ifstated loads exists, and every anchor it loads
-    // rules into is one that state's ruleset hooks in.
+    // rules into is one a route rule of pf/wanc.conf hands traffic to.
     for (state, run) in &conf.runs {
         if let Some(path) = run.strip_prefix("pfctl -q -a wanc/policy -f /etc/wanc/") {
             assert!(out.contains_key(path), "{path} is loaded but not written");
@@ -77,8 +77,8 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
         }
         if let (Some(state), Some(i)) = (state, run.find("pfctl -q -a wanc/policy/")) {
             let anchor = run[i + "pfctl -q -a wanc/policy/".len()..].split(' ').next().unwrap_or("");
-            let policy = &out[&format!("pf/policy.{state}.conf")];
-            assert!(policy.contains(&format!("anchor \"{anchor}\"")), "{state} loads {anchor} without hooking it in");
+            let hook = format!("anchor \"wanc/policy/{anchor}\" in on ");
+            assert!(out["pf/wanc.conf"].contains(&hook), "{state} loads {anchor}, which no rule of pf/wanc.conf hands traffic to");
         }
     }
     // pf: macros defined before use, braces balanced, route options well formed.
@@ -90,7 +90,9 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
                 let name: String = word.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 assert!(defined.contains(&name.as_str()), "{path}: macro ${name} is not defined: {line}");
             }
-            assert_eq!(line.matches('{').count(), line.matches('}').count(), "{path}: {line}");
+            // Braces balance on a line, but for an inline anchor's block.
+            let block = line.starts_with("anchor ") && line.ends_with('{') || line == "}";
+            assert!(block || line.matches('{').count() == line.matches('}').count(), "{path}: {line}");
             if line.contains("route-to") || line.contains("reply-to") {
                 assert!(line.contains(" label \""), "{path}: no label: {line}");
                 assert!(!line.contains("no state"), "{path}: pf wants state for route options: {line}");
@@ -115,22 +117,29 @@ fn check_sh_syntax(conf: &ifstated_model::Conf) {
 #[test]
 fn dual_isp_balances_and_pins_https() {
     let out = outputs(&example("dual-isp-failover.wan"));
+    // Each route rule is written once, handing its traffic to the anchor of
+    // its routing choice; https comes after the balance: pf's last match
+    // wins, so it stays on its own choice.
+    let wanc = &out["pf/wanc.conf"];
+    let balance = "anchor \"wanc/policy/choice0\" in on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>\n";
+    let https = "anchor \"wanc/policy/choice1\" in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443\n";
+    let (a, b) = (wanc.find(balance), wanc.find(https));
+    assert!(a.is_some() && b.is_some() && a < b, "{wanc}");
+    // A state fills the anchors: one rule per member, labelled for `flush
+    // states`; the chain splits connections by weight (1:1 here, so the
+    // second member gets 50%); https on isp2.
     let all = &out["pf/policy.allworking.conf"];
-    let balance = "pass in on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>";
-    // One rule per member, labelled for `flush states`; the chain splits
-    // connections by weight (1:1 here, so the second member gets 50%).
-    let isp1 = format!("{balance} route-to $isp1_gw label \"isp1\"\n");
-    let isp2 = format!("{balance} route-to $isp2_gw label \"isp2\" probability 50%\n");
-    let https =
-        "pass in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443 route-to $isp2_gw label \"isp2\"\n";
-    let (a, b, c) = (all.find(&isp1), all.find(&isp2), all.find(https));
-    assert!(a.is_some() && b.is_some() && c.is_some(), "{all}");
-    // https comes after the balance: pf's last match wins, so it stays on isp2.
-    assert!(a < b && b < c, "{all}");
+    assert!(
+        all.contains(
+            "anchor \"choice0\" {\n\tpass in inet route-to $isp1_gw label \"isp1\"\n\tpass in inet route-to $isp2_gw label \"isp2\" probability 50%\n}\n"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("anchor \"choice1\" {\n\tpass in inet route-to $isp2_gw label \"isp2\"\n}\n"), "{all}");
     // Without isp2 everything, https included, leaves by isp1.
     let noisp2 = &out["pf/policy.noisp2.conf"];
     assert!(!noisp2.contains("$isp2_gw"), "{noisp2}");
-    assert!(noisp2.contains("port 443 route-to $isp1_gw label \"isp1\""), "{noisp2}");
+    assert!(noisp2.contains("anchor \"choice1\" {\n\tpass in inet route-to $isp1_gw label \"isp1\"\n}\n"), "{noisp2}");
     // With nothing up, traffic is passed to the main routing table.
     assert!(!out["pf/policy.alldown.conf"].contains("route-to"));
     // NAT per uplink, to its address.
@@ -165,7 +174,8 @@ fn weights_split_by_probability() {
 #[test]
 fn multihomed_server_is_stateless_on_every_hop() {
     let out = outputs(&example("multihomed-webserver.wan"));
-    let policy = &out["pf/policy.via_isp.conf"];
+    // Serve rules are in force in every state: written once, in wanc.conf.
+    let policy = &out["pf/wanc.conf"];
     let serve: Vec<&str> = policy.lines().filter(|l| l.contains("$www_host")).collect();
     assert_eq!(
         serve,
@@ -187,8 +197,13 @@ fn multihomed_server_is_stateless_on_every_hop() {
 #[test]
 fn forwarded_services_reply_by_their_uplink() {
     let out = outputs(&example("redundant-multipath.wan"));
+    // Forwards are in force in every state: written once, in wanc.conf, and
+    // in no state's ruleset.
     for state in ["via_ext1", "via_ext2", "unrouted"] {
-        let policy = &out[&format!("pf/policy.{state}.conf")];
+        assert!(!out[&format!("pf/policy.{state}.conf")].contains("rdr-to"));
+    }
+    {
+        let policy = &out["pf/wanc.conf"];
         assert!(
             policy.contains(
                 "pass in on $ext1_if inet proto tcp from any to $ext1_addr port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
@@ -262,9 +277,10 @@ fn checks_hold_rise_and_fall() {
 fn live_members_are_reloaded_by_health() {
     let out = outputs(&example("triple-dual-stack.wan"));
     let policy = &out["pf/policy.degraded.conf"];
-    assert!(policy.contains("anchor \"r1\"\n"), "{policy}");
+    assert!(policy.contains("# members used only while live-healthy: ifstated loads wanc/policy/choice0\n"), "{policy}");
+    assert!(!policy.contains("anchor \"choice0\""), "{policy}");
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
-    let reload = find_run(&conf, "degraded", "pfctl -q -a wanc/policy/r1 -f -");
+    let reload = find_run(&conf, "degraded", "pfctl -q -a wanc/policy/choice0 -f -");
     let sb = Sandbox::new("live");
     sb.stub("pfctl", "cat > \"$STUB/anchor\"");
     let rules = |fibre: &str, cable: &str, lte: &str| {
@@ -272,9 +288,9 @@ fn live_members_are_reloaded_by_health() {
         sb.write("run/wanc.cable", cable);
         sb.write("run/wanc.lte", lte);
         sb.run(&reload);
-        sb.read("anchor").lines().filter(|l| l.contains(" inet from")).map(|l| l.to_string()).collect::<Vec<_>>()
+        sb.read("anchor").lines().filter(|l| l.split(' ').nth(2) == Some("inet")).map(|l| l.to_string()).collect::<Vec<_>>()
     };
-    let lan = "pass in on $office_if inet from 192.168.10.0/24 to ! <wanc_local>";
+    let lan = "pass in inet";
     // fibre (weight 2) and lte: lte gets 1/3.
     assert_eq!(
         rules("up", "down", "up"),
@@ -452,8 +468,8 @@ fn sixteen_uplinks_with_derived_states_stay_small() {
         reversed.join(", ")
     ));
     let site = compile("sixteen.wan", &src);
-    assert!(site.derived_states);
-    assert_eq!(site.states.len(), n + 1);
+    assert!(site.site.derived_states);
+    assert_eq!(site.site.states.len(), n + 1);
     let out = outputs(&site);
     let total: usize = out.values().map(String::len).sum();
     assert!(total < 1_000_000, "{total} bytes of OpenBSD output");

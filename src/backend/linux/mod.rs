@@ -107,6 +107,9 @@ fn state_script(plan: &Plan, numbers: &Numbers, id: StateId) -> String {
         batch(&mut s, family, &commands);
     }
     let choices: Vec<_> = nft::choices(plan, numbers, id, None).into_iter().enumerate().collect();
+    if choices.is_empty() {
+        return s;
+    }
     let _ = writeln!(
         s,
         "\n# What each routing choice does in this state, in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT",

@@ -8,8 +8,8 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let c = wanc::driver::compile_source("fuzz.wan", &text);
     let _ = wanc::render::short(&c.diagnostics, &c.sources);
-    if let Some(site) = &c.site {
-        let _ = wanc::inspect::inspect(site);
-        let _ = wanc::backend::all(site);
+    if let Some(plan) = &c.plan {
+        let _ = wanc::inspect::inspect(&plan.site);
+        let _ = wanc::backend::all(plan, &wanc::lower::Target::ALL);
     }
 });
