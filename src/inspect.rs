@@ -41,10 +41,10 @@ pub fn inspect(site: &Site) -> String {
         let health: Vec<String> =
             site.uplinks.iter().zip(&state.health).map(|(u, h)| format!("{} {}", u.name, h.as_str())).collect();
         let _ = writeln!(out, "  health: {}", health.join(", "));
-        let width = state.rules.iter().map(|&r| site.rules[r].text.len()).max().unwrap_or(0).min(60);
-        for (&rule, routing) in state.rules.iter().zip(&state.routing) {
-            let rule = &site.rules[rule];
-            let _ = writeln!(out, "  {:<width$}  -> {}", rule.text, describe(routing, site));
+        let width = site.rules_of(state).map(|r| site.rules[r].text.len()).max().unwrap_or(0).min(60);
+        for id in site.rules_of(state) {
+            let routing = site.routing(state, id);
+            let _ = writeln!(out, "  {:<width$}  -> {}", site.rules[id].text, describe(&routing, site));
         }
     }
     out

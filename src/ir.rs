@@ -20,13 +20,38 @@ pub struct Site {
     /// True when the site declares no states and they were derived from the
     /// failover order of the default route.
     pub derived_states: bool,
-    /// Every rule once: the site policy first, then the rules that states
-    /// bring in their own `policy { }`. States refer to them by index.
+    /// Every rule once: the site policy first (`site_rules` of them), then
+    /// the rules that states bring in their own `policy { }`. States refer
+    /// to them by index.
     pub rules: Vec<Rule>,
+    pub site_rules: usize,
+    /// Every distinct `via` of the rules, once: rules refer to them by
+    /// index, and a state decides the routing of each once, whatever the
+    /// number of rules that share it.
+    pub vias: Vec<Via>,
     pub states: Vec<State>,
 }
 
 pub type RuleId = usize;
+pub type ViaId = usize;
+
+impl Site {
+    /// The rules in force in a state, in the order they are matched (last
+    /// match wins): the site rules its own do not replace, then its own.
+    pub fn rules_of<'a>(&'a self, state: &'a State) -> impl Iterator<Item = RuleId> + 'a {
+        (0..self.site_rules).filter(|r| !state.replaced.contains(r)).chain(state.own.iter().copied())
+    }
+
+    /// The routing a rule has in a state.
+    pub fn routing(&self, state: &State, rule: RuleId) -> Routing {
+        match &self.rules[rule].kind {
+            RuleKind::Default { via } | RuleKind::Route { via, .. } => state.routing[*via].clone(),
+            RuleKind::Forward { on: uplink, .. } | RuleKind::Serve { via: uplink, .. } => {
+                Routing::Pinned { uplink: *uplink, health: state.health[*uplink] }
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Lan {
@@ -193,8 +218,8 @@ pub struct Rule {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "rule", rename_all = "lowercase")]
 pub enum RuleKind {
-    Default { via: Via },
-    Route { from: Vec<IpNet>, to: Vec<IpNet>, proto: Option<Proto>, ports: Vec<Ports>, via: Via },
+    Default { via: ViaId },
+    Route { from: Vec<IpNet>, to: Vec<IpNet>, proto: Option<Proto>, ports: Vec<Ports>, via: ViaId },
     Forward { proto: Proto, ports: Vec<Ports>, on: UplinkId, to: IpAddr, to_port: Option<u16> },
     Serve { proto: Proto, ports: Vec<Ports>, host: IpAddr, via: UplinkId, stateless: bool },
 }
@@ -210,7 +235,7 @@ pub enum ViaMode {
     Multipath,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Hash)]
 pub struct Via {
     pub mode: ViaMode,
     pub uplinks: Vec<UplinkId>,
@@ -299,10 +324,12 @@ pub struct State {
     pub health: Vec<Health>,
     pub on_enter: Vec<Action>,
     pub on_exit: Vec<Action>,
-    /// The state's policy, as indices into `Site::rules`: the site policy
-    /// with this state's replacements, the state's own rules first.
-    pub rules: Vec<RuleId>,
-    /// Parallel to `rules`: the routing each rule resolves to in this state.
+    /// Site rules that a rule of the state's own policy replaces (same kind
+    /// and traffic), as indices into `Site::rules`, ascending.
+    pub replaced: Vec<RuleId>,
+    /// The state's own rules, as indices into `Site::rules`, in written order.
+    pub own: Vec<RuleId>,
+    /// Per via of the site (`Site::vias`), its routing in this state.
     pub routing: Vec<Routing>,
 }
 

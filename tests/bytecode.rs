@@ -342,7 +342,7 @@ fn odd_site() -> Site {
             Rule {
                 text: "".into(),
                 line: usize::MAX,
-                kind: RuleKind::Default { via: Via { mode: ViaMode::Balance, uplinks: vec![] } },
+                kind: RuleKind::Default { via: 0 },
             },
             Rule {
                 text: "r".into(),
@@ -352,7 +352,7 @@ fn odd_site() -> Site {
                     to: vec![net("2001:db8::/32")],
                     proto: Some(Proto::Esp),
                     ports: vec![Ports { first: 0, last: 0 }, Ports { first: 1, last: 65535 }],
-                    via: Via { mode: ViaMode::Multipath, uplinks: vec![1, 0, 1] },
+                    via: 1,
                 },
             },
             Rule {
@@ -372,6 +372,12 @@ fn odd_site() -> Site {
                 },
             },
         ],
+        site_rules: 3,
+        vias: vec![
+            Via { mode: ViaMode::Balance, uplinks: vec![] },
+            Via { mode: ViaMode::Multipath, uplinks: vec![1, 0, 1] },
+            Via { mode: ViaMode::Failover, uplinks: vec![1] },
+        ],
         states: vec![
             State {
                 name: "deep".into(),
@@ -380,7 +386,8 @@ fn odd_site() -> Site {
                 health: vec![Health::Up, Health::Either],
                 on_enter: vec![Action::Notify("in".into())],
                 on_exit: vec![Action::Run("out".into())],
-                rules: vec![0, 3, 3],
+                replaced: vec![0, 0, 2],
+                own: vec![3, 3],
                 routing: vec![
                     Routing::Unrouted,
                     Routing::Uplinks { mode: ViaMode::Failover, members: vec![Member { uplink: 1, weight: 0, certain: false }] },
@@ -394,8 +401,9 @@ fn odd_site() -> Site {
                 health: vec![Health::Down, Health::Down],
                 on_enter: vec![],
                 on_exit: vec![],
-                rules: vec![],
-                routing: vec![],
+                replaced: vec![],
+                own: vec![],
+                routing: vec![Routing::Unrouted, Routing::Unrouted, Routing::Unrouted],
             },
             State {
                 name: "mixed".into(),
@@ -409,8 +417,13 @@ fn odd_site() -> Site {
                 health: vec![Health::Either, Health::Either],
                 on_enter: vec![],
                 on_exit: vec![],
-                rules: vec![1],
-                routing: vec![Routing::Uplinks { mode: ViaMode::Balance, members: vec![] }],
+                replaced: vec![1],
+                own: vec![],
+                routing: vec![
+                    Routing::Uplinks { mode: ViaMode::Balance, members: vec![] },
+                    Routing::Unrouted,
+                    Routing::Unrouted,
+                ],
             },
         ],
     }
@@ -494,12 +507,12 @@ fn foreign_files_are_not_policies() {
 #[test]
 fn other_major_versions_are_refused_before_the_checksum() {
     let bytes = example(OFFICE);
-    for major in [0u16, 2, u16::MAX] {
+    for major in [0u16, 1, 3, u16::MAX] {
         let mut newer = bytes.clone();
         newer[8..10].copy_from_slice(&major.to_le_bytes());
         let err = refused(&newer);
         assert_eq!(err, LoadError::UnsupportedVersion { major, minor: 0 });
-        assert_eq!(err.to_string(), format!("unsupported format version {major}.0: this wanc reads version 1"));
+        assert_eq!(err.to_string(), format!("unsupported format version {major}.0: this wanc reads version {}", wanc::bytecode::format::MAJOR));
     }
 }
 
@@ -686,10 +699,7 @@ fn inconsistent_sites_are_refused() {
     };
     let (uplinks, rules) = (office.uplinks.len(), office.rules.len());
 
-    let err = refuse(&|s| {
-        s.states[0].rules.push(99);
-        s.states[0].routing.push(Routing::Unrouted);
-    });
+    let err = refuse(&|s| s.states[0].own.push(99));
     assert_eq!(err, LoadError::IndexOutOfRange { section: Section::States, what: "rule", index: 99, len: rules });
     assert_eq!(err.to_string(), format!("index out of range in section `states`: rule 99, but there are {rules}"));
 
@@ -698,7 +708,7 @@ fn inconsistent_sites_are_refused() {
         LoadError::IndexOutOfRange { section: Section::States, what: "uplink", index: 7, len: uplinks }
     );
     assert_eq!(
-        refuse(&|s| s.rules[0].kind = RuleKind::Default { via: Via { mode: ViaMode::Failover, uplinks: vec![0, 5] } }),
+        refuse(&|s| s.vias[0] = Via { mode: ViaMode::Failover, uplinks: vec![0, 5] }),
         LoadError::IndexOutOfRange { section: Section::Rules, what: "uplink", index: 5, len: uplinks }
     );
     assert_eq!(

@@ -55,10 +55,19 @@ pub fn load(bytes: &[u8]) -> Result<Loaded, LoadError> {
     let plugins = file.read(Section::Plugins, &pool, |r| r.list(plugin))?;
     let mut uplinks = file.read(Section::Uplinks, &pool, |r| r.list(uplink))?;
     file.read(Section::Checks, &pool, |r| checks(r, &mut uplinks, &plugins))?;
-    let rules = file.read(Section::Rules, &pool, |r| r.list(|r| rule(r, uplinks.len())))?;
-    let states = file.read(Section::States, &pool, |r| r.list(|r| state(r, uplinks.len(), rules.len())))?;
+    let (vias, site_rules, rules) = file.read(Section::Rules, &pool, |r| {
+        let vias = r.list(|r| via(r, uplinks.len()))?;
+        let site_rules = r.count()?;
+        let rules = r.list(|r| rule(r, uplinks.len(), vias.len()))?;
+        if site_rules > rules.len() {
+            return Err(r.invalid(format!("{site_rules} site rules of {} rules", rules.len())));
+        }
+        Ok((vias, site_rules, rules))
+    })?;
+    let shape = Shape { uplinks: uplinks.len(), rules: rules.len(), site_rules, vias: vias.len() };
+    let states = file.read(Section::States, &pool, |r| r.list(|r| state(r, &shape)))?;
 
-    let site = Site { name, sources, lans, hosts, uplinks, plugins, derived_states, rules, states };
+    let site = Site { name, sources, lans, hosts, uplinks, plugins, derived_states, rules, site_rules, vias, states };
     Ok(Loaded { header, sections, strings: pool.strings, site })
 }
 
@@ -272,17 +281,17 @@ fn via(r: &mut Reader, uplinks: usize) -> Result<Via, LoadError> {
     Ok(Via { mode: r.tagged()?, uplinks: r.list(|r| r.index(uplinks, "uplink"))? })
 }
 
-fn rule(r: &mut Reader, uplinks: usize) -> Result<Rule, LoadError> {
+fn rule(r: &mut Reader, uplinks: usize, vias: usize) -> Result<Rule, LoadError> {
     let text = r.str()?;
     let line = r.int("line")?;
     let kind = match r.u8()? {
-        tag::RULE_DEFAULT => RuleKind::Default { via: via(r, uplinks)? },
+        tag::RULE_DEFAULT => RuleKind::Default { via: r.index(vias, "via")? },
         tag::RULE_ROUTE => RuleKind::Route {
             from: r.list(Reader::net)?,
             to: r.list(Reader::net)?,
             proto: r.option(Reader::tagged)?,
             ports: ports(r)?,
-            via: via(r, uplinks)?,
+            via: r.index(vias, "via")?,
         },
         tag::RULE_FORWARD => RuleKind::Forward {
             proto: r.tagged()?,
@@ -303,7 +312,16 @@ fn rule(r: &mut Reader, uplinks: usize) -> Result<Rule, LoadError> {
     Ok(Rule { text, line, kind })
 }
 
-fn state(r: &mut Reader, uplinks: usize, rules: usize) -> Result<State, LoadError> {
+/// The counts a state's indices are checked against.
+struct Shape {
+    uplinks: usize,
+    rules: usize,
+    site_rules: usize,
+    vias: usize,
+}
+
+fn state(r: &mut Reader, shape: &Shape) -> Result<State, LoadError> {
+    let uplinks = shape.uplinks;
     let name = r.str()?;
     let when_text = r.str()?;
     let when = condition(r, uplinks, &name)?;
@@ -313,12 +331,16 @@ fn state(r: &mut Reader, uplinks: usize, rules: usize) -> Result<State, LoadErro
     }
     let on_enter = actions(r)?;
     let on_exit = actions(r)?;
-    let state_rules = r.list(|r| r.index(rules, "rule"))?;
-    let routing = r.list(|r| routing(r, uplinks))?;
-    if routing.len() != state_rules.len() {
-        return Err(r.invalid(format!("state {name:?} has {} rules but {} routings", state_rules.len(), routing.len())));
+    let replaced = r.list(|r| r.index(shape.site_rules, "site rule"))?;
+    let own = r.list(|r| r.index(shape.rules, "rule"))?;
+    if let Some(site_rule) = own.iter().find(|&&o| o < shape.site_rules) {
+        return Err(r.invalid(format!("state {name:?} claims site rule {site_rule} as its own")));
     }
-    Ok(State { name, when_text, when, health, on_enter, on_exit, rules: state_rules, routing })
+    let routing = r.list(|r| routing(r, uplinks))?;
+    if routing.len() != shape.vias {
+        return Err(r.invalid(format!("state {name:?} routes {} vias of {}", routing.len(), shape.vias)));
+    }
+    Ok(State { name, when_text, when, health, on_enter, on_exit, replaced, own, routing })
 }
 
 /// The condition's code: its length in bytes, then ops to the end of it.

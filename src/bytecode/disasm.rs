@@ -113,7 +113,7 @@ fn site_records(out: &mut String, site: &Site) {
         actions(out, "     ", "on down", &up.on_down);
     }
 
-    let _ = writeln!(out, "\nrules ({})", site.rules.len());
+    let _ = writeln!(out, "\nrules ({}, the first {} the site's)", site.rules.len(), site.site_rules);
     for (i, r) in site.rules.iter().enumerate() {
         let _ = writeln!(out, "  #{i} line {} {:?}", r.line, r.text);
         let _ = writeln!(out, "     {}", rule(site, &r.kind));
@@ -164,9 +164,10 @@ fn check(c: &Check) -> String {
 }
 
 fn rule(site: &Site, kind: &RuleKind) -> String {
-    let via = |v: &Via| {
+    let via = |&id: &usize| {
+        let v: &Via = &site.vias[id];
         let ups: Vec<String> = v.uplinks.iter().map(|&u| uplink(site, u)).collect();
-        format!("via {} {}", mode(v.mode), list(&ups))
+        format!("via #{id} {} {}", mode(v.mode), list(&ups))
     };
     let nets = |ns: &[ipnet::IpNet]| list(&ns.iter().map(|n| n.to_string()).collect::<Vec<_>>());
     let ports = |ps: &[crate::ir::Ports]| {
@@ -241,7 +242,10 @@ fn state(out: &mut String, site: &Site, i: usize, state: &State) -> Result<(), L
     let _ = writeln!(out, "  health {}", list(&healths));
     actions(out, "  ", "on enter", &state.on_enter);
     actions(out, "  ", "on exit", &state.on_exit);
-    for (&r, routing) in state.rules.iter().zip(&state.routing) {
+    let rules = |ids: &[usize]| list(&ids.iter().map(|r| format!("#{r}")).collect::<Vec<_>>());
+    let _ = writeln!(out, "  replaces {}", rules(&state.replaced));
+    let _ = writeln!(out, "  own rules {}", rules(&state.own));
+    for (v, routing) in state.routing.iter().enumerate() {
         let routed = match routing {
             Routing::Unrouted => "unrouted".to_string(),
             Routing::Pinned { uplink: u, health: h } => format!("pinned {} {}", uplink(site, *u), health(*h)),
@@ -253,7 +257,7 @@ fn state(out: &mut String, site: &Site, i: usize, state: &State) -> Result<(), L
                 format!("{} {}", mode(*m), list(&members))
             }
         };
-        let _ = writeln!(out, "  rule #{r} -> {routed}");
+        let _ = writeln!(out, "  via #{v} -> {routed}");
     }
     Ok(())
 }

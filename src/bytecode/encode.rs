@@ -212,7 +212,11 @@ fn write_section(o: &mut Out, section: Section, site: &Site) {
                 site.uplinks.iter().enumerate().flat_map(|(i, u)| u.checks.iter().map(move |c| (i, c))).collect();
             o.list(&checks, |o, &(owner, c)| check(o, owner, c));
         }
-        Section::Rules => o.list(&site.rules, rule),
+        Section::Rules => {
+            o.list(&site.vias, Out::via);
+            o.index(site.site_rules);
+            o.list(&site.rules, rule);
+        }
         Section::States => o.list(&site.states, state),
     }
 }
@@ -301,7 +305,7 @@ fn rule(o: &mut Out, rule: &Rule) {
     match &rule.kind {
         RuleKind::Default { via } => {
             o.u8(tag::RULE_DEFAULT);
-            o.via(via);
+            o.index(*via);
         }
         RuleKind::Route { from, to, proto, ports, via } => {
             o.u8(tag::RULE_ROUTE);
@@ -309,7 +313,7 @@ fn rule(o: &mut Out, rule: &Rule) {
             o.list(to, Out::net);
             o.option(proto, |o, p| o.tagged(*p));
             o.ports(ports);
-            o.via(via);
+            o.index(*via);
         }
         RuleKind::Forward { proto, ports, on, to, to_port } => {
             o.u8(tag::RULE_FORWARD);
@@ -342,7 +346,8 @@ fn state(o: &mut Out, state: &State) {
     o.list(&state.health, |o, h| o.tagged(*h));
     o.actions(&state.on_enter);
     o.actions(&state.on_exit);
-    o.list(&state.rules, |o, &r| o.index(r));
+    o.list(&state.replaced, |o, &r| o.index(r));
+    o.list(&state.own, |o, &r| o.index(r));
     o.list(&state.routing, |o, r| match r {
         Routing::Unrouted => o.u8(tag::ROUTING_UNROUTED),
         Routing::Uplinks { mode, members } => {

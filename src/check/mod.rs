@@ -16,7 +16,7 @@ pub use probes::fmt_ms;
 
 use crate::ast;
 use crate::diagnostic::Diagnostics;
-use crate::ir::{self, Routing};
+use crate::ir;
 use crate::source::{SourceMap, Span};
 use ipnet::IpNet;
 use names::{Items, Names};
@@ -34,6 +34,9 @@ pub struct Checker<'a, 'd> {
     plugin_infos: Vec<Option<Vec<ir::PluginSetting>>>,
     /// Interface name → where it was claimed and by whom.
     interfaces: HashMap<String, (Span, String)>,
+    /// The distinct vias of the rules, and each one's index.
+    vias: Vec<ir::Via>,
+    via_ids: HashMap<ir::Via, ir::ViaId>,
     /// Whether the parser skipped anything. Whole-site properties (state
     /// coverage) are not judged then: a dropped line would make them lie.
     syntax_errors: bool,
@@ -53,6 +56,8 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         lan_networks: Vec::new(),
         plugin_infos: Vec::new(),
         interfaces: HashMap::new(),
+        vias: Vec::new(),
+        via_ids: HashMap::new(),
         syntax_errors,
     };
     c.hosts();
@@ -69,7 +74,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
     let derived_states = items.states.is_empty();
     let declared = if derived_states {
         let default = base.iter().find_map(|r| match &r.kind {
-            ir::RuleKind::Default { via } => Some(via),
+            ir::RuleKind::Default { via } => Some(&c.vias[*via]),
             _ => None,
         });
         Some(states::derived(&uplinks, default))
@@ -77,7 +82,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         c.declared_states(uplinks.len())
     };
     let mut site_states = Vec::new();
-    let base_ids: Vec<ir::RuleId> = (0..base.len()).collect();
+    let site_rules = base.len();
     let mut rules = base;
     for (i, state) in declared.into_iter().flatten().enumerate() {
         let own: Vec<ir::Rule> = match items.states.get(i) {
@@ -87,8 +92,10 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             }
             _ => Vec::new(),
         };
-        let state_rules = with_own_rules(&mut rules, &base_ids, own);
-        let routing = state_rules.iter().map(|&r| routing(&rules[r], &state.health, &uplinks)).collect();
+        let replaced =
+            (0..site_rules).filter(|&b| own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
+        let first = rules.len();
+        rules.extend(own);
         site_states.push(ir::State {
             name: state.name,
             when_text: state.when_text,
@@ -96,9 +103,14 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             health: state.health,
             on_enter: state.on_enter,
             on_exit: state.on_exit,
-            rules: state_rules,
-            routing,
+            replaced,
+            own: (first..rules.len()).collect(),
+            routing: Vec::new(),
         });
+    }
+    // Every via is known once every state's own policy is read.
+    for state in &mut site_states {
+        state.routing = c.vias.iter().map(|via| states::route(via, &state.health, &uplinks)).collect();
     }
     if c.diags.has_errors() {
         return None;
@@ -114,33 +126,21 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         None => default_site_name(sources),
     };
     let sources_list = (0..sources.len()).map(|f| sources.name(f).to_string()).collect();
-    let site =
-        ir::Site { name, sources: sources_list, lans, hosts, uplinks, plugins, derived_states, rules, states: site_states };
+    let vias = std::mem::take(&mut c.vias);
+    let site = ir::Site {
+        name,
+        sources: sources_list,
+        lans,
+        hosts,
+        uplinks,
+        plugins,
+        derived_states,
+        rules,
+        site_rules,
+        vias,
+        states: site_states,
+    };
     Some(site)
-}
-
-/// A state's policy: the site rules its own rules do not replace, then its
-/// own (added to the site's rule table). Rules are matched last-match-wins,
-/// as in pf, so the state's own rules, being last, take precedence. A state
-/// rule replaces the site rule for the same traffic.
-fn with_own_rules(rules: &mut Vec<ir::Rule>, base: &[ir::RuleId], own: Vec<ir::Rule>) -> Vec<ir::RuleId> {
-    if own.is_empty() {
-        return base.to_vec();
-    }
-    let kept: Vec<ir::RuleId> =
-        base.iter().copied().filter(|&b| !own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
-    let first = rules.len();
-    rules.extend(own);
-    kept.into_iter().chain(first..rules.len()).collect()
-}
-
-fn routing(rule: &ir::Rule, health: &[ir::Health], uplinks: &[ir::Uplink]) -> Routing {
-    match &rule.kind {
-        ir::RuleKind::Default { via } | ir::RuleKind::Route { via, .. } => states::route(via, health, uplinks),
-        ir::RuleKind::Forward { on: uplink, .. } | ir::RuleKind::Serve { via: uplink, .. } => {
-            Routing::Pinned { uplink: *uplink, health: health[*uplink] }
-        }
-    }
 }
 
 /// Source text as one tidy line, for rule and condition texts: comments and

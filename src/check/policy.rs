@@ -145,7 +145,7 @@ impl<'a> Checker<'a, '_> {
         None
     }
 
-    fn via(&mut self, via: &ast::Via) -> Option<ir::Via> {
+    fn via(&mut self, via: &ast::Via) -> Option<ir::ViaId> {
         let mut uplinks: Vec<(usize, Span)> = Vec::new();
         let mut ok = true;
         for ident in &via.uplinks {
@@ -173,7 +173,17 @@ impl<'a> Checker<'a, '_> {
                     .help(format!("name several uplinks, or write `via {name}`")),
             );
         }
-        ok.then(|| ir::Via { mode: via.mode, uplinks: uplinks.into_iter().map(|(u, _)| u).collect() })
+        ok.then(|| self.intern(ir::Via { mode: via.mode, uplinks: uplinks.into_iter().map(|(u, _)| u).collect() }))
+    }
+
+    /// The index of `via` in the site's table of distinct vias.
+    fn intern(&mut self, via: ir::Via) -> ir::ViaId {
+        if let Some(&id) = self.via_ids.get(&via) {
+            return id;
+        }
+        self.vias.push(via.clone());
+        self.via_ids.insert(via, self.vias.len() - 1);
+        self.vias.len() - 1
     }
 }
 
@@ -209,7 +219,7 @@ fn same_set<T: Ord + Clone>(a: &[T], b: &[T]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Ports, RuleKind, Via};
+    use crate::ir::{Ports, RuleKind};
 
     fn route(from: &[&str], ports: &[u16]) -> RuleKind {
         RuleKind::Route {
@@ -217,7 +227,7 @@ mod tests {
             to: Vec::new(),
             proto: Some(Proto::Tcp),
             ports: ports.iter().map(|&p| Ports { first: p, last: p }).collect(),
-            via: Via { mode: ViaMode::Failover, uplinks: vec![0] },
+            via: 0,
         }
     }
 

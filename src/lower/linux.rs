@@ -97,14 +97,15 @@ pub fn allocate(site: &Site, choices: &[Choice]) -> Result<Numbers, Overflow> {
     let mut lists: Vec<&[UplinkId]> = Vec::new();
     let mut choice_pools = Vec::with_capacity(choices.len());
     for choice in choices {
-        if choice.via.mode != ViaMode::Multipath {
+        let via = &site.vias[choice.via];
+        if via.mode != ViaMode::Multipath {
             choice_pools.push(None);
             continue;
         }
-        let pool = match lists.iter().position(|l| *l == choice.via.uplinks.as_slice()) {
+        let pool = match lists.iter().position(|l| *l == via.uplinks.as_slice()) {
             Some(p) => p,
             None => {
-                lists.push(&choice.via.uplinks);
+                lists.push(&via.uplinks);
                 lists.len() - 1
             }
         };

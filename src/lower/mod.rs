@@ -15,7 +15,7 @@
 
 pub mod linux;
 
-use crate::ir::{Family, Gateway, Routing, RuleId, RuleKind, Site, Via, ViaMode};
+use crate::ir::{Family, Gateway, Routing, RuleId, RuleKind, Site, ViaId, ViaMode};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -66,9 +66,9 @@ pub enum NextHop {
 /// Route rules that share a `via` and the states they are in force in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Choice {
-    pub via: Via,
+    pub via: ViaId,
     /// The states in which no rule of this choice is in force (a state's
-    /// own rule replaced it, or it is a state's own rule).
+    /// own rule replaced it, or it is a state's own rule), ascending.
     pub absent: Vec<StateId>,
 }
 
@@ -108,64 +108,58 @@ pub fn lower(site: Site) -> Plan {
         site.uplinks.iter().map(|u| Family::BOTH.map(|f| next_hop(u, f))).collect();
     let families = Family::BOTH.into_iter().filter(|f| hops.iter().any(|h| h[f.index()].is_some())).collect();
 
-    // Which rules are in force in which state: a rule is absent from the
-    // states whose list does not hold it.
+    // The states each rule is absent from: a site rule from the states
+    // whose own rules replace it, a state's own rule from every other state.
     let mut absent: Vec<Vec<StateId>> = vec![Vec::new(); site.rules.len()];
-    let mut in_force = vec![false; site.rules.len()];
     for (s, state) in site.states.iter().enumerate() {
-        in_force.iter_mut().for_each(|b| *b = false);
-        for &r in &state.rules {
-            in_force[r] = true;
+        for &r in &state.replaced {
+            absent[r].push(s);
         }
-        for (r, &held) in in_force.iter().enumerate() {
-            if !held {
-                absent[r].push(s);
-            }
+        for &r in &state.own {
+            absent[r] = (0..site.states.len()).filter(|&other| other != s).collect();
         }
     }
 
     let mut choices: Vec<Choice> = Vec::new();
-    let mut index: HashMap<(ViaMode, &[usize], &[StateId]), ChoiceId> = HashMap::new();
-    let mut choice_of: Vec<Option<ChoiceId>> = vec![None; site.rules.len()];
+    let mut index: HashMap<(ViaId, &[StateId]), ChoiceId> = HashMap::new();
     let mut routes = Vec::new();
     let mut pinned = Vec::new();
+    let mut default = None;
     for (r, rule) in site.rules.iter().enumerate() {
         match &rule.kind {
             RuleKind::Route { via, .. } => {
-                let c = *index.entry((via.mode, &via.uplinks, &absent[r])).or_insert_with(|| {
-                    choices.push(Choice { via: via.clone(), absent: absent[r].clone() });
+                let c = *index.entry((*via, &absent[r])).or_insert_with(|| {
+                    choices.push(Choice { via: *via, absent: absent[r].clone() });
                     choices.len() - 1
                 });
-                choice_of[r] = Some(c);
                 routes.push((r, c));
             }
             RuleKind::Forward { .. } | RuleKind::Serve { .. } if absent[r].is_empty() => pinned.push(r),
+            RuleKind::Default { .. } if r < site.site_rules => default = Some(r),
             _ => {}
         }
     }
+    // Forward and serve rules in force in some states only.
+    let partly: Vec<RuleId> = (0..site.site_rules)
+        .filter(|&r| !absent[r].is_empty() && matches!(site.rules[r].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. }))
+        .collect();
 
     let states = site
         .states
         .iter()
-        .map(|state| {
-            let mut plan = StatePlan { default: None, choices: vec![None; choices.len()], pinned: Vec::new() };
-            for (&r, routing) in state.rules.iter().zip(&state.routing) {
-                match &site.rules[r].kind {
-                    RuleKind::Default { .. } => plan.default = Some(routing.clone()),
-                    RuleKind::Route { .. } => {
-                        if let Some(c) = choice_of[r] {
-                            plan.choices[c].get_or_insert_with(|| routing.clone());
-                        }
-                    }
-                    RuleKind::Forward { .. } | RuleKind::Serve { .. } => {
-                        if !absent[r].is_empty() {
-                            plan.pinned.push(r);
-                        }
-                    }
-                }
-            }
-            plan.pinned.sort_unstable();
-            plan
+        .enumerate()
+        .map(|(s, state)| {
+            let choices = choices
+                .iter()
+                .map(|c| (c.absent.binary_search(&s).is_err()).then(|| state.routing[c.via].clone()))
+                .collect();
+            let own_default = state.own.iter().copied().find(|&r| matches!(site.rules[r].kind, RuleKind::Default { .. }));
+            let default = own_default.or(default.filter(|r| !state.replaced.contains(r))).map(|r| site.routing(state, r));
+            let mut pinned: Vec<RuleId> = partly.iter().copied().filter(|r| !state.replaced.contains(r)).collect();
+            pinned.extend(
+                state.own.iter().copied().filter(|&r| matches!(site.rules[r].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. })),
+            );
+            StatePlan { default, choices, pinned }
         })
         .collect();
     let linux = linux::allocate(&site, &choices);

@@ -232,7 +232,7 @@ fn policy(ctx: &Ctx, id: StateId) -> String {
         include_macros()
     );
     for (c, routing) in plan.choices.iter().enumerate() {
-        let via = via_text(ctx, &ctx.plan.choices[c].via);
+        let via = via_text(ctx, &ctx.site.vias[ctx.plan.choices[c].via]);
         match routing {
             None => {
                 let _ = writeln!(s, "\n# {via}: no rule of it is in force in this state");
