@@ -12,7 +12,6 @@ mod tables;
 mod uplinks;
 mod values;
 
-pub use probes::fmt_ms;
 
 use crate::ast;
 use crate::codes::Code;
