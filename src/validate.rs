@@ -106,14 +106,14 @@ pub fn http_url(text: &str) -> Result<(HttpUrl, Range<usize>), UrlError> {
     } else if url_host_name(host) {
         Target::Hostname(host.to_string())
     } else {
-        return Err(UrlError::Invalid(
-            "a host name is letters, digits, `-`, `_` and `.`, and does not start with `-` or `.`",
-        ));
+        return Err(UrlError::Invalid("a host name is letters, digits, `-`, `_` and `.`, and does not start with `-` or `.`"));
     };
     let path = after.split('#').next().unwrap_or("");
     let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
     if !url_path(&path) {
-        return Err(UrlError::Invalid("a URL's path holds no spaces, control or non-ASCII characters: percent-encode them (`%20`)"));
+        return Err(UrlError::Invalid(
+            "a URL's path holds no spaces, control or non-ASCII characters: percent-encode them (`%20`)",
+        ));
     }
     Ok((HttpUrl { tls, host, port, path }, host_at))
 }

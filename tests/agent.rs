@@ -233,8 +233,22 @@ fn make_certificates(dir: &Path, ip: &str) {
     netns::run(&req);
     std::fs::write(&ext, format!("subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n")).expect("write");
     netns::run(&[
-        "openssl", "x509", "-req", "-days", "2", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial", "-out", &pem,
-        "-extfile", &ext,
+        "openssl",
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &pem,
+        "-extfile",
+        &ext,
     ]);
 }
 

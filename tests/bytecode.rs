@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wanc::ir::ViaMode;
 use wanc::bytecode::format::{crc32, Section, MAX_COND_DEPTH};
 use wanc::bytecode::{self, CondError, LoadError, Place};
 use wanc::ir::*;

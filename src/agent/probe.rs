@@ -148,8 +148,7 @@ impl Prober<'_> {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        let request =
-            format!("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: wanc-agent\r\n\r\n", url.path, url.authority());
+        let request = format!("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: wanc-agent\r\n\r\n", url.path, url.authority());
         let line = if url.tls {
             match tls::connect(self.tls, &url.host, stream) {
                 Ok(mut session) => status_line(&mut session, &request),

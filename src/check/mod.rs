@@ -12,7 +12,6 @@ mod tables;
 mod uplinks;
 mod values;
 
-
 use crate::ast;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};

@@ -264,7 +264,9 @@ fn failure(store: &Store<ProbeState>, error: &wasmtime::Error, timeout: Duration
         return format!("the plugin exceeded the memory cap of {}", fmt_bytes(store.data().cap.bytes));
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!("the plugin timed out after {}", crate::duration::format(timeout.as_millis().try_into().unwrap_or(u64::MAX))),
+        Some(Trap::Interrupt) => {
+            format!("the plugin timed out after {}", crate::duration::format(timeout.as_millis().try_into().unwrap_or(u64::MAX)))
+        }
         Some(Trap::UnreachableCodeReached) => "the plugin trapped: unreachable code (a panic or abort)".into(),
         Some(trap) => format!("the plugin trapped: {}", trap.to_string().trim_start_matches("wasm trap: ")),
         None => format!("the plugin failed: {}", first_line(error)),
