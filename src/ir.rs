@@ -126,7 +126,7 @@ pub struct Check {
 pub enum Probe {
     Ping { target: Target },
     Tcp { target: Target, port: u16 },
-    Http { url: String, expect: u16 },
+    Http { url: HttpUrl, expect: u16 },
     Dns { server: IpAddr, query: String },
     Plugin { plugin: String, settings: BTreeMap<String, String> },
 }
@@ -145,6 +145,56 @@ impl std::fmt::Display for Target {
             Target::Address(a) => a.fmt(f),
             Target::Hostname(h) => f.write_str(h),
         }
+    }
+}
+
+/// An http check's URL, parsed once (`validate::http_url`): the agent and
+/// the back ends use its parts and never read URL text again. It serializes
+/// as its canonical text, `Display`'s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpUrl {
+    /// `https`: the agent verifies the server's certificate for `host`.
+    pub tls: bool,
+    /// An address, or a name resolved when probing (warning W0502).
+    pub host: Target,
+    pub port: u16,
+    /// What the request asks for: the path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpUrl {
+    pub fn default_port(tls: bool) -> u16 {
+        if tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`, the port only when it is
+    /// not the scheme's: the URL's authority and the `Host:` header.
+    pub fn authority(&self) -> String {
+        let host = match &self.host {
+            Target::Address(IpAddr::V6(a)) => format!("[{a}]"),
+            other => other.to_string(),
+        };
+        match self.port == HttpUrl::default_port(self.tls) {
+            true => host,
+            false => format!("{host}:{}", self.port),
+        }
+    }
+}
+
+impl std::fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.authority(), self.path)
+    }
+}
+
+impl Serialize for HttpUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod codes;
 pub mod commands;
 pub mod diagnostic;
 pub mod driver;
+pub mod duration;
 pub mod inspect;
 pub mod ir;
 pub mod lower;

@@ -1,7 +1,9 @@
 //! The agent on a router in network namespaces: it probes, fails over when
 //! an ISP dies, comes back after `rise`, reloads without losing history,
 //! refuses a corrupt policy, survives a flapping link without stale rules,
-//! and removes everything on SIGTERM. Needs root, iproute2, nftables, python3.
+//! and removes everything on SIGTERM; https checks verify the server's
+//! certificate. Needs root, iproute2, nftables, python3 (and openssl for the
+//! https test).
 
 mod netns;
 
@@ -63,6 +65,22 @@ fn build(dir: &Path, source: &str) -> PathBuf {
     dir.join("out/agenttest.wanc")
 }
 
+/// `wanc agent POLICY --control … EXTRA…` in the router's namespace, its
+/// log in `log`.
+fn start(router: &str, policy: &Path, control: &Path, log: &Path, extra: &[&str]) -> Agent {
+    let log = std::fs::File::create(log).expect("log file");
+    let child = Command::new("ip")
+        .args(["netns", "exec", router, env!("CARGO_BIN_EXE_wanc"), "agent"])
+        .arg(policy)
+        .arg("--control")
+        .arg(control)
+        .args(extra)
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("agent starts");
+    Agent { child, control: control.to_path_buf() }
+}
+
 fn status(agent: &Agent) -> serde_json::Value {
     let out = wanc(&["status", "--control", agent.control.to_str().expect("utf-8"), "--json"]);
     serde_json::from_slice(&out.stdout).unwrap_or_default()
@@ -100,17 +118,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
     let t = Topology::build(&site, "a");
     let before = t.router_state();
-    let control = dir.join("agent.sock");
-    let log = std::fs::File::create(dir.join("agent.log")).expect("log file");
-    let child = Command::new("ip")
-        .args(["netns", "exec", &t.router, env!("CARGO_BIN_EXE_wanc"), "agent"])
-        .arg(&policy)
-        .arg("--control")
-        .arg(&control)
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("agent starts");
-    let agent = Agent { child, control };
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     let lan = &t.lans[0];
 
     wait_state(&agent, "both", Duration::from_secs(10));
@@ -178,4 +186,144 @@ fn agent_fails_over_reloads_and_cleans_up() {
     let status = agent.child.wait().expect("agent exits");
     assert!(status.success(), "agent exit: {status:?}\n{}", std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default());
     assert_eq!(before, t.router_state(), "agent left state behind");
+}
+
+/// An https check against the ISP's gateway, whose certificate a CA made
+/// here signs for its address.
+const HTTPS_SITE: &str = r#"
+site "agenttest"
+uplink isp1 {
+    interface vr0
+    address 198.51.100.199/24
+    gateway 198.51.100.100
+    check http "https://198.51.100.100/health" { every 500ms timeout 400ms rise 1 fall 1 }
+}
+policy { default via isp1 }
+"#;
+
+const HTTPS_SERVER: &str = r#"
+import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer((sys.argv[1], 443), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print("ready", flush=True)
+server.serve_forever()
+"#;
+
+/// A CA (`ca.pem`) and a server certificate it signs for `ip`
+/// (`server.pem`, `server.key`), made with openssl in `dir`.
+fn make_certificates(dir: &Path, ip: &str) {
+    let at = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut ca = vec!["openssl", "req", "-x509", "-days", "2", "-subj", "/CN=wanc test CA"];
+    ca.extend(ec);
+    let (ca_key, ca_pem) = (at("ca.key"), at("ca.pem"));
+    ca.extend(["-keyout", &ca_key, "-out", &ca_pem]);
+    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+    netns::run(&ca);
+    let (key, csr, pem, ext) = (at("server.key"), at("server.csr"), at("server.pem"), at("server.ext"));
+    let mut req = vec!["openssl", "req", "-subj", "/CN=wanc test server", "-keyout", &key, "-out", &csr];
+    req.extend(ec);
+    netns::run(&req);
+    std::fs::write(&ext, format!("subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n")).expect("write");
+    netns::run(&[
+        "openssl",
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &pem,
+        "-extfile",
+        &ext,
+    ]);
+}
+
+/// Polls until the uplink's health is `healthy`; the status seen last.
+fn wait_healthy(agent: &Agent, healthy: bool, limit: Duration) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let s = status(agent);
+        if s["uplinks"][0]["healthy"] == healthy || start.elapsed() > limit {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn https_checks_verify_the_certificate() {
+    if !netns::require(&["ip", "nft", "python3", "openssl"]) {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-https-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let policy = build(&dir, HTTPS_SITE);
+    make_certificates(&dir, "198.51.100.100");
+    let site = wanc::driver::compile_source("https.wan", HTTPS_SITE).site.expect("site compiles");
+    let t = Topology::build(&site, "h");
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", &t.isps[0], "python3", "-c", HTTPS_SERVER, "198.51.100.100"])
+        .args([dir.join("server.pem"), dir.join("server.key")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let mut ready = String::new();
+    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().expect("stdout")), &mut ready);
+    assert_eq!(ready.trim(), "ready", "https server did not start");
+
+    let ca = dir.join("ca.pem");
+    let trusted = ["--backend", "dry-run", "--ca-file", ca.to_str().expect("utf-8")];
+    let agent = start(&t.router, &policy, &dir.join("trusted.sock"), &dir.join("trusted.log"), &trusted);
+    let s = wait_healthy(&agent, true, Duration::from_secs(10));
+    let log = || std::fs::read_to_string(dir.join("trusted.log")).unwrap_or_default();
+    assert_eq!(s["uplinks"][0]["healthy"], true, "trusted CA: {s}\n{}", log());
+    assert!(s["uplinks"][0]["checks"][0]["last"].to_string().contains("status 200"), "{s}");
+    drop(agent);
+
+    // Without the CA the server is a stranger: the check fails, saying why.
+    let agent = start(&t.router, &policy, &dir.join("untrusted.sock"), &dir.join("untrusted.log"), &["--backend", "dry-run"]);
+    let s = wait_healthy(&agent, false, Duration::from_secs(10));
+    assert_eq!(s["uplinks"][0]["healthy"], false, "untrusted CA: {s}");
+    let last = s["uplinks"][0]["checks"][0]["last"].to_string();
+    assert!(last.contains("certificate"), "the detail names the certificate: {last}");
+    drop(agent);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn agent_refuses_an_unusable_ca_file() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-ca-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let policy = build(&dir, HTTPS_SITE);
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    for (ca, why) in [(dir.join("missing.pem"), "cannot read"), (empty, "holds no PEM certificate")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wanc"))
+            .arg("agent")
+            .arg(&policy)
+            .args(["--backend", "dry-run", "--control"])
+            .arg(dir.join("agent.sock"))
+            .arg("--ca-file")
+            .arg(&ca)
+            .output()
+            .expect("wanc runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    }
 }

@@ -320,7 +320,14 @@ fn odd_site() -> Site {
                     check(Probe::Tcp { target: Target::Hostname("host.example".into()), port: u16::MAX }),
                     check(Probe::Plugin { plugin: "p".into(), settings }),
                     check(Probe::Ping { target: Target::Address(v4("2001:db8::53")) }),
-                    check(Probe::Http { url: "https://x/".into(), expect: 599 }),
+                    check(Probe::Http {
+                        url: HttpUrl { tls: true, host: Target::Hostname("x".into()), port: u16::MAX, path: "/a?b".into() },
+                        expect: 599,
+                    }),
+                    check(Probe::Http {
+                        url: HttpUrl { tls: false, host: Target::Address(v4("2001:db8::80")), port: 80, path: "/".into() },
+                        expect: 200,
+                    }),
                     check(Probe::Dns { server: v4("192.0.2.53"), query: ".".into() }),
                 ],
                 healthy: Healthy::AtLeast(u32::MAX),
@@ -723,6 +730,21 @@ fn inconsistent_sites_are_refused() {
     let err = refuse(&|s| s.uplinks[0].checks[0].probe = Probe::Plugin { plugin: "ghost".into(), settings: BTreeMap::new() });
     assert_eq!(err.to_string(), "invalid section `checks`: a check uses plugin \"ghost\", which the site does not declare");
     assert!(matches!(refuse(&|s| s.uplinks[0].checks[0].max_loss_percent = Some(f64::NAN)), LoadError::Invalid { .. }));
+    // An http URL's parts are held to what the checker's URL parser gives.
+    let http = |host: Target, port: u16, path: &str| Probe::Http {
+        url: HttpUrl { tls: true, host, port, path: path.into() },
+        expect: 200,
+    };
+    for (probe, error) in [
+        (http(Target::Hostname("-oProxy".into()), 443, "/"), "http check host \"-oProxy\" is not a host name"),
+        (http(Target::Hostname("user@h".into()), 443, "/"), "http check host \"user@h\" is not a host name"),
+        (http(Target::Hostname("h".into()), 0, "/"), "an http check's port is 0"),
+        (http(Target::Hostname("h".into()), 443, "/a b"), "http check path \"/a b\" is not a request path"),
+        (http(Target::Hostname("h".into()), 443, "a"), "http check path \"a\" is not a request path"),
+    ] {
+        let err = refuse(&|s| s.uplinks[0].checks[0].probe = probe.clone());
+        assert_eq!(err.to_string(), format!("invalid section `checks`: {error}"));
+    }
     assert!(matches!(
         refuse(&|s| if let RuleKind::Route { ports, .. } = &mut s.rules[2].kind {
             ports.push(Ports { first: 443, last: 80 })

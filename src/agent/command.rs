@@ -22,6 +22,9 @@ pub struct AgentArgs {
     /// Do not reload when the policy file changes
     #[arg(long)]
     pub no_watch: bool,
+    /// CA certificates (PEM) that https checks trust besides the system's
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -40,6 +43,7 @@ pub fn agent(args: AgentArgs) -> u8 {
         control_mode: args.control_mode,
         notify_command: args.notify_command,
         watch: !args.no_watch,
+        ca_file: args.ca_file,
     };
     match super::run(options) {
         Ok(()) => 0,

@@ -13,6 +13,7 @@ mod control;
 mod health;
 mod nftables;
 mod probe;
+mod tls;
 
 pub use control::{ask, Request};
 
@@ -38,6 +39,8 @@ pub struct Options {
     pub notify_command: Option<String>,
     /// Reload when the policy file changes.
     pub watch: bool,
+    /// Extra trust anchors for https checks, besides the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 pub enum Event {
@@ -66,6 +69,7 @@ struct Agent {
     tx: Sender<Event>,
     applier: Applier,
     plugins: Arc<PluginHost>,
+    tls: Arc<rustls::ClientConfig>,
     checks: Vec<Running>,
     links: Vec<Running>,
     states: HashMap<String, CheckState>,
@@ -112,6 +116,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let site = Arc::new(load(&options.policy)?);
     let (tx, rx) = channel();
     let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
+    let tls = tls::client_config(options.ca_file.as_deref())?;
     let applier = Applier::new(options.backend)?;
     control::listen(&options.control, options.control_mode, tx.clone())
         .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
@@ -129,6 +134,7 @@ pub fn run(options: Options) -> Result<(), String> {
         tx,
         applier,
         plugins,
+        tls,
         checks: Vec::new(),
         links: Vec::new(),
         states: HashMap::new(),
@@ -322,7 +328,8 @@ impl Agent {
             let source = Source { interface: up.interface.clone(), v4: up.address(false), v6: up.address(true) };
             let plugin = self.plugin_for(&check);
             let stop = Arc::new(AtomicBool::new(false));
-            spawn_check(key.clone(), check, source, self.plugins.clone(), plugin, stop.clone(), self.tx.clone());
+            let probing = Probing { source, plugins: self.plugins.clone(), plugin, tls: self.tls.clone() };
+            spawn_check(key.clone(), check, probing, stop.clone(), self.tx.clone());
             self.checks.push(Running { key, stop });
         }
         // Uplinks without checks are healthy while their link is up.
@@ -467,20 +474,25 @@ pub fn describe(check: &Check) -> String {
     }
 }
 
-fn spawn_check(
-    key: String,
-    check: Check,
+/// What a check thread probes with, owned by the thread.
+struct Probing {
     source: Source,
     plugins: Arc<PluginHost>,
     plugin: Option<Arc<LoadedPlugin>>,
-    stop: Arc<AtomicBool>,
-    tx: Sender<Event>,
-) {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+fn spawn_check(key: String, check: Check, probing: Probing, stop: Arc<AtomicBool>, tx: Sender<Event>) {
     std::thread::spawn(move || {
         let every = Duration::from_millis(check.every_ms.max(1));
         let mut next = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            let prober = Prober { source: &source, plugins: &plugins, plugin: plugin.as_deref() };
+            let prober = Prober {
+                source: &probing.source,
+                plugins: &probing.plugins,
+                plugin: probing.plugin.as_deref(),
+                tls: &probing.tls,
+            };
             let outcome = prober.run(&check);
             if stop.load(Ordering::Relaxed) || tx.send(Event::Result { key: key.clone(), outcome }).is_err() {
                 return;

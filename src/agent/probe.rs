@@ -1,12 +1,15 @@
-//! One round of one check: ICMP echo, TCP connect, HTTP GET, DNS query or a
+//! One round of one check: ICMP echo, TCP connect, HTTP(S) GET, DNS query or a
 //! WASM plugin, each sent from the uplink's address and bound to its
 //! interface, so a failed uplink is still tested through itself.
 
-use crate::ir::{Check, Probe, Target};
+use super::tls;
+use crate::ir::{Check, HttpUrl, Probe, Target};
 use crate::plugin::{LoadedPlugin, PluginHost, ProbeRequest};
+use rustls::ClientConfig;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What one round found.
@@ -45,6 +48,8 @@ impl Source {
 
 pub struct Prober<'a> {
     pub source: &'a Source,
+    /// For https checks.
+    pub tls: &'a Arc<ClientConfig>,
     pub plugins: &'a PluginHost,
     pub plugin: Option<&'a LoadedPlugin>,
 }
@@ -135,26 +140,27 @@ impl Prober<'_> {
         Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss) }
     }
 
-    fn http(&self, url: &str, expect: u16, timeout: Duration) -> Outcome {
-        let Some(rest) = url.strip_prefix("http://") else { return Outcome::fail("only http:// URLs are probed") };
-        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
-        let Some(to) = host_port(authority).and_then(|hp| hp.to_socket_addrs().ok()).and_then(|mut a| a.next()) else {
-            return Outcome::fail(format!("cannot resolve `{authority}`"));
-        };
-        let (mut stream, rtt) = match self.connect(to, timeout) {
+    /// An HTTP/1.0 GET, over TLS for https; up when the status is the
+    /// one expected. The round trip is the connection's, as for tcp.
+    fn http(&self, url: &HttpUrl, expect: u16, timeout: Duration) -> Outcome {
+        let Some(addr) = resolve(&url.host) else { return Outcome::fail(format!("cannot resolve `{}`", url.host)) };
+        let (mut stream, rtt) = match self.connect(SocketAddr::new(addr, url.port), timeout) {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: wanc-agent\r\nConnection: close\r\n\r\n");
-        if let Err(e) = stream.write_all(request.as_bytes()) {
-            return Outcome::fail(e.to_string());
-        }
-        let mut head = [0u8; 64];
-        let n = match stream.read(&mut head) {
-            Ok(n) => n,
+        let request = format!("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: wanc-agent\r\n\r\n", url.path, url.authority());
+        let line = if url.tls {
+            match tls::connect(self.tls, &url.host, stream) {
+                Ok(mut session) => status_line(&mut session, &request),
+                Err(e) => return Outcome::fail(e),
+            }
+        } else {
+            status_line(&mut stream, &request)
+        };
+        let line = match line {
+            Ok(line) => line,
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        let line = String::from_utf8_lossy(&head[..n]);
         let status: Option<u16> = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
         match status {
             Some(s) => Outcome { ok: s == expect, detail: format!("status {s}"), rtt_ms: Some(ms(rtt)), loss_percent: None },
@@ -193,17 +199,20 @@ impl Prober<'_> {
     }
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`, port 80 by default.
-fn host_port(authority: &str) -> Option<(String, u16)> {
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, rest) = v6.split_once(']')?;
-        let port = rest.strip_prefix(':').map(str::parse).transpose().ok()?.unwrap_or(80);
-        return Some((host.to_string(), port));
+/// Sends the request and reads the reply's first line (up to 256 bytes:
+/// a status line is far shorter).
+fn status_line(stream: &mut (impl Read + Write), request: &str) -> std::io::Result<String> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 256];
+    while !head.contains(&b'\n') && head.len() < buf.len() {
+        match stream.read(&mut buf[..256 - head.len()])? {
+            0 => break,
+            n => head.extend_from_slice(&buf[..n]),
+        }
     }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
-        None => Some((authority.to_string(), 80)),
-    }
+    Ok(String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string())
 }
 
 fn resolve(target: &Target) -> Option<IpAddr> {
@@ -300,15 +309,6 @@ mod tests {
     fn icmp_checksum_of_a_known_packet() {
         // echo request id 1 seq 1, no payload: checksum 0xf7fd
         assert_eq!(checksum(&[8, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
-    }
-
-    #[test]
-    fn url_authorities() {
-        assert_eq!(host_port("192.0.2.1"), Some(("192.0.2.1".into(), 80)));
-        assert_eq!(host_port("192.0.2.1:8080"), Some(("192.0.2.1".into(), 8080)));
-        assert_eq!(host_port("[2001:db8::1]:81"), Some(("2001:db8::1".into(), 81)));
-        assert_eq!(host_port("[2001:db8::1]"), Some(("2001:db8::1".into(), 80)));
-        assert_eq!(host_port("h:x"), None);
     }
 
     #[test]

@@ -9,9 +9,10 @@ use super::format::{crc32, tag, Section, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR
 use super::format::{STRING_EXPANSION, STRING_FLOOR};
 use super::reader::{Pool, Reader};
 use crate::ir::{
-    Action, Check, Cond, Gateway, Healthy, Host, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing, Rule, RuleKind, Site,
-    State, Target, Uplink, Via,
+    Action, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing, Rule,
+    RuleKind, Site, State, Target, Uplink, Via,
 };
+use crate::validate;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,7 +230,22 @@ fn check(r: &mut Reader, plugins: &BTreeSet<&str>) -> Result<Check, LoadError> {
     let probe = match r.u8()? {
         tag::PROBE_PING => Probe::Ping { target: target(r)? },
         tag::PROBE_TCP => Probe::Tcp { target: target(r)?, port: r.int("port")? },
-        tag::PROBE_HTTP => Probe::Http { url: r.str()?, expect: r.int("http status")? },
+        tag::PROBE_HTTP => {
+            let url = HttpUrl { tls: r.bool()?, host: target(r)?, port: r.int("port")?, path: r.str()? };
+            // What the checker's URL parser would have refused.
+            if url.port == 0 {
+                return Err(r.invalid("an http check's port is 0".into()));
+            }
+            if let Target::Hostname(host) = &url.host {
+                if !validate::url_host_name(host) {
+                    return Err(r.invalid(format!("http check host {host:?} is not a host name")));
+                }
+            }
+            if !validate::url_path(&url.path) {
+                return Err(r.invalid(format!("http check path {:?} is not a request path", url.path)));
+            }
+            Probe::Http { url, expect: r.int("http status")? }
+        }
         tag::PROBE_DNS => Probe::Dns { server: r.ip()?, query: r.str()? },
         tag::PROBE_PLUGIN => {
             let plugin = r.str()?;

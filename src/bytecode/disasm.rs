@@ -146,7 +146,7 @@ fn check(c: &Check) -> String {
     let mut s = match &c.probe {
         Probe::Ping { target: t } => format!("ping {}", target(t)),
         Probe::Tcp { target: t, port } => format!("tcp {} port {port}", target(t)),
-        Probe::Http { url, expect } => format!("http {url:?} expect {expect}"),
+        Probe::Http { url, expect } => format!("http {:?} expect {expect}", url.to_string()),
         Probe::Dns { server, query } => format!("dns {server} query {query:?}"),
         Probe::Plugin { plugin, settings } => {
             let settings: Vec<String> = settings.iter().map(|(k, v)| format!("{}={v:?}", name(k))).collect();

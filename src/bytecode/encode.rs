@@ -272,7 +272,10 @@ fn check(o: &mut Out, owner: usize, c: &Check) {
         }
         Probe::Http { url, expect } => {
             o.u8(tag::PROBE_HTTP);
-            o.str(url);
+            o.bool(url.tls);
+            target(o, &url.host);
+            o.int(url.port);
+            o.str(&url.path);
             o.int(*expect);
         }
         Probe::Dns { server, query } => {

@@ -12,8 +12,6 @@ mod tables;
 mod uplinks;
 mod values;
 
-pub use probes::fmt_ms;
-
 use crate::ast;
 use crate::diagnostic::Diagnostics;
 use crate::ir;

@@ -5,8 +5,10 @@ use super::Checker;
 use crate::ast::{self, CheckKind, CheckOption, ValueKind};
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic};
-use crate::ir::{self, Probe, Target};
+use crate::duration;
+use crate::ir::{self, HttpUrl, Probe, Target};
 use crate::source::Span;
+use crate::validate::{self, UrlError};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -53,10 +55,10 @@ impl<'a> Checker<'a, '_> {
         if u64::from(count).saturating_mul(timeout) >= every {
             self.diags.push(
                 Diagnostic::new(Code::CheckOverlap, check.span, "check timing overlaps itself")
-                    .label(format!("{count} × {} ≥ every {}", fmt_ms(timeout), fmt_ms(every)))
+                    .label(format!("{count} × {} ≥ every {}", duration::format(timeout), duration::format(every)))
                     .help(format!(
                         "one round can take `count × timeout` = {}; make `every` longer than that, or lower `count` or `timeout`{}",
-                        fmt_ms(u64::from(count) * timeout),
+                        duration::format(u64::from(count) * timeout),
                         if self.option(&options, "every").is_none() { " (`every` defaults to 10s)" } else { "" }
                     )),
             );
@@ -109,13 +111,12 @@ impl<'a> Checker<'a, '_> {
                 Probe::Dns { server, query }
             }
             CheckKind::Http { url, url_span } => {
-                let url_ok = self.url_host(url, *url_span, addresses);
+                let url = self.http_url(url, *url_span, addresses);
                 let expect = match self.option(options, "expect") {
                     Some(o) => self.integer(&o.value, 100..=599, "an HTTP status")? as u16,
                     None => 200,
                 };
-                url_ok?;
-                Probe::Http { url: url.clone(), expect }
+                Probe::Http { url: url?, expect }
             }
             CheckKind::Plugin(name) => {
                 let declared = self.plugin_settings(name).unwrap_or(&[]).to_vec();
@@ -190,75 +191,31 @@ impl<'a> Checker<'a, '_> {
         );
     }
 
-    /// The host of an http check's URL: an IP literal must be of a family
-    /// the uplink can send from (E0503), a hostname warns (W0502), and a URL
-    /// without a readable host is E0201.
-    fn url_host(&mut self, url: &str, span: Span, addresses: &[IpNet]) -> Option<()> {
-        let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-        let Some(rest) = rest else {
-            self.diags.push(
-                Diagnostic::new(Code::TypeMismatch, span, format!("`{url}` is not an http URL"))
-                    .label("expected `http://…` or `https://…`")
-                    .help("write a URL such as `http://192.0.2.1/health`"),
-            );
-            return None;
+    /// An http check's URL, read by `validate::http_url`: a failure is
+    /// E0201; an IP host must be of a family the uplink can send from
+    /// (E0503), a host name warns (W0502).
+    fn http_url(&mut self, text: &str, span: Span, addresses: &[IpNet]) -> Option<HttpUrl> {
+        let (url, host_at) = match validate::http_url(text) {
+            Ok(parsed) => parsed,
+            Err(UrlError::Scheme) => {
+                self.diags.push(
+                    Diagnostic::new(Code::TypeMismatch, span, format!("`{text}` is not an http URL"))
+                        .label("expected `http://…` or `https://…`")
+                        .help("write a URL such as `http://192.0.2.1/health`"),
+                );
+                return None;
+            }
+            Err(UrlError::Invalid(help)) => return self.invalid_url(text, span, help),
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        // `user:password@` is not part of the host.
-        let skip = authority.rfind('@').map(|i| i + 1).unwrap_or(0);
-        let authority = authority.get(skip..).unwrap_or("");
-        let offset = url.len() - rest.len() + skip;
-        let (host, port, host_offset) = if let Some(v6) = authority.strip_prefix('[') {
-            let Some((host, after)) = v6.split_once(']') else {
-                return self.invalid_url(url, span, "a bracketed IPv6 address needs its `]`");
-            };
-            let port = match after {
-                "" => None,
-                _ => match after.strip_prefix(':') {
-                    Some(port) => Some(port),
-                    None => return self.invalid_url(url, span, "after `]` only `:PORT` may follow"),
-                },
-            };
-            (host, port, offset + 1)
-        } else {
-            match authority.split_once(':') {
-                Some((_, rest)) if rest.contains(':') => {
-                    return self.invalid_url(url, span, "bracket an IPv6 address in a URL: `http://[2001:db8::1]/`");
-                }
-                Some((host, port)) => (host, Some(port), offset),
-                None => (authority, None, offset),
-            }
-        };
-        if host.is_empty() {
-            return self.invalid_url(url, span, "write a host after `//`, such as `http://192.0.2.1/health`");
+        let host_span = self.span_within(span, text, host_at.start, host_at.len());
+        match &url.host {
+            Target::Address(addr) => self.probe_family(*addr, host_span, addresses)?,
+            Target::Hostname(name) => self.hostname_warning(host_span, name),
         }
-        if let Some(port) = port {
-            if !matches!(port.parse::<u16>(), Ok(1..)) && !port.is_empty() {
-                return self.invalid_url(url, span, "the port after the host is a number from 1 to 65535");
-            }
-        }
-        let host_span = self.span_within(span, url, host_offset, host.len());
-        if authority.starts_with('[') {
-            let Ok(addr) = host.parse::<std::net::Ipv6Addr>() else {
-                let help = if host.contains('%') {
-                    "a probe leaves by its uplink, so the URL's address takes no zone: write `[ADDRESS]`"
-                } else {
-                    "between `[` and `]` goes an IPv6 address, such as `[2001:db8::1]`"
-                };
-                return self.invalid_url(url, span, help);
-            };
-            return self.probe_family(IpAddr::V6(addr), host_span, addresses);
-        }
-        match host.parse::<std::net::Ipv4Addr>() {
-            Ok(addr) => self.probe_family(IpAddr::V4(addr), host_span, addresses),
-            Err(_) => {
-                self.hostname_warning(host_span, host);
-                Some(())
-            }
-        }
+        Some(url)
     }
 
-    fn invalid_url(&mut self, url: &str, span: Span, help: &str) -> Option<()> {
+    fn invalid_url<T>(&mut self, url: &str, span: Span, help: &str) -> Option<T> {
         self.diags.push(
             Diagnostic::new(Code::TypeMismatch, span, format!("`{url}` is not a valid URL"))
                 .label("invalid URL")
@@ -351,7 +308,7 @@ impl<'a> Checker<'a, '_> {
 
     fn small_count(&mut self, options: &[&'a CheckOption], name: &str, default: u32) -> u32 {
         match self.option(options, name) {
-            Some(o) => self.integer(&o.value, crate::validate::COUNTS, &format!("`{name}`")).map(|n| n as u32).unwrap_or(default),
+            Some(o) => self.integer(&o.value, validate::COUNTS, &format!("`{name}`")).map(|n| n as u32).unwrap_or(default),
             None => default,
         }
     }
@@ -382,14 +339,5 @@ impl<'a> Checker<'a, '_> {
             Some(sym) if sym.kind == Kind::Plugin => self.plugin_infos[sym.index].as_deref(),
             _ => None,
         }
-    }
-}
-
-pub fn fmt_ms(ms: u64) -> String {
-    match ms {
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
-        ms => format!("{ms}ms"),
     }
 }

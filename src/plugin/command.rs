@@ -3,6 +3,7 @@
 
 use super::{AllowedTarget, PluginHost, ProbeRequest};
 use crate::commands::USAGE;
+use crate::duration::DurationError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -82,21 +83,14 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `500ms`, `2s`, `1m`.
+/// A duration as the language writes it, above zero.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms or 2s"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        _ => return Err(format!("`{text}` has no unit ms, s or m")),
-    };
-    if d.is_zero() {
-        return Err("the timeout must be longer than zero".into());
+    match crate::duration::parse(text) {
+        Ok(0) => Err("the timeout must be longer than zero".into()),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(DurationError::Form) => Err(format!("`{text}` is not a duration such as `500ms`, `2s` or `1m`")),
+        Err(DurationError::TooLong) => Err(format!("duration `{text}` is too long")),
     }
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -108,6 +102,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)), "the units of the language");
         assert!(parse_duration("2").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("s").is_err());

@@ -264,7 +264,9 @@ fn failure(store: &Store<ProbeState>, error: &wasmtime::Error, timeout: Duration
         return format!("the plugin exceeded the memory cap of {}", fmt_bytes(store.data().cap.bytes));
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!("the plugin timed out after {}", fmt_duration(timeout)),
+        Some(Trap::Interrupt) => {
+            format!("the plugin timed out after {}", crate::duration::format(timeout.as_millis().try_into().unwrap_or(u64::MAX)))
+        }
         Some(Trap::UnreachableCodeReached) => "the plugin trapped: unreachable code (a panic or abort)".into(),
         Some(trap) => format!("the plugin trapped: {}", trap.to_string().trim_start_matches("wasm trap: ")),
         None => format!("the plugin failed: {}", first_line(error)),
@@ -273,13 +275,6 @@ fn failure(store: &Store<ProbeState>, error: &wasmtime::Error, timeout: Duration
 
 fn first_line(e: &impl std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or("").to_lowercase()
-}
-
-fn fmt_duration(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
 }
 
 fn fmt_bytes(n: usize) -> String {

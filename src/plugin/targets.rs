@@ -2,6 +2,7 @@
 //! ones the check's own settings name. A plugin cannot resolve names, so a
 //! setting that names a host instead of an address allows nothing.
 
+use crate::ir::Target;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -37,20 +38,14 @@ impl AllowedTarget {
     }
 }
 
+/// The URL's host and port, read as the checker reads http checks' URLs;
+/// a host name allows nothing.
 fn from_url(url: &str) -> Option<AllowedTarget> {
-    let (rest, default_port) =
-        if let Some(rest) = url.strip_prefix("http://") { (rest, 80) } else { (url.strip_prefix("https://")?, 443) };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return None;
+    let (url, _) = crate::validate::http_url(url).ok()?;
+    match url.host {
+        Target::Address(ip) => Some(AllowedTarget { ip, port: Some(url.port) }),
+        Target::Hostname(_) => None,
     }
-    if let Ok(addr) = authority.parse::<SocketAddr>() {
-        return Some(AllowedTarget { ip: addr.ip(), port: Some(addr.port()) });
-    }
-    let host = authority.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(authority);
-    let ip = host.parse::<IpAddr>().ok()?;
-    // An unbracketed IPv6 literal is not a valid url authority.
-    (ip.is_ipv4() || host != authority).then_some(AllowedTarget { ip, port: Some(default_port) })
 }
 
 impl FromStr for AllowedTarget {
@@ -95,6 +90,7 @@ mod tests {
         assert_eq!(targets(&[("target", "[::1]:53")]), ["[::1]:53"]);
         assert!(targets(&[("url", "http://example.com/")]).is_empty());
         assert!(targets(&[("url", "http://user@10.0.0.1/")]).is_empty());
+        assert!(targets(&[("url", "http://10.0.0.1@10.0.0.2/")]).is_empty());
         assert!(targets(&[("url", "http://2001:db8::1/")]).is_empty());
         assert!(targets(&[("url", "ftp://10.0.0.1/")]).is_empty());
     }

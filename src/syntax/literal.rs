@@ -42,19 +42,11 @@ fn address_help(addr: &str) -> String {
     }
 }
 
+/// The grammar admits only digits and a unit, so a failure is overflow.
 pub fn duration(text: &str, span: Span, diags: &mut Diagnostics) -> ValueKind {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let scale: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => 86_400_000,
-    };
-    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
-        Some(ms) => ValueKind::DurationMs(ms),
-        None => {
+    match crate::duration::parse(text) {
+        Ok(ms) => ValueKind::DurationMs(ms),
+        Err(_) => {
             invalid(diags, span, format!("duration `{text}` is too long"), "durations go up to many years; this is more".into())
         }
     }

@@ -26,7 +26,8 @@
 use super::expr::Expr;
 use super::quote::{sh_arg, sh_word, test_macro};
 use super::{comment, source, Ctx, Family, RUN_DIR};
-use crate::ir::{Check, Healthy, Probe, Target, Uplink};
+use crate::duration;
+use crate::ir::{Check, Healthy, HttpUrl, Probe, Target, Uplink};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -188,36 +189,16 @@ fn attempts(check: &Check, one: String) -> String {
 
 /// An HTTP(S) request with nc(1) (TLS with -c): up when the status of the
 /// reply's first line is the one expected.
-fn http(url: &str, expect: u16, timeout: u64, from: &dyn Fn(Option<Family>) -> Option<IpAddr>) -> String {
-    let (tls, rest) = match url.strip_prefix("https://") {
-        Some(rest) => (true, rest),
-        None => (false, url.strip_prefix("http://").unwrap_or(url)),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((h, p)) => (h, p.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        },
-    };
-    let port = port.unwrap_or(if tls { "443" } else { "80" });
-    let family = host.parse::<IpAddr>().ok().map(|a| Family::of(&a));
-    let src = from(family).map(|a| format!(" -s {a}")).unwrap_or_default();
+fn http(url: &HttpUrl, expect: u16, timeout: u64, from: &dyn Fn(Option<Family>) -> Option<IpAddr>) -> String {
+    let src = from(target_family(&url.host)).map(|a| format!(" -s {a}")).unwrap_or_default();
     format!(
         "printf '%s\\r\\n' {} {} 'Connection: close' '' | nc{} -w {timeout}{src} {} {} 2>/dev/null | \
          awk 'NR == 1 {{ sub(/\\r$/, \"\"); ok = ($2 == \"{expect}\") }} END {{ exit !ok }}'",
-        sh_word(&format!("GET {path} HTTP/1.0")),
-        sh_word(&format!("Host: {authority}")),
-        if tls { " -c" } else { "" },
-        sh_arg(host),
-        sh_arg(port)
+        sh_word(&format!("GET {} HTTP/1.0", url.path)),
+        sh_word(&format!("Host: {}", url.authority())),
+        if url.tls { " -c" } else { "" },
+        sh_arg(&url.host.to_string()),
+        url.port
     )
 }
 
@@ -236,8 +217,8 @@ fn describe(check: &Check) -> String {
     let mut s = format!(
         "{}: every {} timeout {} count {}, up after {} successes, down after {} failures",
         what.trim_end(),
-        duration(check.every_ms),
-        duration(check.timeout_ms),
+        duration::format(check.every_ms),
+        duration::format(check.timeout_ms),
         check.count,
         check.rise,
         check.fall
@@ -246,15 +227,7 @@ fn describe(check: &Check) -> String {
         let _ = write!(s, ", loss < {}%", number(loss));
     }
     if let Some(latency) = check.max_latency_ms {
-        let _ = write!(s, ", latency < {}", duration(latency));
+        let _ = write!(s, ", latency < {}", duration::format(latency));
     }
     s
-}
-
-fn duration(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
