@@ -273,7 +273,7 @@ fn https_checks_verify_the_certificate() {
     let _ = std::fs::remove_dir_all(&dir);
     let policy = build(&dir, HTTPS_SITE);
     make_certificates(&dir, "198.51.100.100");
-    let site = wanc::driver::compile_source("https.wan", HTTPS_SITE).site.expect("site compiles");
+    let site = wanc::driver::compile_source("https.wan", HTTPS_SITE).plan.expect("site compiles").site;
     let t = Topology::build(&site, "h");
     let mut server = Command::new("ip")
         .args(["netns", "exec", &t.isps[0], "python3", "-c", HTTPS_SERVER, "198.51.100.100"])
