@@ -3,12 +3,15 @@
 //! refuses a corrupt policy, survives a flapping link without stale rules,
 //! and removes everything on SIGTERM. Needs root, iproute2, nftables, python3.
 
+mod common;
 mod netns;
 
+use common::{tempdir, text, wanc, WANC};
 use netns::Topology;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wanc::agent::status::{Reply, Status};
 
 const SITE: &str = r#"
 site "agenttest"
@@ -50,34 +53,36 @@ impl Drop for Agent {
     }
 }
 
-fn wanc(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wanc")).args(args).output().expect("wanc runs")
-}
-
 fn build(dir: &Path, source: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
     let wan = dir.join("site.wan");
     std::fs::write(&wan, source).expect("write site");
     let out = wanc(&["build", wan.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join("out/agenttest.wanc")
 }
 
-fn status(agent: &Agent) -> serde_json::Value {
+/// `wanc status --json`, decoded as the protocol's own types; `None` while
+/// the agent does not answer.
+fn status(agent: &Agent) -> Option<Status> {
     let out = wanc(&["status", "--control", agent.control.to_str().expect("utf-8"), "--json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
+    serde_json::from_slice::<Reply<Status>>(&out.stdout).ok()?.into_result().ok()
+}
+
+fn state(agent: &Agent) -> Option<String> {
+    status(agent)?.state
 }
 
 /// Polls until the agent reports `state`, failing after `limit`.
-fn wait_state(agent: &Agent, state: &str, limit: Duration) {
+fn wait_state(agent: &Agent, want: &str, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
-        if status(agent)["state"] == state {
+        if state(agent).as_deref() == Some(want) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("agent did not reach state {state} within {limit:?}: {}", status(agent));
+    panic!("agent did not reach state {want} within {limit:?}: {:?}", status(agent));
 }
 
 /// Makes an ISP stop answering (its gateway drops everything), or answer again.
@@ -94,8 +99,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     if !netns::available() {
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempdir("agent");
     let policy = build(&dir, SITE);
     let site = wanc::driver::compile_source("agent.wan", SITE).site.expect("site compiles");
     let t = Topology::build(&site, "a");
@@ -103,7 +107,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     let control = dir.join("agent.sock");
     let log = std::fs::File::create(dir.join("agent.log")).expect("log file");
     let child = Command::new("ip")
-        .args(["netns", "exec", &t.router, env!("CARGO_BIN_EXE_wanc"), "agent"])
+        .args(["netns", "exec", &t.router, WANC, "agent"])
         .arg(&policy)
         .arg("--control")
         .arg(&control)
@@ -125,9 +129,9 @@ fn agent_fails_over_reloads_and_cleans_up() {
     // (5 s is a liveness bound, not a performance figure).
     wait_state(&agent, "only2", Duration::from_secs(5));
     assert_eq!(t.paths(lan, false, 8080, 4, None), vec![Some(1); 4], "lan via isp2 after failover");
-    let s = status(&agent);
-    assert_eq!(s["uplinks"][0]["healthy"], false);
-    assert!(s["uplinks"][0]["checks"][0]["consecutive_fail"].as_u64().unwrap_or(0) >= 3, "{s}");
+    let s = status(&agent).expect("status");
+    assert_eq!(s.uplinks[0].healthy, Some(false));
+    assert!(s.uplinks[0].checks[0].consecutive_fail >= 3, "{s:?}");
 
     // isp1 comes back; after `rise` good rounds the agent returns.
     cut(&t.isps[0], false);
@@ -136,14 +140,14 @@ fn agent_fails_over_reloads_and_cleans_up() {
 
     // Reload with a changed action text: checks are the same, so they keep
     // their history and verdicts; the state does not move.
-    let ok_before = status(&agent)["uplinks"][1]["checks"][0]["consecutive_ok"].as_u64().unwrap_or(0);
+    let ok_before = status(&agent).expect("status").uplinks[1].checks[0].consecutive_ok;
     let changed = build(&dir.join("v2"), &SITE.replace("isp1 down", "isp1 is down"));
     let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), changed.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 checks kept"), "{}", String::from_utf8_lossy(&out.stdout));
-    let s = status(&agent);
-    assert_eq!(s["state"], "both");
-    assert!(s["uplinks"][1]["checks"][0]["consecutive_ok"].as_u64().unwrap_or(0) >= ok_before, "history lost: {s}");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 checks kept"), "{}", text(&out.stdout));
+    let s = status(&agent).expect("status");
+    assert_eq!(s.state.as_deref(), Some("both"));
+    assert!(s.uplinks[1].checks[0].consecutive_ok >= ok_before, "history lost: {s:?}");
 
     // A corrupt policy is refused with the reason; the old one keeps working.
     let corrupt = dir.join("corrupt.wanc");
@@ -153,8 +157,8 @@ fn agent_fails_over_reloads_and_cleans_up() {
     std::fs::write(&corrupt, &bytes).expect("write");
     let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), corrupt.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(status(&agent)["state"], "both");
+    assert!(text(&out.stderr).contains("checksum"), "{}", text(&out.stderr));
+    assert_eq!(state(&agent).as_deref(), Some("both"));
     assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "old policy still routes");
 
     // A link flapping 50 times leaves exactly the rules of the final state.
