@@ -5,7 +5,25 @@
 //! 2 types and values, 3 states, 4 policy, 5 checks, 6 routing tables,
 //! 7 plugins.
 
-use crate::diagnostic::Severity;
+
+/// How bad a diagnostic is; fixed per code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
 
 macro_rules! codes {
     ($( $variant:ident = $text:literal, $severity:ident, $title:literal, $doc:literal; )*) => {

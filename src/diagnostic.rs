@@ -4,23 +4,8 @@
 use crate::codes::Code;
 use crate::source::Span;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Note,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        }
-    }
-}
+// A severity belongs to a code (`E…` or `W…`): the codes define it.
+pub use crate::codes::Severity;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {

@@ -1,9 +1,9 @@
-//! The command line: parses arguments and dispatches to `wanc::commands`.
+//! The command line: parses arguments and dispatches to `wanc::cli`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wanc::commands;
+use wanc::cli;
 use wanc::lower::Target;
 use wanc::render::Format;
 
@@ -49,9 +49,9 @@ enum Command {
     /// Explain a diagnostic code, such as E0301
     Explain { code: String },
     /// Run one probe with a plugin: exit 0 up, 1 down, 2 if it cannot run
-    Probe(wanc::plugin::command::ProbeArgs),
+    Probe(cli::probe::ProbeArgs),
     /// Run the policy on this router: probe, switch states, apply, reload
-    Agent(wanc::agent::command::AgentArgs),
+    Agent(cli::agent::AgentArgs),
     /// Show the running agent's state and each uplink's health
     Status {
         #[arg(long, default_value = "/run/wanc/agent.sock")]
@@ -78,15 +78,15 @@ fn or_all(targets: Vec<Target>) -> Vec<Target> {
 
 fn main() -> ExitCode {
     let status = match Cli::parse().command {
-        Command::Check { files, format, targets } => commands::check(&files, format, &or_all(targets)),
-        Command::Build { file, output, format, targets } => commands::build(&file, &output, format, &or_all(targets)),
-        Command::Inspect { file, format } => commands::inspect(&file, format),
-        Command::Disasm { file } => wanc::bytecode::command::disasm(&file),
-        Command::Explain { code } => commands::explain(&code),
-        Command::Probe(args) => wanc::plugin::command::probe(&args),
-        Command::Agent(args) => wanc::agent::command::agent(args),
-        Command::Status { control, json } => wanc::agent::command::status(&control, json),
-        Command::Reload { control, file } => wanc::agent::command::reload(&control, file),
+        Command::Check { files, format, targets } => cli::compile::check(&files, format, &or_all(targets)),
+        Command::Build { file, output, format, targets } => cli::compile::build(&file, &output, format, &or_all(targets)),
+        Command::Inspect { file, format } => cli::compile::inspect(&file, format),
+        Command::Disasm { file } => cli::disasm::disasm(&file),
+        Command::Explain { code } => cli::explain::explain(&code),
+        Command::Probe(args) => cli::probe::probe(&args),
+        Command::Agent(args) => cli::agent::agent(args),
+        Command::Status { control, json } => cli::agent::status(&control, json),
+        Command::Reload { control, file } => cli::agent::reload(&control, file),
     };
     ExitCode::from(status)
 }

@@ -5,12 +5,15 @@
 //! certificate. Needs root, iproute2, nftables, python3 (and openssl for the
 //! https test).
 
+mod common;
 mod netns;
 
+use common::{tempdir, text, wanc, WANC};
 use netns::Topology;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wanc::agent::status::{Reply, Status};
 
 const SITE: &str = r#"
 site "agenttest"
@@ -52,16 +55,12 @@ impl Drop for Agent {
     }
 }
 
-fn wanc(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wanc")).args(args).output().expect("wanc runs")
-}
-
 fn build(dir: &Path, source: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
     let wan = dir.join("site.wan");
     std::fs::write(&wan, source).expect("write site");
     let out = wanc(&["build", wan.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join("out/agenttest.wanc")
 }
 
@@ -70,7 +69,7 @@ fn build(dir: &Path, source: &str) -> PathBuf {
 fn start(router: &str, policy: &Path, control: &Path, log: &Path, extra: &[&str]) -> Agent {
     let log = std::fs::File::create(log).expect("log file");
     let child = Command::new("ip")
-        .args(["netns", "exec", router, env!("CARGO_BIN_EXE_wanc"), "agent"])
+        .args(["netns", "exec", router, WANC, "agent"])
         .arg(policy)
         .arg("--control")
         .arg(control)
@@ -81,21 +80,27 @@ fn start(router: &str, policy: &Path, control: &Path, log: &Path, extra: &[&str]
     Agent { child, control: control.to_path_buf() }
 }
 
-fn status(agent: &Agent) -> serde_json::Value {
+/// `wanc status --json`, decoded as the protocol's own types; `None` while
+/// the agent does not answer.
+fn status(agent: &Agent) -> Option<Status> {
     let out = wanc(&["status", "--control", agent.control.to_str().expect("utf-8"), "--json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
+    serde_json::from_slice::<Reply<Status>>(&out.stdout).ok()?.into_result().ok()
+}
+
+fn state(agent: &Agent) -> Option<String> {
+    status(agent)?.state
 }
 
 /// Polls until the agent reports `state`, failing after `limit`.
-fn wait_state(agent: &Agent, state: &str, limit: Duration) {
+fn wait_state(agent: &Agent, want: &str, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
-        if status(agent)["state"] == state {
+        if state(agent).as_deref() == Some(want) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("agent did not reach state {state} within {limit:?}: {}", status(agent));
+    panic!("agent did not reach state {want} within {limit:?}: {:?}", status(agent));
 }
 
 /// Makes an ISP stop answering (its gateway drops everything), or answer again.
@@ -112,8 +117,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     if !netns::available() {
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempdir("agent");
     let policy = build(&dir, SITE);
     let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
     let t = Topology::build(&site, "a");
@@ -133,9 +137,9 @@ fn agent_fails_over_reloads_and_cleans_up() {
     // (5 s is a liveness bound, not a performance figure).
     wait_state(&agent, "only2", Duration::from_secs(5));
     assert_eq!(t.paths(lan, false, 8080, 4, None), vec![Some(1); 4], "lan via isp2 after failover");
-    let s = status(&agent);
-    assert_eq!(s["uplinks"][0]["healthy"], false);
-    assert!(s["uplinks"][0]["checks"][0]["consecutive_fail"].as_u64().unwrap_or(0) >= 3, "{s}");
+    let s = status(&agent).expect("status");
+    assert_eq!(s.uplinks[0].healthy, Some(false));
+    assert!(s.uplinks[0].checks[0].consecutive_fail >= 3, "{s:?}");
 
     // isp1 comes back; after `rise` good rounds the agent returns.
     cut(&t.isps[0], false);
@@ -144,14 +148,14 @@ fn agent_fails_over_reloads_and_cleans_up() {
 
     // Reload with a changed action text: checks are the same, so they keep
     // their history and verdicts; the state does not move.
-    let ok_before = status(&agent)["uplinks"][1]["checks"][0]["consecutive_ok"].as_u64().unwrap_or(0);
+    let ok_before = status(&agent).expect("status").uplinks[1].checks[0].consecutive_ok;
     let changed = build(&dir.join("v2"), &SITE.replace("isp1 down", "isp1 is down"));
     let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), changed.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 checks kept"), "{}", String::from_utf8_lossy(&out.stdout));
-    let s = status(&agent);
-    assert_eq!(s["state"], "both");
-    assert!(s["uplinks"][1]["checks"][0]["consecutive_ok"].as_u64().unwrap_or(0) >= ok_before, "history lost: {s}");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 checks kept"), "{}", text(&out.stdout));
+    let s = status(&agent).expect("status");
+    assert_eq!(s.state.as_deref(), Some("both"));
+    assert!(s.uplinks[1].checks[0].consecutive_ok >= ok_before, "history lost: {s:?}");
 
     // A corrupt policy is refused with the reason; the old one keeps working.
     let corrupt = dir.join("corrupt.wanc");
@@ -161,8 +165,8 @@ fn agent_fails_over_reloads_and_cleans_up() {
     std::fs::write(&corrupt, &bytes).expect("write");
     let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), corrupt.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(status(&agent)["state"], "both");
+    assert!(text(&out.stderr).contains("checksum"), "{}", text(&out.stderr));
+    assert_eq!(state(&agent).as_deref(), Some("both"));
     assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "old policy still routes");
 
     // A link flapping 50 times leaves exactly the rules of the final state.
@@ -253,20 +257,28 @@ fn make_certificates(dir: &Path, ip: &str) {
 }
 
 /// Polls until the uplink's health is `healthy`; the status seen last.
-fn wait_healthy(agent: &Agent, healthy: bool, limit: Duration) -> serde_json::Value {
+fn wait_healthy(agent: &Agent, healthy: bool, limit: Duration) -> Option<Status> {
     let start = Instant::now();
     loop {
         let s = status(agent);
-        if s["uplinks"][0]["healthy"] == healthy || start.elapsed() > limit {
+        let seen = s.as_ref().and_then(|s| s.uplinks[0].healthy);
+        if seen == Some(healthy) || start.elapsed() > limit {
             return s;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The first uplink's health and its first check's last result, in words.
+fn first_check(s: &Option<Status>) -> (Option<bool>, String) {
+    let Some(up) = s.as_ref().and_then(|s| s.uplinks.first()) else { return (None, "no status".into()) };
+    let last = up.checks.first().and_then(|c| c.last.last()).map(|o| o.detail.clone()).unwrap_or_default();
+    (up.healthy, last)
+}
+
 #[test]
 fn https_checks_verify_the_certificate() {
-    if !netns::require(&["ip", "nft", "python3", "openssl"]) {
+    if !common::require(&[common::Need::Root, common::IP, common::NFT, common::PYTHON3, common::OPENSSL]) {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("agent-https-{}", std::process::id()));
@@ -288,17 +300,16 @@ fn https_checks_verify_the_certificate() {
     let ca = dir.join("ca.pem");
     let trusted = ["--backend", "dry-run", "--ca-file", ca.to_str().expect("utf-8")];
     let agent = start(&t.router, &policy, &dir.join("trusted.sock"), &dir.join("trusted.log"), &trusted);
-    let s = wait_healthy(&agent, true, Duration::from_secs(10));
+    let (healthy, last) = first_check(&wait_healthy(&agent, true, Duration::from_secs(10)));
     let log = || std::fs::read_to_string(dir.join("trusted.log")).unwrap_or_default();
-    assert_eq!(s["uplinks"][0]["healthy"], true, "trusted CA: {s}\n{}", log());
-    assert!(s["uplinks"][0]["checks"][0]["last"].to_string().contains("status 200"), "{s}");
+    assert_eq!(healthy, Some(true), "trusted CA: {last}\n{}", log());
+    assert!(last.contains("status 200"), "{last}");
     drop(agent);
 
     // Without the CA the server is a stranger: the check fails, saying why.
     let agent = start(&t.router, &policy, &dir.join("untrusted.sock"), &dir.join("untrusted.log"), &["--backend", "dry-run"]);
-    let s = wait_healthy(&agent, false, Duration::from_secs(10));
-    assert_eq!(s["uplinks"][0]["healthy"], false, "untrusted CA: {s}");
-    let last = s["uplinks"][0]["checks"][0]["last"].to_string();
+    let (healthy, last) = first_check(&wait_healthy(&agent, false, Duration::from_secs(10)));
+    assert_eq!(healthy, Some(false), "untrusted CA: {last}");
     assert!(last.contains("certificate"), "the detail names the certificate: {last}");
     drop(agent);
     let _ = server.kill();
@@ -313,7 +324,7 @@ fn agent_refuses_an_unusable_ca_file() {
     let empty = dir.join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").expect("write");
     for (ca, why) in [(dir.join("missing.pem"), "cannot read"), (empty, "holds no PEM certificate")] {
-        let out = Command::new(env!("CARGO_BIN_EXE_wanc"))
+        let out = Command::new(WANC)
             .arg("agent")
             .arg(&policy)
             .args(["--backend", "dry-run", "--control"])

@@ -4,11 +4,13 @@
 //! error and never a panic. Edited files are resealed (checksum recomputed)
 //! where the point is that the verifier, not the checksum, catches them.
 
+mod common;
+
+use common::{tempdir, wanc};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use wanc::bytecode::format::{crc32, Section, MAX_COND_DEPTH};
 use wanc::bytecode::{self, CondError, LoadError, Place};
 use wanc::ir::*;
@@ -35,17 +37,6 @@ fn example(name: &str) -> Vec<u8> {
 }
 
 const OFFICE: &str = "examples/dual-isp-failover.wan";
-
-fn wanc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wanc")).args(args).output().expect("wanc runs")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bytecode-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
-}
 
 /// Recomputes the checksum after an edit.
 fn reseal(bytes: &mut [u8]) {

@@ -1,16 +1,9 @@
 //! The command line as a user meets it: exit statuses, the three diagnostic
 //! formats, `explain`, and builds that write all or nothing.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn wanc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wanc")).args(args).output().expect("wanc runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{tempdir, text, wanc};
 
 const BROKEN: &str = "tests/ui/unknown-uplink-in-via.wan";
 const WARNS: &str = "tests/ui/host-bits-set.wan";
@@ -95,11 +88,4 @@ fn failed_build_leaves_the_output_directory_as_it_was() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(dir.join("office.ir.json").exists());
     std::fs::remove_dir_all(&dir).expect("cleanup");
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
 }

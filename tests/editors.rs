@@ -5,10 +5,13 @@
 //! (`editors/vim/test/*.vim`). Both drivers print JSON Lines with 1-based
 //! byte columns, so one position can be put to both engines.
 //!
-//! Std only, on purpose: the test does not link the wanc library; it runs
-//! the wanc binary twice (`:make`, and to parse its keyword site). It needs node with the npm modules (`npm ci` in editors/vscode/test, which
-//! tests/run does) and vim. When they are missing the tests skip with a note,
-//! except under CI=true, where they fail: CI must never pass by skipping.
+//! The test does not use the wanc library, on purpose; it runs the wanc
+//! binary twice (`:make`, and to parse its keyword site). It needs node with
+//! the npm modules (`npm ci` in editors/vscode/test, which tests/run does)
+//! and vim. When they are missing the tests skip with a note, except under
+//! CI=true, where they fail (tests/common): CI must never pass by skipping.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -22,23 +25,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Whether a tool is there; when it is not, a note outside CI, a failure in CI.
-fn available(problem: Option<String>) -> bool {
-    match problem {
-        None => true,
-        Some(p) if in_ci() => panic!("CI=true and {p}"),
-        Some(p) => {
-            // Straight to stderr: the test harness would swallow eprintln!.
-            let _ = writeln!(std::io::stderr(), "note: skipping editor test: {p}");
-            false
-        }
-    }
-}
-
 fn runs(program: &str, arg: &str) -> Option<String> {
     let out = Command::new(program).arg(arg).stdin(Stdio::null()).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -46,23 +32,25 @@ fn runs(program: &str, arg: &str) -> Option<String> {
 
 fn node_available() -> bool {
     let modules = root().join("editors/vscode/test/node_modules");
-    available(if runs("node", "--version").is_none() {
+    let problem = if runs("node", "--version").is_none() {
         Some("node is not installed (Debian: apt-get install nodejs npm)".into())
     } else if !["vscode-textmate", "vscode-oniguruma"].iter().all(|m| modules.join(m).join("package.json").exists()) {
         Some("vscode-textmate / vscode-oniguruma are missing: run `npm ci` in editors/vscode/test".into())
     } else {
         None
-    })
+    };
+    common::environment(problem.as_slice())
 }
 
 fn vim_available() -> bool {
-    available(match runs("vim", "--version") {
+    let problem = match runs("vim", "--version") {
         None => Some("vim is not installed (Debian: apt-get install vim)".into()),
         Some(v) if !["+syntax", "+eval", "+quickfix"].iter().all(|f| v.contains(f)) => {
             Some("this vim lacks +syntax, +eval or +quickfix".into())
         }
         Some(_) => None,
-    })
+    };
+    common::environment(problem.as_slice())
 }
 
 /// A scratch file under cargo's temporary directory for integration tests,
@@ -590,8 +578,7 @@ fn every_grammar_keyword_is_highlighted_by_both_editors() {
     // "Realistic position" means the parser accepts it: no syntax error.
     let site = scratch("parse-keywords.wan");
     std::fs::write(&site, KEYWORD_SITE).expect("scratch file written");
-    let report =
-        Command::new(env!("CARGO_BIN_EXE_wanc")).args(["check", "--format", "short"]).arg(&site).output().expect("wanc runs");
+    let report = Command::new(common::WANC).args(["check", "--format", "short"]).arg(&site).output().expect("wanc runs");
     let _ = std::fs::remove_file(&site);
     let report = String::from_utf8_lossy(&report.stdout);
     assert!(!report.contains("[E0001]"), "KEYWORD_SITE does not parse:\n{report}");
@@ -713,7 +700,7 @@ fn vim_make_runs_wanc_into_the_quickfix_list() {
     }
     // :make runs the ftplugin's makeprg, `wanc …`: put the wanc cargo just
     // built first on the PATH vim hands to its shell.
-    let bin = Path::new(env!("CARGO_BIN_EXE_wanc")).parent().expect("bin dir").to_path_buf();
+    let bin = Path::new(common::WANC).parent().expect("bin dir").to_path_buf();
     let path =
         std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
             .expect("PATH");

@@ -2,11 +2,11 @@
 //! network-namespace topology (tests/netns) and traffic is checked end to
 //! end. Needs root, iproute2, nftables and python3 (see tests/run).
 
+mod common;
 mod netns;
 
 use netns::Topology;
 use std::path::PathBuf;
-use std::process::Command;
 use wanc::ir::Site;
 
 struct Built {
@@ -15,10 +15,9 @@ struct Built {
 }
 
 fn build(example: &str, tag: &str) -> Built {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("linux-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_wanc")).args(["build", example, "-o"]).arg(&dir).output().expect("wanc runs");
-    assert!(out.status.success(), "build failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dir = common::tempdir(&format!("linux-{tag}"));
+    let out = common::wanc(&["build", example, "-o", dir.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "build failed: {}", common::text(&out.stderr));
     let c = wanc::driver::compile_file(example.as_ref()).expect("readable");
     Built { site: c.plan.expect("compiles").site, dir }
 }

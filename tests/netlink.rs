@@ -6,8 +6,9 @@
 //! Needs root and iproute2. Under CI=true their absence fails the test;
 //! elsewhere the test is skipped with a note.
 
-mod netns;
+mod common;
 
+use common::{Need, IP};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use wanc::ir::Family;
@@ -16,7 +17,7 @@ use wanc::netlink::{self, Netlink};
 
 /// Root and iproute2; the other tools of the namespace tests are not needed.
 fn available() -> bool {
-    netns::require(&["ip"])
+    common::require(&[Need::Root, IP])
 }
 
 fn run(args: &[&str]) -> Result<String, String> {

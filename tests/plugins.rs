@@ -9,8 +9,12 @@
 //!
 //! Needs /usr/bin/rustc with the wasm32 target, clang and lld; the
 //! namespace tests also need root, `ip` and `python3`. Without them a test
-//! prints a note and passes, except under CI=true, where it fails.
+//! prints a skip line and passes, except under CI=true, where it fails
+//! (tests/common).
 
+mod common;
+
+use common::{Need, IP, PYTHON3, WANC};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -19,61 +23,19 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use wanc::plugin::{Limits, PluginError, PluginHost, ProbeRequest};
 
-const WANC: &str = env!("CARGO_BIN_EXE_wanc");
-
-// ---------------------------------------------------------------------------
-// Tools and the plugin build
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// True when everything `needs` lists is there; otherwise fails under CI
-/// and skips with a note elsewhere.
-fn have(test: &str, needs: &[Need]) -> bool {
-    let missing: Vec<String> = needs.iter().filter(|n| !n.present()).map(|n| n.describe()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("{test}: missing {} (tests/run installs the packages)", missing.join(", "));
-    assert!(!in_ci(), "{message}");
-    eprintln!("note: skipping {message}");
-    false
-}
-
-#[derive(Clone, Copy)]
-enum Need {
-    /// The command, an argument that makes it print its version, the package.
-    Tool(&'static str, &'static str, &'static str),
-    Root,
-}
-
 const BUILD_TOOLS: &[Need] = &[
     Need::Tool("/usr/bin/rustc", "--version", "rustc and libstd-rust-dev-wasm32"),
     Need::Tool("clang", "--version", "clang"),
     Need::Tool("wasm-ld", "--version", "lld"),
 ];
-const NETNS_TOOLS: &[Need] = &[Need::Root, Need::Tool("ip", "-V", "iproute2"), Need::Tool("python3", "--version", "python3")];
+const NETNS_TOOLS: &[Need] = &[Need::Root, IP, PYTHON3];
 
-impl Need {
-    fn present(&self) -> bool {
-        match self {
-            Need::Tool(tool, version, _) => Command::new(tool).arg(version).output().is_ok_and(|o| o.status.success()),
-            Need::Root => Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n"),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Need::Tool(tool, _, package) => format!("`{tool}` (package {package})"),
-            Need::Root => "root".into(),
-        }
-    }
-}
+// ---------------------------------------------------------------------------
+// The plugin build
 
 /// The directory with every built plugin; built once per test run.
-fn plugins(test: &str) -> Option<&'static Path> {
-    if !have(test, BUILD_TOOLS) {
+fn plugins() -> Option<&'static Path> {
+    if !common::require(BUILD_TOOLS) {
         return None;
     }
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -266,8 +228,8 @@ while True:
 
 #[test]
 fn http_status_probes_a_real_server() {
-    let Some(dir) = plugins("http_status_probes_a_real_server") else { return };
-    if !have("http_status_probes_a_real_server", NETNS_TOOLS) {
+    let Some(dir) = plugins() else { return };
+    if !common::require(NETNS_TOOLS) {
         return;
     }
     let plugin = dir.join("http_status.wasm");
@@ -307,8 +269,8 @@ fn http_status_probes_a_real_server() {
 
 #[test]
 fn dns_answer_probes_a_real_server() {
-    let Some(dir) = plugins("dns_answer_probes_a_real_server") else { return };
-    if !have("dns_answer_probes_a_real_server", NETNS_TOOLS) {
+    let Some(dir) = plugins() else { return };
+    if !common::require(NETNS_TOOLS) {
         return;
     }
     let plugin = dir.join("dns_answer.wasm");
@@ -359,7 +321,7 @@ fn probe_bounded(
 
 #[test]
 fn misbehaving_plugins_are_contained() {
-    let Some(dir) = plugins("misbehaving_plugins_are_contained") else { return };
+    let Some(dir) = plugins() else { return };
     let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
     let host: &'static PluginHost = Box::leak(Box::new(PluginHost::with_limits(limits).expect("host starts")));
     let load = |name: &str| host.load(&dir.join(format!("{name}.wasm")));
@@ -425,7 +387,7 @@ fn misbehaving_plugins_are_contained() {
 
 #[test]
 fn probe_command_exit_status_and_reason() {
-    let Some(dir) = plugins("probe_command_exit_status_and_reason") else { return };
+    let Some(dir) = plugins() else { return };
     let probe = |name: &str, args: &[&str]| {
         let output = Command::new(WANC).arg("probe").arg(dir.join(name)).args(args).output().expect("wanc runs");
         status_and_stderr(output)

@@ -3,7 +3,7 @@
 //! Plugin fixtures are compiled from `.wat` text here, so the `.wasm` files
 //! the cases load are made from source on every run.
 
-mod fixtures;
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,7 +24,7 @@ fn report(path: &Path) -> (String, Vec<Code>) {
 
 #[test]
 fn ui_cases() {
-    fixtures::build_plugin_fixtures();
+    common::build_plugin_fixtures();
     let mut covered = BTreeSet::new();
     let mut cases = 0;
     insta::glob!("ui/*.wan", |path| {

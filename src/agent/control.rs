@@ -1,6 +1,8 @@
 //! The control socket: one JSON request per line, one JSON reply per line.
 //! Private to root (mode 0600) unless configured otherwise.
 
+use super::status::{Answer, Reply};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +19,7 @@ pub enum Request {
 
 pub struct Incoming {
     pub request: Request,
-    pub reply: Sender<serde_json::Value>,
+    pub reply: Sender<Result<Answer, String>>,
 }
 
 /// Listens on `path` (replacing a stale socket) and forwards requests.
@@ -61,18 +63,20 @@ fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
                 if to_agent.send(super::Event::Control(Incoming { request, reply: tx })).is_err() {
                     return;
                 }
-                rx.recv().unwrap_or_else(|_| serde_json::json!({ "ok": false, "error": "agent is stopping" }))
+                rx.recv().unwrap_or_else(|_| Err("agent is stopping".into()))
             }
-            Err(e) => serde_json::json!({ "ok": false, "error": format!("bad request: {e}") }),
+            Err(e) => Err(format!("bad request: {e}")),
         };
-        if writeln!(writer, "{reply}").is_err() {
+        let Ok(line) = serde_json::to_string(&Reply::new(reply)) else { return };
+        if writeln!(writer, "{line}").is_err() {
             return;
         }
     }
 }
 
-/// Client side: one request, one reply.
-pub fn ask(path: &Path, request: &Request) -> Result<serde_json::Value, String> {
+/// Client side: one request, one reply; `Err` when there is no agent to
+/// ask or its reply does not decode as `T`'s.
+pub fn ask<T: DeserializeOwned>(path: &Path, request: &Request) -> Result<Reply<T>, String> {
     let mut stream = UnixStream::connect(path).map_err(|e| format!("cannot connect to `{}`: {e}", path.display()))?;
     let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
     writeln!(stream, "{line}").map_err(|e| e.to_string())?;

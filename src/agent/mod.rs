@@ -8,20 +8,22 @@
 
 mod actions;
 pub mod apply;
-pub mod command;
 mod control;
 mod health;
 mod nftables;
 mod probe;
+pub mod status;
 mod tls;
 
 pub use control::{ask, Request};
+pub use probe::Outcome;
 
 use crate::ir::{Check, Probe, Site};
 use crate::plugin::{LoadedPlugin, PluginHost};
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
-use probe::{Outcome, Prober, Source};
+use probe::{Prober, Source};
+use status::{Answer, CheckStatus, Reloaded, Status, UplinkStatus, Verdict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,13 +178,14 @@ impl Agent {
                 }
                 Event::Control(incoming) => {
                     let reply = match incoming.request {
-                        Request::Status => self.status(),
-                        Request::Reload { file } => self.reload(file),
+                        Request::Status => Ok(Answer::Status(self.status())),
+                        Request::Reload { file } => self.reload(file).map(Answer::Reloaded),
                     };
                     let _ = incoming.reply.send(reply);
                 }
                 Event::Reload => {
-                    self.reload(None);
+                    // Its outcome is logged; no one asked for an answer.
+                    let _ = self.reload(None);
                 }
                 Event::Stop => return Ok(()),
             }
@@ -369,14 +372,14 @@ impl Agent {
     }
 
     /// Verifies and takes a new policy; on any problem the running one stays.
-    fn reload(&mut self, file: Option<PathBuf>) -> serde_json::Value {
+    fn reload(&mut self, file: Option<PathBuf>) -> Result<Reloaded, String> {
         let path = file.unwrap_or_else(|| self.options.policy.clone());
         let started = Instant::now();
         let new = match load(&path) {
             Ok(site) => site,
             Err(e) => {
                 warn!("reload refused, keeping the running policy: {e}");
-                return serde_json::json!({ "ok": false, "error": e });
+                return Err(e);
             }
         };
         let old = std::mem::replace(&mut self.site, Arc::new(new));
@@ -386,7 +389,7 @@ impl Agent {
             self.site = old;
             self.keys = old_keys;
             let _ = self.applier.setup(&self.site);
-            return serde_json::json!({ "ok": false, "error": e });
+            return Err(e);
         }
         let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
         self.start_probes();
@@ -403,39 +406,42 @@ impl Agent {
         self.recompute();
         let took = started.elapsed();
         info!(kept, started = started_new, reload_us = took.as_micros() as u64, "reloaded");
-        serde_json::json!({
-            "ok": true,
-            "site": self.site.name,
-            "checks_kept": kept,
-            "checks_started": started_new,
-            "state": self.state.map(|s| self.site.states[s].name.clone()),
-            "reload_us": took.as_micros() as u64,
+        Ok(Reloaded {
+            site: self.site.name.clone(),
+            checks_kept: kept,
+            checks_started: started_new,
+            state: self.state_name(),
+            reload_us: took.as_micros() as u64,
         })
     }
 
-    fn status(&self) -> serde_json::Value {
+    fn state_name(&self) -> Option<String> {
+        self.state.map(|s| self.site.states[s].name.clone())
+    }
+
+    fn status(&self) -> Status {
         let since = self.since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let uplinks: Vec<serde_json::Value> = self
+        let uplinks = self
             .site
             .uplinks
             .iter()
             .enumerate()
             .map(|(i, up)| {
-                let checks: Vec<serde_json::Value> = up
+                let checks = up
                     .checks
                     .iter()
                     .zip(&self.keys[i])
                     .map(|(c, key)| {
-                        let st = self.states.get(key);
-                        serde_json::json!({
-                            "check": describe(c),
-                            "verdict": st.and_then(|s| s.verdict).map(|v| if v { "up" } else { "down" }),
-                            "consecutive_ok": st.map(|s| s.consecutive_ok),
-                            "consecutive_fail": st.map(|s| s.consecutive_fail),
-                            "rise": c.rise,
-                            "fall": c.fall,
-                            "last": st.map(|s| s.last.iter().collect::<Vec<_>>()),
-                        })
+                        let st = self.states.get(key).cloned().unwrap_or_default();
+                        CheckStatus {
+                            check: describe(c),
+                            verdict: st.verdict.map(Verdict::of),
+                            consecutive_ok: st.consecutive_ok,
+                            consecutive_fail: st.consecutive_fail,
+                            rise: c.rise,
+                            fall: c.fall,
+                            last: st.last.into(),
+                        }
                     })
                     .collect();
                 let why = if up.checks.is_empty() {
@@ -443,24 +449,23 @@ impl Agent {
                 } else {
                     format!("healthy when {:?} of {} checks", up.healthy, up.checks.len()).to_lowercase()
                 };
-                serde_json::json!({
-                    "name": up.name,
-                    "interface": up.interface,
-                    "healthy": self.health.as_ref().map(|h| h[i]),
-                    "why": why,
-                    "checks": checks,
-                })
+                UplinkStatus {
+                    name: up.name.clone(),
+                    interface: up.interface.clone(),
+                    healthy: self.health.as_ref().map(|h| h[i]),
+                    why,
+                    checks,
+                }
             })
             .collect();
-        serde_json::json!({
-            "ok": true,
-            "site": self.site.name,
-            "policy": self.options.policy.display().to_string(),
-            "state": self.state.map(|s| self.site.states[s].name.clone()),
-            "since": since,
-            "uptime_s": self.started.elapsed().as_secs(),
-            "uplinks": uplinks,
-        })
+        Status {
+            site: self.site.name.clone(),
+            policy: self.options.policy.display().to_string(),
+            state: self.state_name(),
+            since,
+            uptime_s: self.started.elapsed().as_secs(),
+            uplinks,
+        }
     }
 }
 

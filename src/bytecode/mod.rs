@@ -6,7 +6,6 @@
 //! the magic, version, checksum and every length, count, tag and index, and
 //! returns a `LoadError` for anything else, whatever the bytes.
 
-pub mod command;
 mod cond;
 mod decode;
 mod disasm;

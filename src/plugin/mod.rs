@@ -22,7 +22,6 @@
 //! every blocking network call.
 
 mod abi;
-pub mod command;
 mod host;
 mod imports;
 mod net;

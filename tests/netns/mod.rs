@@ -4,11 +4,11 @@
 //! its own link address, so the remote side can tell which uplink a
 //! connection came through. Everything is torn down on drop.
 //!
-//! Under CI=true a missing tool or missing root fails the test; elsewhere
-//! the test is skipped with a note.
+//! A test binary that includes it includes tests/common too (`mod common;`).
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use crate::common::{self, Need, IP, NFT, PYTHON3};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
@@ -21,36 +21,9 @@ pub const REMOTE_V6: &str = "fd18::1";
 pub const PORTS: &[u16] = &[80, 443, 8080, 8443];
 
 /// Whether the environment can run namespace tests: root, `ip`, `nft`,
-/// `python3`. Panics under CI=true when it cannot.
+/// `python3` (see `common::require` for what happens when it cannot).
 pub fn available() -> bool {
-    require(&["ip", "nft", "python3"])
-}
-
-/// Root and `tools`; under CI=true a missing one fails the test, elsewhere
-/// the test is skipped with a note.
-pub fn require(tools: &[&str]) -> bool {
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root".to_string());
-    }
-    for tool in tools {
-        if Command::new(tool).arg(if *tool == "python3" { "--version" } else { "-V" }).output().is_err() {
-            missing.push(tool.to_string());
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("network-namespace test needs {}", missing.join(", "));
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message} (CI=true: not skipping)");
-    }
-    eprintln!("skipped: {message}");
-    false
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    common::require(&[Need::Root, IP, NFT, PYTHON3])
 }
 
 /// Runs a command, panicking with its output when it fails.

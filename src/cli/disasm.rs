@@ -1,18 +1,18 @@
 //! `wanc disasm FILE.wanc`: prints a policy file readably; exit 0, or 2 with
 //! the reason when it cannot be read or loaded.
 
-use crate::commands::{OK, USAGE};
+use super::{io_reason, OK, USAGE};
 use std::path::Path;
 
 pub fn disasm(path: &Path) -> u8 {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", path.display(), e.to_string().to_lowercase());
+            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
             return USAGE;
         }
     };
-    match super::disasm(&bytes) {
+    match crate::bytecode::disasm(&bytes) {
         Ok(text) => {
             print!("{text}");
             OK

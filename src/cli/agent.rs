@@ -1,9 +1,12 @@
 //! `wanc agent`, `wanc status` and `wanc reload`.
 
-use super::apply::BackendKind;
-use super::{ask, Options, Request};
-use std::path::PathBuf;
+use super::{OK, SOURCE_ERRORS, USAGE};
+use crate::agent::apply::BackendKind;
+use crate::agent::status::{Reloaded, Reply, Status};
+use crate::agent::{self, ask, Options, Request};
+use std::path::{Path, PathBuf};
 
+/// The arguments of `wanc agent`, all in one place.
 #[derive(clap::Args)]
 pub struct AgentArgs {
     /// The policy bytecode written by `wanc build`
@@ -45,11 +48,11 @@ pub fn agent(args: AgentArgs) -> u8 {
         watch: !args.no_watch,
         ca_file: args.ca_file,
     };
-    match super::run(options) {
-        Ok(()) => 0,
+    match agent::run(options) {
+        Ok(()) => OK,
         Err(e) => {
             tracing::error!("{e}");
-            2
+            USAGE
         }
     }
 }
@@ -64,85 +67,84 @@ fn init_logging() {
         .try_init();
 }
 
-pub fn status(control: &std::path::Path, json: bool) -> u8 {
-    match ask(control, &Request::Status) {
-        Ok(reply) if json => {
-            println!("{reply}");
-            0
+pub fn status(control: &Path, json: bool) -> u8 {
+    let reply: Reply<Status> = match ask(control, &Request::Status) {
+        Ok(reply) => reply,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
         }
-        Ok(reply) => {
-            print!("{}", render_status(&reply));
-            0
+    };
+    if json {
+        // The reply as the agent sent it, `ok` included.
+        println!("{}", serde_json::to_string(&reply).unwrap_or_default());
+        return OK;
+    }
+    match reply.into_result() {
+        Ok(status) => {
+            print!("{}", render_status(&status));
+            OK
         }
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            USAGE
         }
     }
 }
 
-pub fn reload(control: &std::path::Path, file: Option<PathBuf>) -> u8 {
+pub fn reload(control: &Path, file: Option<PathBuf>) -> u8 {
     let file = file.map(|f| std::fs::canonicalize(&f).unwrap_or(f));
-    match ask(control, &Request::Reload { file }) {
-        Ok(reply) if reply["ok"] == true => {
+    match ask::<Reloaded>(control, &Request::Reload { file }).map(Reply::into_result) {
+        Ok(Ok(r)) => {
             println!(
                 "reloaded `{}`: {} checks kept with their history, {} started; state {}",
-                reply["site"].as_str().unwrap_or("?"),
-                reply["checks_kept"],
-                reply["checks_started"],
-                reply["state"].as_str().unwrap_or("undecided")
+                r.site,
+                r.checks_kept,
+                r.checks_started,
+                r.state.as_deref().unwrap_or("undecided")
             );
-            0
+            OK
         }
-        Ok(reply) => {
-            eprintln!("error: reload refused, the running policy stays: {}", reply["error"].as_str().unwrap_or("?"));
-            1
+        Ok(Err(refused)) => {
+            eprintln!("error: reload refused, the running policy stays: {refused}");
+            SOURCE_ERRORS
         }
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            USAGE
         }
     }
 }
 
-fn render_status(v: &serde_json::Value) -> String {
+fn render_status(status: &Status) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let since = v["since"].as_u64().unwrap_or(0);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let _ = writeln!(
         s,
         "site {}  state {}  for {}s",
-        v["site"].as_str().unwrap_or("?"),
-        v["state"].as_str().unwrap_or("(undecided)"),
-        now.saturating_sub(since)
+        status.site,
+        status.state.as_deref().unwrap_or("(undecided)"),
+        now.saturating_sub(status.since)
     );
-    for up in v["uplinks"].as_array().into_iter().flatten() {
-        let healthy = match up["healthy"].as_bool() {
+    for up in &status.uplinks {
+        let healthy = match up.healthy {
             Some(true) => "healthy",
             Some(false) => "DOWN",
             None => "unknown",
         };
-        let _ = writeln!(
-            s,
-            "  {:<12} {:<8} {:<8} {}",
-            up["name"].as_str().unwrap_or("?"),
-            up["interface"].as_str().unwrap_or("?"),
-            healthy,
-            up["why"].as_str().unwrap_or("")
-        );
-        for c in up["checks"].as_array().into_iter().flatten() {
-            let last = c["last"].as_array().and_then(|l| l.last()).cloned().unwrap_or_default();
+        let _ = writeln!(s, "  {:<12} {:<8} {:<8} {}", up.name, up.interface, healthy, up.why);
+        for c in &up.checks {
             let _ = writeln!(
                 s,
                 "      {:<32} {:<5} ok×{} fail×{} (rise {}, fall {})  last: {}",
-                c["check"].as_str().unwrap_or("?"),
-                c["verdict"].as_str().unwrap_or("?"),
-                c["consecutive_ok"],
-                c["consecutive_fail"],
-                c["rise"],
-                c["fall"],
-                last["detail"].as_str().unwrap_or("-")
+                c.check,
+                c.verdict.map_or("?", |v| v.as_str()),
+                c.consecutive_ok,
+                c.consecutive_fail,
+                c.rise,
+                c.fall,
+                c.last.last().map_or("-", |o| o.detail.as_str())
             );
         }
     }

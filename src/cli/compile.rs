@@ -1,17 +1,14 @@
-//! What each subcommand does, as functions returning the exit status:
-//! 0 clean or warnings only, 1 errors in the source, 2 usage or I/O problems.
+//! `wanc check`, `wanc build` and `wanc inspect`: compile, report the
+//! diagnostics in the chosen format, and act on a clean result.
 
-use crate::codes::Code;
+use super::{io_reason, OK, SOURCE_ERRORS, USAGE};
+use crate::diagnostic::Severity;
 use crate::driver::{self, Compilation};
 use crate::lower::Target;
 use crate::output;
 use crate::render::{self, Format};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
-
-pub const OK: u8 = 0;
-pub const SOURCE_ERRORS: u8 = 1;
-pub const USAGE: u8 = 2;
+use std::path::{Path, PathBuf};
 
 /// Compiles `path` for `targets` and prints its diagnostics; `None` on an
 /// I/O error.
@@ -22,7 +19,7 @@ fn compile_and_report(path: &Path, format: Format, targets: &[Target]) -> Option
             Some(c)
         }
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", path.display(), e.to_string().to_lowercase());
+            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
             None
         }
     }
@@ -37,7 +34,7 @@ fn print_diagnostics(c: &Compilation, format: Format) {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let text = render::render(format, &c.diagnostics, &c.sources, color);
             let _ = std::io::stderr().write_all(text.as_bytes());
-            let errors = c.diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
+            let errors = c.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             let warnings = c.diagnostics.len() - errors;
             eprintln!("{}", summary(errors, warnings));
         }
@@ -57,7 +54,7 @@ fn summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-pub fn check(paths: &[std::path::PathBuf], format: Format, targets: &[Target]) -> u8 {
+pub fn check(paths: &[PathBuf], format: Format, targets: &[Target]) -> u8 {
     let mut status = OK;
     for path in paths {
         match compile_and_report(path, format, targets) {
@@ -102,23 +99,7 @@ pub fn build(path: &Path, dir: &Path, format: Format, targets: &[Target]) -> u8 
             OK
         }
         Err(e) => {
-            eprintln!("error: cannot write to `{}`: {}", dir.display(), e.to_string().to_lowercase());
-            USAGE
-        }
-    }
-}
-
-pub fn explain(code: &str) -> u8 {
-    match Code::parse(code) {
-        Some(code) => {
-            println!("{} ({}): {}\n", code.as_str(), code.severity().as_str(), code.title());
-            println!("{}", code.doc());
-            OK
-        }
-        None => {
-            eprintln!("error: unknown code `{code}`");
-            let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-            eprintln!("help: codes are {}", all.join(", "));
+            eprintln!("error: cannot write to `{}`: {}", dir.display(), io_reason(&e));
             USAGE
         }
     }

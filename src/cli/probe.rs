@@ -1,9 +1,9 @@
 //! `wanc probe PLUGIN.wasm [--set KEY=VALUE]… [--source ADDR] [--timeout D]`:
 //! one probe from the command line, for trying a plugin out.
 
-use super::{AllowedTarget, PluginHost, ProbeRequest};
-use crate::commands::USAGE;
+use super::USAGE;
 use crate::duration::DurationError;
+use crate::plugin::{AllowedTarget, PluginHost, ProbeRequest};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
