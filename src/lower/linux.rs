@@ -31,6 +31,15 @@ pub const MAX_SLOTS: usize = 255;
 /// The kernel's largest nexthop weight in a multipath route.
 pub const MAX_NEXTHOP_WEIGHT: u32 = 256;
 
+/// Kernel settings wanc needs, as sysctl keys and values. With marks
+/// choosing the uplink, strict reverse-path filtering (`rp_filter=1`, the
+/// default of several distributions) must look the route back up with the
+/// packet's mark (`src_valid_mark`), or it drops the replies and the new
+/// connections that arrive by an uplink other than the main table's
+/// default. wanc leaves `rp_filter` itself as the system has it. Setup
+/// saves the values before it, teardown restores them.
+pub const SYSCTLS: &[(&str, &str)] = &[("net.ipv4.conf.all.src_valid_mark", "1")];
+
 /// Rule priorities: the kernel's own are 0 (local), 32766 (main) and 32767
 /// (default); wanc stays in 10000–12999, clear of both and of the low
 /// numbers hand-written setups use.

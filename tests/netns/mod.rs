@@ -121,13 +121,16 @@ impl Topology {
             run(&["ip", "netns", "add", ns]);
             t.namespaces.push(ns.clone());
             run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-            // L4 hashing makes kernel multipath spread connections, not
-            // just address pairs (the remote is one address).
+            // Strict reverse-path filtering everywhere, as several
+            // distributions ship it: wanc must work with it, not around
+            // it. L4 hashing makes kernel multipath spread connections,
+            // not just address pairs (the remote is one address).
             for key in [
                 "net.ipv4.ip_forward=1",
                 "net.ipv6.conf.all.forwarding=1",
-                "net.ipv4.conf.all.rp_filter=0",
-                "net.ipv4.conf.default.rp_filter=0",
+                "net.ipv4.conf.all.rp_filter=1",
+                "net.ipv4.conf.default.rp_filter=1",
+                "net.ipv4.conf.lo.rp_filter=1",
                 "net.ipv4.fib_multipath_hash_policy=1",
                 "net.ipv6.fib_multipath_hash_policy=1",
             ] {
@@ -136,6 +139,7 @@ impl Topology {
         }
         t.build_lans(site);
         t.build_uplinks(site);
+        t.assert_strict_rp_filter();
         t.servers.push(server(&t.remote));
         for ns in t.lans.clone() {
             t.servers.push(server(&ns));
@@ -248,6 +252,17 @@ impl Topology {
     }
 
     /// The router's kernel state wanc touches, for idempotence and teardown.
+    /// Every interface of every namespace filters by reverse path strictly.
+    pub fn assert_strict_rp_filter(&self) {
+        for ns in &self.namespaces {
+            let values = exec(ns, &["sysctl", "-a", "--pattern", r"^net\.ipv4\.conf\..*\.rp_filter$"]);
+            assert!(values.lines().count() > 2, "{ns}: no rp_filter values read:\n{values}");
+            for line in values.lines() {
+                assert!(line.ends_with("= 1"), "{ns}: reverse-path filtering is not strict: {line}");
+            }
+        }
+    }
+
     pub fn router_state(&self) -> String {
         let mut s = String::new();
         for args in [
@@ -256,6 +271,8 @@ impl Topology {
             &["ip", "-4", "route", "show", "table", "all"],
             &["ip", "-6", "route", "show", "table", "all"],
             &["nft", "list", "ruleset"],
+            // What wanc sets and restores, and what it must leave strict.
+            &["sysctl", "-a", "--pattern", r"\.(rp_filter|src_valid_mark)$"],
         ] {
             s.push_str(&exec(&self.router, args));
         }
@@ -298,10 +315,11 @@ fn veth(ns_a: &str, name_a: &str, ns_b: &str, name_b: &str) {
     run(&["ip", "-n", ns_a, "link", "add", name_a, "type", "veth", "peer", "name", name_b, "netns", ns_b]);
     run(&["ip", "-n", ns_a, "link", "set", "dev", name_a, "up"]);
     run(&["ip", "-n", ns_b, "link", "set", "dev", name_b, "up"]);
-    for ns in [ns_a, ns_b] {
-        let _ = Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]).output();
+    // New interfaces take `default`'s strict mode; said again per
+    // interface, so no test depends on when the namespace was made.
+    for (ns, name) in [(ns_a, name_a), (ns_b, name_b)] {
+        exec(ns, &["sysctl", "-qw", &format!("net.ipv4.conf.{}.rp_filter=1", name.replace('.', "/"))]);
     }
-    exec(ns_a, &["sysctl", "-qw", &format!("net.ipv4.conf.{}.rp_filter=0", name_a.replace('.', "/"))]);
 }
 
 fn addr(ns: &str, dev: &str, addr: IpAddr, len: u8) {

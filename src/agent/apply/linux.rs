@@ -33,6 +33,9 @@ pub struct Linux {
     /// The main table's default routes before the agent, per family, as
     /// saved by `ip route save`, put back on exit.
     saved_defaults: Vec<(Family, Vec<u8>)>,
+    /// The kernel settings wanc needs, with their values before the agent,
+    /// put back on exit.
+    saved_sysctls: Vec<(&'static str, String)>,
 }
 
 impl Linux {
@@ -42,7 +45,7 @@ impl Linux {
         if !nft.in_process() {
             warn!(target: "apply", "libnftables not found: running `nft` for each change");
         }
-        Ok(Linux { netlink, nft, applied: Applied::default(), saved_defaults: Vec::new() })
+        Ok(Linux { netlink, nft, applied: Applied::default(), saved_defaults: Vec::new(), saved_sysctls: Vec::new() })
     }
 }
 
@@ -60,6 +63,12 @@ impl Platform for Linux {
         if self.saved_defaults.is_empty() {
             for &family in &plan.families {
                 self.saved_defaults.push((family, save_defaults(family)?));
+            }
+        }
+        if self.saved_sysctls.is_empty() {
+            for &(key, value) in linux::SYSCTLS {
+                self.saved_sysctls.push((key, sysctl(key)?));
+                set_sysctl(key, value)?;
             }
         }
         let nl = &mut self.netlink;
@@ -153,9 +162,25 @@ impl Platform for Linux {
         for (family, saved) in &self.saved_defaults {
             restore_defaults(*family, saved)?;
         }
+        for (key, value) in self.saved_sysctls.drain(..) {
+            set_sysctl(key, &value)?;
+        }
         self.applied = Applied::default();
         Ok(())
     }
+}
+
+/// A sysctl's file: `net.ipv4.conf.all.x` is /proc/sys/net/ipv4/conf/all/x.
+fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
+fn sysctl(key: &str) -> Result<String, String> {
+    std::fs::read_to_string(sysctl_path(key)).map(|v| v.trim().to_string()).map_err(|e| format!("cannot read {key}: {e}"))
+}
+
+fn set_sysctl(key: &str, value: &str) -> Result<(), String> {
+    std::fs::write(sysctl_path(key), value).map_err(|e| format!("cannot set {key}={value}: {e}"))
 }
 
 fn save_defaults(family: Family) -> Result<Vec<u8>, String> {

@@ -37,6 +37,30 @@ fn saved_defaults(site: &Site, family: Family) -> String {
     format!("/run/wanc/{}.main-default{}", site.name, family.flag())
 }
 
+/// Where setup keeps the kernel settings as they were before wanc.
+fn saved_sysctls(site: &Site) -> String {
+    format!("/run/wanc/{}.sysctl", site.name)
+}
+
+fn set_sysctls(s: &mut String, site: &Site) {
+    s.push_str(
+        "# Kernel settings wanc needs (strict reverse-path filtering checks a\n\
+         # packet's source with its mark), as they were saved once for teardown.\n",
+    );
+    let file = saved_sysctls(site);
+    let keys: Vec<&str> = linux::SYSCTLS.iter().map(|(key, _)| *key).collect();
+    let _ = writeln!(s, "[ -e {file} ] || sysctl {} > {file}", keys.join(" "));
+    for (key, value) in linux::SYSCTLS {
+        let _ = writeln!(s, "sysctl -qw {key}={value}");
+    }
+    s.push('\n');
+}
+
+fn restore_sysctls(s: &mut String, site: &Site) {
+    let file = saved_sysctls(site);
+    let _ = writeln!(s, "if [ -e {file} ]; then\n    sysctl -qp {file} > /dev/null\n    rm -f {file}\nfi");
+}
+
 fn save_main_defaults(s: &mut String, plan: &Plan) {
     let site = &plan.site;
     s.push_str(
@@ -65,6 +89,7 @@ fn setup(plan: &Plan, numbers: &Numbers) -> String {
     let site = &plan.site;
     let mut s = preamble(site, &format!("Site `{}`: routing tables, rules and nftables for every uplink.", site.name));
     save_main_defaults(&mut s, plan);
+    set_sysctls(&mut s, site);
     s.push_str("# Each uplink's table holds its default route, for traffic that must leave by it.\n");
     let uplink_routes = linux::uplink_routes(plan);
     for family in Family::BOTH {
@@ -126,6 +151,7 @@ fn teardown(plan: &Plan, numbers: &Numbers) -> String {
     );
     let _ = writeln!(s, "nft delete table inet {} 2>/dev/null", nft::table_name(site));
     restore_main_defaults(&mut s, plan);
+    restore_sysctls(&mut s, site);
     for rule in linux::ip_rules(plan, numbers) {
         let _ = writeln!(s, "{}", delete_rule(&rule));
     }

@@ -52,9 +52,11 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
         // A connection keeps the uplink it started on.
         format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark return"),
     ];
-    // Connections that arrive on an uplink answer through it.
+    // Connections that arrive on an uplink answer through it. The packet is
+    // marked too, so the reverse-path filter checks its source against the
+    // uplink's table, where it arrived.
     for (up, mark) in plan.site.uplinks.iter().zip(&numbers.uplink_marks) {
-        pre.push(format!("iifname \"{}\" ct state new ct mark set {mark:#x} return", up.interface));
+        pre.push(format!("iifname \"{}\" ct state new meta mark set {mark:#x} ct mark set meta mark return", up.interface));
     }
     pre.push("ct state new jump steering".into());
     chain("prerouting", Some("type filter hook prerouting priority mangle"), pre);
