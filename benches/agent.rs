@@ -12,6 +12,8 @@
 //! Aims: failover within interval × fall + 100 ms, apply under 5 ms, reload
 //! under 10 ms, RSS under 20 MB.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../tests/netns/mod.rs"]
 mod netns;
 

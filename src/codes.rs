@@ -311,6 +311,21 @@ state.
 
 Keep one: a failover list `default via a, b` expresses the order.";
 
+    OverlappingForwards = "E0404", Error, "two forwards take the same port on the same uplink",
+"Two `forward` rules in force together take the same protocol and an
+overlapping port on the same uplink (and address family), but name different
+hosts or ports. pf decides by the last matching rule and nftables by the
+first, so each target would send the connections elsewhere. The rules may be
+both in the site's policy, or one in a state's own policy and one in the
+site's that it does not replace.
+
+    forward tcp port 80 on isp1 to web1
+    forward tcp port 80 on isp1 to web2      # error: port 80 goes where?
+
+Forward each port of an uplink to one host; for a different host in some
+states, replace the site's rule in those states with a `forward` of the same
+protocol, ports and uplink.";
+
     CheckOverlap = "E0501", Error, "check timing overlaps itself",
 "A probe sends `count` packets and waits up to `timeout` for each, so one round
 can take `count × timeout`. When that reaches `every`, the next round starts

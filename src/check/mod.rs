@@ -3,6 +3,7 @@
 
 mod interfaces;
 mod names;
+mod overlaps;
 mod plugins;
 mod policy;
 mod probes;
@@ -32,6 +33,8 @@ pub struct Checker<'a, 'd> {
     plugin_infos: Vec<Option<Vec<ir::PluginSetting>>>,
     /// Interface name → where it was claimed and by whom.
     interfaces: HashMap<String, (Span, String)>,
+    /// Where each rule of the site's rule table was written.
+    rule_spans: Vec<Span>,
     /// The distinct vias of the rules, and each one's index.
     vias: Vec<ir::Via>,
     via_ids: HashMap<ir::Via, ir::ViaId>,
@@ -54,6 +57,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         lan_networks: Vec::new(),
         plugin_infos: Vec::new(),
         interfaces: HashMap::new(),
+        rule_spans: Vec::new(),
         vias: Vec::new(),
         via_ids: HashMap::new(),
         syntax_errors,
@@ -105,6 +109,14 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             own: (first..rules.len()).collect(),
             routing: Vec::new(),
         });
+    }
+    // Forwards that overlap in the site's policy, or in a state's.
+    let mut reported = std::collections::BTreeSet::new();
+    c.overlapping_forwards(&rules, &uplinks, &(0..site_rules).collect::<Vec<_>>(), &mut reported);
+    for state in site_states.iter().filter(|s| !s.own.is_empty()) {
+        let policy: Vec<ir::RuleId> =
+            (0..site_rules).filter(|r| !state.replaced.contains(r)).chain(state.own.iter().copied()).collect();
+        c.overlapping_forwards(&rules, &uplinks, &policy, &mut reported);
     }
     // Every via is known once every state's own policy is read.
     for state in &mut site_states {

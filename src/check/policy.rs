@@ -30,6 +30,7 @@ impl<'a> Checker<'a, '_> {
                 let text = super::source_text(self.sources.snippet(rule.span));
                 let line = self.sources.line_col(rule.span.file, rule.span.start).line;
                 out.push(ir::Rule { text, line, kind });
+                self.rule_spans.push(rule.span);
             }
         }
         out
