@@ -56,6 +56,34 @@ fn foreign_state(t: &Topology, gateway: &str) {
     netns::exec(&t.router, &["ip", "route", "replace", "default", "via", gateway]);
 }
 
+/// Someone else's marks on the lan's traffic: bit 0 of the packet's and the
+/// connection's mark set before wanc's chains (priority mangle - 10), and
+/// counted after them (mangle + 10): all packets, and those that lost either
+/// bit. Added after the "before" snapshot, since its counters move.
+fn foreign_marks(t: &Topology, lan_if: &str) {
+    let rules = format!(
+        "add table inet theirs
+         add chain inet theirs early {{ type filter hook prerouting priority -160; }}
+         add rule inet theirs early iifname \"{lan_if}\" meta mark set meta mark or 0x1 ct mark set ct mark or 0x1
+         add chain inet theirs late {{ type filter hook prerouting priority -140; }}
+         add rule inet theirs late iifname \"{lan_if}\" counter
+         add rule inet theirs late iifname \"{lan_if}\" meta mark and 0x1 == 0 counter
+         add rule inet theirs late iifname \"{lan_if}\" ct mark and 0x1 == 0 counter"
+    );
+    netns::exec(&t.router, &["nft", &rules]);
+}
+
+/// The counters of [`foreign_marks`] (packets seen, packets whose mark lost
+/// bit 0, connections whose mark lost it); the table is removed.
+fn foreign_marks_counted(t: &Topology) -> Vec<u64> {
+    let listing = netns::exec(&t.router, &["nft", "list", "chain", "inet", "theirs", "late"]);
+    netns::exec(&t.router, &["nft", "delete", "table", "inet", "theirs"]);
+    listing
+        .lines()
+        .filter_map(|l| l.split("counter packets ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
 /// Setup and a state script run twice leave identical kernel state, and
 /// teardown restores the router as it was before setup.
 fn assert_idempotent_and_clean(b: &Built, t: &Topology, state: &str, before: &str) {
@@ -83,7 +111,13 @@ fn dual_isp_failover_balances_pins_and_fails_over() {
     b.script(&t, "setup.sh");
 
     b.state(&t, "allworking");
+    foreign_marks(&t, &b.site.lans[0].interface);
     assert_spread(&t.paths(lan, false, 8080, 24, None), &[isp1, isp2], "balanced, all working");
+    // wanc writes only its own mark bits: someone else's survive, in the
+    // packets and in the connections.
+    let counted = foreign_marks_counted(&t);
+    assert!(counted.len() == 3 && counted[0] > 24, "foreign mark counters: {counted:?}");
+    assert_eq!(&counted[1..], [0, 0], "packets and connections that lost another ruleset's mark bit");
     assert_spread(&t.paths(lan, false, 443, 8, None), &[isp2], "https pinned to isp2");
     assert_spread(&t.paths(&t.router, false, 8080, 3, None), &[isp2], "router's default via isp2");
     assert_spread(&t.paths(&t.router, false, 8080, 3, Some("198.51.100.199")), &[isp1], "from isp1's address");

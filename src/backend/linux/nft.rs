@@ -7,10 +7,17 @@
 //! - the chain `steering`, written once by setup, holds every route rule,
 //!   last to first (policy rules are last-match-wins, the chain's first
 //!   match decides), each jumping to the chain of its routing choice;
-//! - one chain per choice, `choice_N`, which a state fills: the mark to set
-//!   and `accept`, which ends the steering of the connection. A choice
+//! - one chain per choice, `choice_N`, which a state fills: where to (the
+//!   chain of an uplink or pool, or `accept` for the main table). A choice
 //!   absent from the state is an empty chain: the jump returns and the next
 //!   rule of `steering` is tried, as if its rules were not there.
+//!
+//! Marks use only the bits wanc owns ([`MARK_MASK`]): each uplink and pool
+//! has a chain (`uplink_N`, `pool_N`) that sets its bits in the packet's
+//! and the connection's mark, keeping every other bit, and accepts, which
+//! ends wanc's part of the hook. Restoring a connection's mark goes through
+//! the same chains, chosen by a map from the connection's bits, since nft
+//! cannot combine two marks in one expression.
 
 use crate::ir::{self, Ports, Proto, Routing, RuleKind};
 use crate::lower::linux::{Numbers, MARK_MASK};
@@ -29,6 +36,20 @@ fn choice_chain(c: ChoiceId) -> String {
     format!("choice_{c}")
 }
 
+fn uplink_chain(u: usize) -> String {
+    format!("uplink_{u}")
+}
+
+fn pool_chain(p: usize) -> String {
+    format!("pool_{p}")
+}
+
+/// Every mark wanc sets, with the chain that sets it.
+fn slots(numbers: &Numbers) -> Vec<(String, u32)> {
+    let uplinks = numbers.uplink_marks.iter().enumerate().map(|(u, &mark)| (uplink_chain(u), mark));
+    uplinks.chain(numbers.pools.iter().enumerate().map(|(p, pool)| (pool_chain(p), pool.mark))).collect()
+}
+
 /// The table's static part, as nft commands loaded in one transaction:
 /// chains are created if missing and their rules rewritten, except the
 /// choice chains, which are created empty if missing and otherwise kept:
@@ -39,6 +60,7 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
     for c in 0..plan.choices.len() {
         let _ = writeln!(s, "add chain inet {t} {}", choice_chain(c));
     }
+    let slots = slots(numbers);
     let mut chain = |name: &str, hook: Option<&str>, rules: Vec<String>| {
         let hook = hook.map(|h| format!(" {{ {h}; policy accept; }}")).unwrap_or_default();
         let _ = writeln!(s, "add chain inet {t} {name}{hook}\nflush chain inet {t} {name}");
@@ -46,25 +68,31 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
             let _ = writeln!(s, "add rule inet {t} {name} {rule}");
         }
     };
-    // The steering chain before prerouting, which jumps to it.
+    // The mark chains, then the steering chain: the chains that jump to
+    // them come after.
+    let keep = !MARK_MASK;
+    for (name, mark) in &slots {
+        chain(name, None, vec![format!("meta mark set meta mark and {keep:#x} or {mark:#x} ct mark set ct mark and {keep:#x} or {mark:#x} accept")]);
+    }
     chain("steering", None, steering(plan));
-    let mut pre = vec![
-        // A connection keeps the uplink it started on.
-        format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark return"),
-    ];
+    // A connection keeps the uplink it started on.
+    let restore: Vec<String> = (!slots.is_empty())
+        .then(|| {
+            let map: Vec<String> = slots.iter().map(|(name, mark)| format!("{mark:#x} : goto {name}")).collect();
+            format!("ct mark and {MARK_MASK:#x} vmap {{ {} }}", map.join(", "))
+        })
+        .into_iter()
+        .collect();
+    let mut pre = restore.clone();
     // Connections that arrive on an uplink answer through it. The packet is
     // marked too, so the reverse-path filter checks its source against the
     // uplink's table, where it arrived.
-    for (up, mark) in plan.site.uplinks.iter().zip(&numbers.uplink_marks) {
-        pre.push(format!("iifname \"{}\" ct state new meta mark set {mark:#x} ct mark set meta mark return", up.interface));
+    for (u, up) in plan.site.uplinks.iter().enumerate() {
+        pre.push(format!("iifname \"{}\" ct state new goto {}", up.interface, uplink_chain(u)));
     }
     pre.push("ct state new jump steering".into());
     chain("prerouting", Some("type filter hook prerouting priority mangle"), pre);
-    chain(
-        "output",
-        Some("type route hook output priority mangle"),
-        vec![format!("ct mark & {MARK_MASK:#x} != 0 meta mark set ct mark")],
-    );
+    chain("output", Some("type route hook output priority mangle"), restore);
     chain("forwards", Some("type nat hook prerouting priority dstnat"), forwards(plan));
     chain("translate", Some("type nat hook postrouting priority srcnat"), nats(plan));
     s
@@ -91,19 +119,13 @@ pub fn choices(plan: &Plan, numbers: &Numbers, state: StateId, live: Option<&[bo
         .enumerate()
         .map(|(c, routing)| {
             let routing = effective(routing.as_ref()?, live);
-            let pool = numbers.choice_pools[c].map(|p| &numbers.pools[p]);
-            Some(match (&routing, pool) {
+            Some(match (&routing, numbers.choice_pools[c]) {
                 (Routing::Unrouted | Routing::Pinned { .. }, _) => "accept".to_string(),
-                (Routing::Uplinks { .. }, Some(pool)) => decide(&format!("meta mark set {:#x}", pool.mark)),
-                (Routing::Uplinks { members, .. }, None) => decide(&mark_members(numbers, members)),
+                (Routing::Uplinks { .. }, Some(pool)) => format!("goto {}", pool_chain(pool)),
+                (Routing::Uplinks { members, .. }, None) => to_members(members),
             })
         })
         .collect()
-}
-
-/// Marks a new connection, remembers the mark in it, and ends steering.
-fn decide(mark: &str) -> String {
-    format!("{mark} ct mark set meta mark accept")
 }
 
 /// The commands that give the choice chains `contents` (one per choice,
@@ -121,19 +143,19 @@ pub fn load_choices(plan: &Plan, contents: &[(ChoiceId, Option<String>)]) -> Str
     s
 }
 
-/// One uplink's mark, or a weighted random pick among several.
-fn mark_members(numbers: &Numbers, members: &[ir::Member]) -> String {
+/// One uplink's chain, or a weighted random pick among several.
+fn to_members(members: &[ir::Member]) -> String {
     if let [one] = members {
-        return format!("meta mark set {:#x}", numbers.uplink_marks[one.uplink]);
+        return format!("goto {}", uplink_chain(one.uplink));
     }
     let mut slots = Vec::new();
     for (m, share) in members.iter().zip(shares(members)) {
         for _ in 0..share {
-            slots.push(numbers.uplink_marks[m.uplink]);
+            slots.push(m.uplink);
         }
     }
-    let map: Vec<String> = slots.iter().enumerate().map(|(i, mark)| format!("{i} : {mark:#x}")).collect();
-    format!("meta mark set numgen random mod {} map {{ {} }}", slots.len(), map.join(", "))
+    let map: Vec<String> = slots.iter().enumerate().map(|(i, &u)| format!("{i} : goto {}", uplink_chain(u))).collect();
+    format!("numgen random mod {} vmap {{ {} }}", slots.len(), map.join(", "))
 }
 
 /// The match part of a rule, one per address family it spans.
