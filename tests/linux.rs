@@ -180,7 +180,7 @@ fn redundant_multipath_answers_forwards_by_the_arrival_uplink() {
         return;
     }
     let b = build("examples/redundant-multipath.wan", "multi");
-    let t = Topology::build(&b.site, "m");
+    let mut t = Topology::build(&b.site, "m");
     let before = t.router_state();
     let (ext1, ext2) = (b.uplink("ext1"), b.uplink("ext2"));
     b.script(&t, "setup.sh");
@@ -196,6 +196,18 @@ fn redundant_multipath_answers_forwards_by_the_arrival_uplink() {
             assert_eq!(seen.as_deref(), Some("100.64.0.2"), "forwarded port {port} answered from www through ext1");
         }
     }
+    // Connections keep the uplink they started on through a multipath
+    // pool whose members change: opened with ext1 out of the pool, held
+    // while ext1 comes back, then while ext2 leaves.
+    t.serve_echo(9000);
+    let mut held = t.hold(&t.lans[0], 9000, 16);
+    assert!(held.uplinks.iter().all(|u| *u == Some(ext2)), "opened by ext2 alone: {:?}", held.uplinks);
+    b.state(&t, "via_ext1");
+    let alive = held.alive();
+    let dead = alive.iter().filter(|a| !**a).count();
+    eprintln!("multipath: {} of {} connections through ext2 alive after ext1 joined the pool", alive.len() - dead, alive.len());
+    assert_eq!(dead, 0, "connections through ext2 died when ext1 joined the pool: {alive:?}");
+    drop(held);
     b.script(&t, "teardown.sh");
     assert_eq!(before, t.router_state(), "teardown left something behind");
     assert_idempotent_and_clean(&b, &t, "via_ext2", &before);

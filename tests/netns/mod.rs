@@ -70,6 +70,92 @@ print("ready", flush=True)
 threading.Event().wait()
 "#;
 
+/// Long-lived connections: the server says the peer it sees, then echoes
+/// every line back until the client closes.
+const ECHO_SERVER: &str = r#"
+import socket, sys, threading
+def handle(c, peer):
+    try:
+        c.sendall((peer[0] + "\n").encode())
+        while True:
+            d = c.recv(100)
+            if not d: break
+            c.sendall(d)
+    except OSError: pass
+    finally: c.close()
+def serve(family, addr, port):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, port)); s.listen(256)
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=handle, args=(c, peer), daemon=True).start()
+port = int(sys.argv[1])
+threading.Thread(target=serve, args=(socket.AF_INET, "0.0.0.0", port), daemon=True).start()
+threading.Thread(target=serve, args=(socket.AF_INET6, "::", port), daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"#;
+
+/// Opens N connections, prints the peer each was seen from, then for every
+/// line on stdin sends a line on each connection and prints, for each in
+/// order, whether its echo came back (a dead one stays dead). Bounded: one
+/// second per connection and round, and it ends with its stdin.
+const HOLDER: &str = r#"
+import socket, sys
+target, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+conns = []
+for i in range(n):
+    try:
+        s = socket.create_connection((target, port), timeout=2)
+        f = s.makefile("rb")
+        peer = f.readline().decode().strip() or "-"
+    except OSError:
+        s, f, peer = None, None, "-"
+    conns.append([s, f]); print(peer, flush=True)
+for line in sys.stdin:
+    out = []
+    for c in conns:
+        ok = False
+        if c[0] is not None:
+            try:
+                c[0].settimeout(1)
+                c[0].sendall(b"x\n"); ok = c[1].readline() == b"x\n"
+            except OSError: pass
+            if not ok:
+                c[0].close(); c[0] = None
+        out.append("ok" if ok else "dead")
+    print(" ".join(out), flush=True)
+"#;
+
+/// Connections held open from a namespace to the remote's echo server.
+pub struct Held {
+    child: Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    /// Per connection, the uplink it was seen through (`None`: failed).
+    pub uplinks: Vec<Option<usize>>,
+}
+
+impl Held {
+    /// Which connections still carry bytes both ways.
+    pub fn alive(&mut self) -> Vec<bool> {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("holder's stdin");
+        stdin.write_all(b"probe\n").and_then(|()| stdin.flush()).expect("holder runs");
+        let line = self.lines.next().and_then(Result::ok).unwrap_or_default();
+        line.split_whitespace().map(|w| w == "ok").collect()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 const CLIENT: &str = r#"
 import socket, sys
 target, port, source = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -244,6 +330,36 @@ impl Topology {
             .find(|i| [format!("100.64.{i}.1"), format!("fd64:{i}::1")].iter().any(|a| a.parse::<IpAddr>().ok() == Some(peer)))
     }
 
+    /// Starts the remote's echo server for long-lived connections on `port`.
+    pub fn serve_echo(&mut self, port: u16) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.remote, "python3", "-c", ECHO_SERVER, &port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("echo server starts");
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            use std::io::BufRead;
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        self.servers.push(child);
+    }
+
+    /// Opens `n` connections from `ns` to the remote's echo server on
+    /// `port` and holds them open.
+    pub fn hold(&self, ns: &str, port: u16, n: usize) -> Held {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", HOLDER, REMOTE_V4, &port.to_string(), &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("holder starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let uplinks = (0..n).map(|_| lines.next().and_then(Result::ok).and_then(|peer| self.uplink_of(&peer))).collect();
+        Held { child, lines, uplinks }
+    }
+
     /// Opens `n` connections from `ns` to the remote and returns, per
     /// connection, the uplink it went through (`None`: failed).
     pub fn paths(&self, ns: &str, v6: bool, port: u16, n: usize, source: Option<&str>) -> Vec<Option<usize>> {
@@ -251,7 +367,6 @@ impl Topology {
         (0..n).map(|_| connect(ns, target, port, source).and_then(|peer| self.uplink_of(&peer))).collect()
     }
 
-    /// The router's kernel state wanc touches, for idempotence and teardown.
     /// Every interface of every namespace filters by reverse path strictly.
     pub fn assert_strict_rp_filter(&self) {
         for ns in &self.namespaces {
@@ -263,6 +378,7 @@ impl Topology {
         }
     }
 
+    /// The router's kernel state wanc touches, for idempotence and teardown.
     pub fn router_state(&self) -> String {
         let mut s = String::new();
         for args in [

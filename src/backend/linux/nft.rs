@@ -17,7 +17,8 @@
 //! and the connection's mark, keeping every other bit, and accepts, which
 //! ends wanc's part of the hook. Restoring a connection's mark goes through
 //! the same chains, chosen by a map from the connection's bits, since nft
-//! cannot combine two marks in one expression.
+//! cannot combine two marks in one expression. A connection a multipath
+//! pool routes takes the mark of the uplink it left by (`remember`).
 
 use crate::ir::{self, Ports, Proto, Routing, RuleKind};
 use crate::lower::linux::{Numbers, MARK_MASK};
@@ -93,9 +94,32 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
     pre.push("ct state new jump steering".into());
     chain("prerouting", Some("type filter hook prerouting priority mangle"), pre);
     chain("output", Some("type route hook output priority mangle"), restore);
+    chain("remember", Some("type filter hook postrouting priority mangle"), remember(plan, numbers));
     chain("forwards", Some("type nat hook prerouting priority dstnat"), forwards(plan));
     chain("translate", Some("type nat hook postrouting priority srcnat"), nats(plan));
     s
+}
+
+/// A connection a multipath pool routed keeps the uplink the kernel picked
+/// for its first packet: its mark becomes that uplink's, so its later
+/// packets go by the uplink's table and not through the pool again, where a
+/// member joining or leaving would re-hash it onto another uplink (with the
+/// other uplink's NAT address, which kills it).
+fn remember(plan: &Plan, numbers: &Numbers) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, pool) in numbers.pools.iter().enumerate() {
+        let members: Vec<String> = pool
+            .uplinks
+            .iter()
+            .map(|&u| format!("\"{}\" : goto {}", plan.site.uplinks[u].interface, uplink_chain(u)))
+            .collect();
+        out.push(format!(
+            "ct mark and {MARK_MASK:#x} == {:#x} oifname vmap {{ {} }}  # pool_{p}",
+            pool.mark,
+            members.join(", ")
+        ));
+    }
+    out
 }
 
 /// Every route rule, last to first, jumping to its choice's chain.
