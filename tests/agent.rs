@@ -338,3 +338,116 @@ fn agent_refuses_an_unusable_ca_file() {
         assert!(stderr.contains(why), "{stderr}");
     }
 }
+
+/// Three uplinks, each flushing its connections when it fails; lan traffic
+/// to port 9000 is balanced, to port 9001 spread by a multipath pool.
+const STICKY_SITE: &str = r#"
+site "agenttest"
+lan inside { interface vr1; network 192.168.1.0/24 }
+uplink isp1 {
+    interface vr0
+    address 198.51.100.199/24
+    gateway 198.51.100.100
+    nat
+    check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 2 }
+    on down { flush states }
+}
+uplink isp2 {
+    interface vr2
+    address 203.0.113.220/24
+    gateway 203.0.113.200
+    nat
+    check ping 203.0.113.200 { every 200ms timeout 100ms fall 3 rise 2 }
+    on down { flush states }
+}
+uplink isp3 {
+    interface vr3
+    address 192.0.2.20/24
+    gateway 192.0.2.1
+    nat
+    check ping 192.0.2.1 { every 200ms timeout 100ms fall 3 rise 2 }
+    on down { flush states }
+}
+policy {
+    default via isp1, isp2, isp3
+    route from inside proto tcp to port 9000 via balance(isp1, isp2, isp3)
+    route from inside proto tcp to port 9001 via multipath(isp1, isp2, isp3)
+}
+"#;
+
+/// Polls until the agent sees uplink `u` as `healthy`, failing after 5 s.
+fn wait_uplink(agent: &Agent, u: usize, healthy: bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if status(agent).and_then(|s| s.uplinks[u].healthy) == Some(healthy) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the agent did not see uplink {u} {}", if healthy { "up" } else { "down" });
+}
+
+#[test]
+fn long_lived_connections_keep_their_uplink() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempdir("agent-sticky");
+    let policy = build(&dir, STICKY_SITE);
+    let site = wanc::driver::compile_source("sticky.wan", STICKY_SITE).plan.expect("site compiles").site;
+    let mut t = Topology::build(&site, "k");
+    t.serve_echo(9000);
+    t.serve_echo(9001);
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    wait_state(&agent, "via_isp1", Duration::from_secs(10));
+    (0..3).for_each(|u| wait_uplink(&agent, u, true));
+
+    // 30 balanced and 30 multipath connections, held open throughout.
+    let mut held = [t.hold(&t.lans[0], 9000, 30), t.hold(&t.lans[0], 9001, 30)];
+    for (h, what) in held.iter().zip(["balanced", "multipath"]) {
+        assert!(h.uplinks.iter().all(Option::is_some), "{what}: every connection opens: {:?}", h.uplinks);
+        for u in 0..3 {
+            assert!(h.uplinks.contains(&Some(u)), "{what}: uplink {u} carries some: {:?}", h.uplinks);
+        }
+    }
+    // Ten changes; isp3 never fails, so its connections must outlive all of
+    // them, whatever the others do to states, the default route and pools.
+    let events = [(0, false), (0, true), (1, false), (0, false), (1, true), (0, true), (1, false), (1, true), (0, false), (0, true)];
+    let mut failed = [false; 3];
+    for (step, &(u, up)) in events.iter().enumerate() {
+        cut(&t.isps[u], !up);
+        wait_uplink(&agent, u, up);
+        failed[u] |= !up;
+        let (mut kept, mut expected, mut ended, mut lost) = (0, 0, 0, 0);
+        for h in &mut held {
+            for (alive, on) in h.alive().into_iter().zip(&h.uplinks) {
+                let uplink = on.expect("opened");
+                match (failed[uplink], alive) {
+                    (false, true) => kept += 1,
+                    (false, false) => lost += 1,
+                    (true, false) => ended += 1,
+                    (true, true) if up && uplink == u => {} // back before a probe saw it fail
+                    (true, true) => lost += 1,
+                }
+                expected += usize::from(!failed[uplink]);
+            }
+        }
+        eprintln!(
+            "step {}: uplink {} {}: {kept} of {expected} connections on uplinks that never failed carry bytes, {ended} on failed uplinks ended, {lost} wrong",
+            step + 1,
+            u + 1,
+            if up { "up" } else { "down" }
+        );
+        assert_eq!(lost, 0, "step {}: a connection died on a healthy uplink, or lived on a failed one", step + 1);
+    }
+    // A reload of a changed policy keeps them too.
+    let changed = build(&dir.join("v2"), &STICKY_SITE.replace("default via isp1, isp2, isp3", "default via isp3, isp2, isp1"));
+    let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), changed.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_state(&agent, "via_isp3", Duration::from_secs(5));
+    for h in &mut held {
+        let on_isp3: Vec<bool> = h.alive().into_iter().zip(&h.uplinks).filter(|(_, u)| **u == Some(2)).map(|(a, _)| a).collect();
+        eprintln!("after a reload: {} of {} connections on isp3 carry bytes", on_isp3.iter().filter(|a| **a).count(), on_isp3.len());
+        assert!(on_isp3.iter().all(|a| *a), "a reload ended connections on a healthy uplink");
+    }
+}
