@@ -201,7 +201,9 @@ pub struct EventBlock {
 pub enum ActionKind {
     Run(String),
     Notify(String),
-    FlushStates,
+    /// The connections of the uplinks named; of the uplink itself when none
+    /// are.
+    FlushStates(Vec<Ident>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -217,7 +217,8 @@ pub struct PluginSetting {
 pub enum Action {
     Run(String),
     Notify(String),
-    FlushStates,
+    /// Drops the connections of these uplinks.
+    FlushStates(Vec<UplinkId>),
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -451,3 +451,54 @@ fn long_lived_connections_keep_their_uplink() {
         assert!(on_isp3.iter().all(|a| *a), "a reload ended connections on a healthy uplink");
     }
 }
+
+/// Failback: with `on up { flush states isp2 }` on isp1, connections that
+/// moved to isp2 are ended when isp1 comes back, and reopen by isp1;
+/// without it they stay on isp2.
+#[test]
+fn failback_is_the_users_choice() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempdir("agent-failback");
+    let stay = SITE.replace("    on down { flush states; notify \"isp1 down\" }", "    on down { flush states }");
+    let back = stay.replace("    on down { flush states }", "    on down { flush states }\n    on up { flush states isp2 }");
+    assert_ne!(stay, back);
+    let policy = build(&dir, &stay);
+    let site = wanc::driver::compile_source("failback.wan", &stay).plan.expect("site compiles").site;
+    let mut t = Topology::build(&site, "f");
+    t.serve_echo(9000);
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    wait_state(&agent, "both", Duration::from_secs(10));
+
+    // Moved to isp2 while isp1 was down, then isp1 comes back: `n` of the
+    // held connections still carry bytes once the agent acted on it.
+    let outage = |t: &Topology| {
+        cut(&t.isps[0], true);
+        wait_state(&agent, "only2", Duration::from_secs(5));
+        let mut held = t.hold(&t.lans[0], 9000, 10);
+        assert!(held.uplinks.iter().all(|u| *u == Some(1)), "opened by isp2: {:?}", held.uplinks);
+        cut(&t.isps[0], false);
+        wait_state(&agent, "both", Duration::from_secs(5));
+        // The flush runs off the agent's main loop: give it a bounded while.
+        let start = Instant::now();
+        loop {
+            let alive = held.alive().iter().filter(|a| **a).count();
+            if alive == 0 || start.elapsed() > Duration::from_secs(3) {
+                return alive;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let stayed = outage(&t);
+    eprintln!("without failback: {stayed} of 10 connections stayed on isp2");
+    assert_eq!(stayed, 10, "without failback, connections stay where they are");
+
+    let with_failback = build(&dir.join("v2"), &back);
+    let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), with_failback.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stayed = outage(&t);
+    eprintln!("with failback: {stayed} of 10 connections stayed on isp2");
+    assert_eq!(stayed, 0, "with failback, connections on isp2 end when isp1 is back");
+    assert_eq!(t.paths(&t.lans[0], false, 8080, 4, None), vec![Some(0); 4], "and reopen by isp1");
+}

@@ -322,10 +322,10 @@ fn odd_site() -> Site {
                     check(Probe::Dns { server: v4("192.0.2.53"), query: ".".into() }),
                 ],
                 healthy: Healthy::AtLeast(u32::MAX),
-                on_up: vec![Action::Run("a; b".into()), Action::Notify("".into()), Action::FlushStates],
+                on_up: vec![Action::Run("a; b".into()), Action::Notify("".into()), Action::FlushStates(vec![1, 0])],
                 ..uplink("first")
             },
-            Uplink { healthy: Healthy::Any, on_down: vec![Action::FlushStates], ..uplink("second") },
+            Uplink { healthy: Healthy::Any, on_down: vec![Action::FlushStates(vec![1])], ..uplink("second") },
         ],
         plugins: vec![Plugin {
             name: "p".into(),

@@ -928,3 +928,26 @@ mod ifstated_model {
         assert!(parse("a = '\"t\" every 1'\nb = '$a'\nstate \"s\" {\n\tif $b {\n\t\trun \"x\"\n\t}\n}\n").is_err());
     }
 }
+
+#[test]
+fn failback_kills_the_backups_states_when_the_preferred_uplink_is_back() {
+    let site = compile(
+        "failback.wan",
+        "lan l { interface em0; network 10.0.0.0/24 }
+         uplink fiber { interface em1; address 192.0.2.2/24; gateway 192.0.2.1
+             check ping 192.0.2.1 { every 10s }
+             on down { flush states }
+             on up { flush states lte } }
+         uplink lte { interface em2; address 198.51.100.2/24; gateway 198.51.100.1
+             check ping 198.51.100.1 { every 10s } }
+         policy { default via fiber, lte; route from l via fiber, lte }",
+    );
+    let out = outputs(&site);
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    check_sh_syntax(&conf);
+    // fiber's up edge, when it was down before, kills lte's states; its down
+    // edge records its health and leaves its own states to the flush block.
+    let up = "f=/var/run/wanc.fiber; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed; [ \"$o\" = down ] && { pfctl -q -k label -k lte; }";
+    assert!(conf.runs.iter().any(|(_, r)| r == up), "{}", out["ifstated.conf"]);
+    assert!(conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber; echo down > $f"), "{}", out["ifstated.conf"]);
+}

@@ -53,7 +53,7 @@ pub struct Context<'a> {
 
 /// Runs actions; `flush` is called for `flush states` and decides itself
 /// whether flushing is allowed.
-pub fn run(actions: &[Action], ctx: &Context, notifier: &mut Notifier, flush: &mut dyn FnMut()) {
+pub fn run(actions: &[Action], ctx: &Context, notifier: &mut Notifier, flush: &mut dyn FnMut(usize)) {
     for action in actions {
         match action {
             Action::Run(cmd) => {
@@ -70,7 +70,7 @@ pub fn run(actions: &[Action], ctx: &Context, notifier: &mut Notifier, flush: &m
                 spawn_limited(&mut c, "run");
             }
             Action::Notify(text) => notifier.notify(text),
-            Action::FlushStates => flush(),
+            Action::FlushStates(uplinks) => uplinks.iter().for_each(|&u| flush(u)),
         }
     }
 }

@@ -256,7 +256,7 @@ impl Agent {
             let old = self.state.map(|s| site.states[s].name.clone());
             if let Some(old) = self.state {
                 let ctx = actions::Context { uplink: None, state: Some(&site.states[old].name), event: "exit" };
-                actions::run(&site.states[old].on_exit, &ctx, &mut self.notifier, &mut || {});
+                actions::run(&site.states[old].on_exit, &ctx, &mut self.notifier, &mut |_| {});
             }
             self.state = Some(next);
             self.since = SystemTime::now();
@@ -275,7 +275,7 @@ impl Agent {
                 Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
             }
             let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
-            actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut || {});
+            actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut |_| {});
         } else if health_moved || self.dirty {
             // Same state, other live health: members the state leaves open
             // move. Or the last apply failed: try again.
@@ -297,11 +297,12 @@ impl Agent {
         let ctx = actions::Context { uplink: Some(&uplink.name), state: None, event };
         // Flushing the failed uplink's connections only helps when another
         // uplink can take them; with none healthy it would only cut them.
+        // Another uplink's (failback, when this one comes up) go to this one.
         let others_healthy = health.iter().enumerate().any(|(j, h)| j != i && *h);
         let applier = &mut self.applier;
-        actions::run(list, &ctx, &mut self.notifier, &mut || {
-            if others_healthy {
-                applier.flush(i);
+        actions::run(list, &ctx, &mut self.notifier, &mut |target| {
+            if target != i || others_healthy {
+                applier.flush(target);
             } else {
                 info!(uplink = site.uplinks[i].name, "not flushing states: no other uplink is healthy");
             }

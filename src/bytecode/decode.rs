@@ -172,7 +172,8 @@ fn actions(r: &mut Reader) -> Result<Vec<Action>, LoadError> {
     r.list(|r| match r.u8()? {
         tag::ACTION_RUN => Ok(Action::Run(r.str()?)),
         tag::ACTION_NOTIFY => Ok(Action::Notify(r.str()?)),
-        tag::ACTION_FLUSH_STATES => Ok(Action::FlushStates),
+        // Uplink indices, checked once every uplink is read (ranges.rs).
+        tag::ACTION_FLUSH_STATES => Ok(Action::FlushStates(r.list(|r| r.int("uplink"))?)),
         other => Err(r.bad_tag("action", other)),
     })
 }

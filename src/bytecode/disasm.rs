@@ -109,8 +109,8 @@ fn site_records(out: &mut String, site: &Site) {
         for c in &up.checks {
             let _ = writeln!(out, "     check {}", check(c));
         }
-        actions(out, "     ", "on up", &up.on_up);
-        actions(out, "     ", "on down", &up.on_down);
+        actions(out, site, "     ", "on up", &up.on_up);
+        actions(out, site, "     ", "on down", &up.on_down);
     }
 
     let _ = writeln!(out, "\nrules ({}, the first {} the site's)", site.rules.len(), site.site_rules);
@@ -128,12 +128,15 @@ fn list(items: &[String]) -> String {
     }
 }
 
-fn actions(out: &mut String, indent: &str, event: &str, actions: &[Action]) {
+fn actions(out: &mut String, site: &Site, indent: &str, event: &str, actions: &[Action]) {
     for a in actions {
         let _ = match a {
             Action::Run(cmd) => writeln!(out, "{indent}{event}: run {cmd:?}"),
             Action::Notify(text) => writeln!(out, "{indent}{event}: notify {text:?}"),
-            Action::FlushStates => writeln!(out, "{indent}{event}: flush states"),
+            Action::FlushStates(uplinks) => {
+                let names: Vec<String> = uplinks.iter().map(|&u| uplink(site, u)).collect();
+                writeln!(out, "{indent}{event}: flush states {}", list(&names))
+            }
         };
     }
 }
@@ -240,8 +243,8 @@ fn state(out: &mut String, site: &Site, i: usize, state: &State) -> Result<(), L
     let healths: Vec<String> =
         state.health.iter().enumerate().map(|(u, &h)| format!("{} {}", uplink(site, u), health(h))).collect();
     let _ = writeln!(out, "  health {}", list(&healths));
-    actions(out, "  ", "on enter", &state.on_enter);
-    actions(out, "  ", "on exit", &state.on_exit);
+    actions(out, site, "  ", "on enter", &state.on_enter);
+    actions(out, site, "  ", "on exit", &state.on_exit);
     let rules = |ids: &[usize]| list(&ids.iter().map(|r| format!("#{r}")).collect::<Vec<_>>());
     let _ = writeln!(out, "  replaces {}", rules(&state.replaced));
     let _ = writeln!(out, "  own rules {}", rules(&state.own));

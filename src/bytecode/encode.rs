@@ -135,7 +135,10 @@ impl Out<'_> {
                 o.u8(tag::ACTION_NOTIFY);
                 o.str(text);
             }
-            Action::FlushStates => o.u8(tag::ACTION_FLUSH_STATES),
+            Action::FlushStates(uplinks) => {
+                o.u8(tag::ACTION_FLUSH_STATES);
+                o.list(uplinks, |o, &u| o.index(u));
+            }
         });
     }
 

@@ -5,7 +5,7 @@
 
 use super::error::LoadError;
 use super::format::Section;
-use crate::ir::{Routing, Site};
+use crate::ir::{Action, Routing, Site};
 use crate::validate;
 
 pub fn check(site: &Site) -> Result<(), LoadError> {
@@ -16,6 +16,15 @@ pub fn check(site: &Site) -> Result<(), LoadError> {
     for lan in &site.lans {
         if !validate::interface_name(&lan.interface) {
             return bad(Section::Lans, format!("interface {:?} is not a valid interface name", lan.interface));
+        }
+    }
+    let actions = site.uplinks.iter().flat_map(|u| u.on_up.iter().chain(&u.on_down));
+    let actions = actions.chain(site.states.iter().flat_map(|s| s.on_enter.iter().chain(&s.on_exit)));
+    for action in actions {
+        if let Action::FlushStates(uplinks) = action {
+            if let Some(u) = uplinks.iter().find(|&&u| u >= site.uplinks.len()) {
+                return bad(Section::Uplinks, format!("`flush states` names uplink {u} of {}", site.uplinks.len()));
+            }
         }
     }
     for up in &site.uplinks {

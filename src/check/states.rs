@@ -218,7 +218,7 @@ impl<'a> Checker<'a, '_> {
                 continue;
             }
             for action in &block.actions {
-                if action.kind == ast::ActionKind::FlushStates {
+                if matches!(action.kind, ast::ActionKind::FlushStates(_)) {
                     self.diags.push(
                         Diagnostic::new(Code::WrongEvent, action.span, "`flush states` in a state block")
                             .label("which uplink's connections?")
@@ -226,7 +226,7 @@ impl<'a> Checker<'a, '_> {
                     );
                 }
             }
-            let actions = self.actions(block);
+            let actions = self.actions(block, None);
             if block.event == ast::Event::Enter {
                 on_enter = actions;
             } else {

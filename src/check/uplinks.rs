@@ -1,5 +1,6 @@
 //! Lans, hosts and uplinks: addresses, gateways, NAT, weights and events.
 
+use super::names::Kind;
 use super::Checker;
 use crate::ast::{self, Event, EventBlock, Gateway, HealthyRule};
 use crate::codes::Code;
@@ -47,7 +48,7 @@ impl<'a> Checker<'a, '_> {
         let weight = self.single(&up.weights, "weight").and_then(|w| self.integer(w, crate::validate::WEIGHTS, "a weight")).unwrap_or(1) as u32;
         let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &addresses)).collect();
         let healthy = self.healthy(up);
-        let (on_up, on_down) = self.uplink_events(&up.events);
+        let (on_up, on_down) = self.uplink_events(up);
         ir::Uplink {
             name: up.name.name.clone(),
             interface,
@@ -239,7 +240,8 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    fn uplink_events(&mut self, blocks: &'a [EventBlock]) -> (Vec<ir::Action>, Vec<ir::Action>) {
+    fn uplink_events(&mut self, up: &'a ast::Uplink) -> (Vec<ir::Action>, Vec<ir::Action>) {
+        let blocks = &up.events;
         let (mut on_up, mut on_down) = (Vec::new(), Vec::new());
         for (i, block) in blocks.iter().enumerate() {
             if !matches!(block.event, Event::Up | Event::Down) {
@@ -249,14 +251,17 @@ impl<'a> Checker<'a, '_> {
             if self.repeated_event(blocks, i) {
                 continue;
             }
-            let actions = self.actions(block);
+            let actions = self.actions(block, Some(&up.name));
             if block.event == Event::Up {
                 for action in &block.actions {
-                    if action.kind == ast::ActionKind::FlushStates {
+                    if action.kind == ast::ActionKind::FlushStates(Vec::new()) {
                         self.diags.push(
-                            Diagnostic::new(Code::WrongEvent, action.span, "`flush states` in `on up`")
-                                .label("nothing to flush when an uplink comes back")
-                                .help("`flush states` belongs to `on down`: it drops the connections of the failed uplink"),
+                            Diagnostic::new(Code::WrongEvent, action.span, "`flush states` in `on up` names no uplink")
+                                .label("nothing of its own to flush when an uplink comes back")
+                                .help(format!(
+                                    "name the uplinks whose connections go back to `{}` (failback), such as `flush states lte`; `on down {{ flush states }}` drops its own",
+                                    up.name.name
+                                )),
                         );
                     }
                 }
@@ -289,16 +294,23 @@ impl<'a> Checker<'a, '_> {
         true
     }
 
-    pub fn actions(&mut self, block: &EventBlock) -> Vec<ir::Action> {
-        block
-            .actions
-            .iter()
-            .map(|a| match &a.kind {
+    /// The actions of a block; `owner` is the uplink whose block it is
+    /// (`flush states` without names flushes it), `None` in a state.
+    pub fn actions(&mut self, block: &EventBlock, owner: Option<&ast::Ident>) -> Vec<ir::Action> {
+        let mut out = Vec::new();
+        for a in &block.actions {
+            out.push(match &a.kind {
                 ast::ActionKind::Run(cmd) => ir::Action::Run(cmd.clone()),
                 ast::ActionKind::Notify(text) => ir::Action::Notify(text.clone()),
-                ast::ActionKind::FlushStates => ir::Action::FlushStates,
-            })
-            .collect()
+                ast::ActionKind::FlushStates(names) => {
+                    let names: Vec<&ast::Ident> = if names.is_empty() { owner.into_iter().collect() } else { names.iter().collect() };
+                    let uplinks: Vec<usize> =
+                        names.iter().filter_map(|n| self.names.expect(n, &[Kind::Uplink], self.diags).map(|s| s.index)).collect();
+                    ir::Action::FlushStates(uplinks)
+                }
+            });
+        }
+        out
     }
 }
 

@@ -238,7 +238,10 @@ impl Builder<'_> {
         let event_span = self.span(&event_pair);
         let mut actions = Vec::new();
         for stmt in inner {
-            let span = self.span(&stmt);
+            // Up to its last word: pest skips the blank before the optional
+            // uplink list of `flush states` even when there is none.
+            let end = stmt.clone().into_inner().last().map_or(stmt.as_span().end(), |k| k.as_span().end());
+            let span = Span::new(self.file, stmt.as_span().start(), end);
             let kind = match stmt.as_rule() {
                 Rule::bad_stmt => {
                     self.skipped(&stmt, Rule::just_action);
@@ -246,7 +249,9 @@ impl Builder<'_> {
                 }
                 Rule::run_action => ActionKind::Run(self.string(kids(stmt).next()?).0),
                 Rule::notify_action => ActionKind::Notify(self.string(kids(stmt).next()?).0),
-                Rule::flush_action => ActionKind::FlushStates,
+                Rule::flush_action => {
+                    ActionKind::FlushStates(kids(stmt).filter(|k| k.as_rule() == Rule::ident).map(|k| self.ident(k)).collect())
+                }
                 _ => continue,
             };
             actions.push(Action { kind, span });

@@ -168,7 +168,7 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
         }
     }
     for a in &state.on_enter {
-        if let Some(c) = action(a, None) {
+        if let Some(c) = action(ctx, a) {
             init.line(&run(&c));
         }
     }
@@ -178,20 +178,20 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
         if followed.contains(&u) || !up.on_up.is_empty() || !up.on_down.is_empty() {
             let h = &health[u];
             if state.health[u] != Health::Down {
-                body.when(h, &[run(&edge(up, true))]);
+                body.when(h, &[run(&edge(ctx, u, true))]);
             }
             if state.health[u] != Health::Up {
-                body.when(&Expr::not(h.clone()), &[run(&edge(up, false))]);
+                body.when(&Expr::not(h.clone()), &[run(&edge(ctx, u, false))]);
             }
         }
     }
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
-        if flushes_on_down(up) && state.health[u] != Health::Up {
+        if flushes_on_down(up, u) && state.health[u] != Health::Up {
             body.when(&Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]), &[run(&flush(up))]);
         }
     }
     refresh.iter().for_each(|r| body.line(r));
-    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(a, None)).map(|c| run(&c)).collect();
+    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
     let earlier = conds[..i].iter().cloned();
     body.when(&Expr::any(std::iter::once(Expr::not(conds[i].clone())).chain(earlier).collect()), &exits);
     transitions(&mut body, ctx, conds);
@@ -214,23 +214,29 @@ fn another_healthy(state: &State, u: UplinkId, health: &[Expr]) -> Expr {
     Expr::any(others.map(|v| if state.health[v] == Health::Up { Expr::Const(true) } else { health[v].clone() }).collect())
 }
 
-fn flushes_on_down(up: &Uplink) -> bool {
-    up.on_down.contains(&Action::FlushStates)
+/// Whether the uplink's `on down` flushes its own connections.
+fn flushes_on_down(up: &Uplink, u: UplinkId) -> bool {
+    up.on_down.iter().any(|a| matches!(a, Action::FlushStates(list) if list.contains(&u)))
 }
 
 /// Records an uplink's health and, when it changed (not on the first record
 /// after boot), runs its actions; coming up, it also re-arms `flush states`.
-fn edge(up: &Uplink, is_up: bool) -> String {
+fn edge(ctx: &Ctx, u: UplinkId, is_up: bool) -> String {
+    let up = &ctx.site.uplinks[u];
     let (now, before, actions) = if is_up { ("up", "down", &up.on_up) } else { ("down", "up", &up.on_down) };
-    // `flush states` on down has a block of its own (see `flush`).
     let commands: Vec<String> = actions
         .iter()
-        .filter(|a| is_up || **a != Action::FlushStates)
         .filter_map(|a| match a {
             // Each user command runs through eval, so that no command can
             // run into the next (a trailing `&`, a comment, a newline).
             Action::Run(command) => Some(format!("eval {}", sh_word(command))),
-            a => action(a, Some(&up.name)),
+            // Its own connections on down have a block of their own (see
+            // `flush`); others' (failback) are flushed here.
+            Action::FlushStates(list) if !is_up => {
+                let others: Vec<UplinkId> = list.iter().copied().filter(|&v| v != u).collect();
+                action(ctx, &Action::FlushStates(others))
+            }
+            a => action(ctx, a),
         })
         .collect();
     let f = sh_arg(&health_file(&up.name));
@@ -239,7 +245,7 @@ fn edge(up: &Uplink, is_up: bool) -> String {
     } else {
         format!("f={f}; o=$(cat $f 2>/dev/null); echo {now} > $f")
     };
-    if is_up && flushes_on_down(up) {
+    if is_up && flushes_on_down(up, u) {
         s.push_str("; rm -f $f.flushed");
     }
     if !commands.is_empty() {
@@ -257,11 +263,15 @@ fn flush(up: &Uplink) -> String {
     )
 }
 
-/// An action as a sh command; `flush states` needs the uplink it is about.
-fn action(a: &Action, uplink: Option<&str>) -> Option<String> {
+/// An action as a sh command; `None` for one with nothing to do.
+fn action(ctx: &Ctx, a: &Action) -> Option<String> {
     match a {
         Action::Run(command) => Some(command.clone()),
         Action::Notify(text) => Some(format!("logger -t wanc -p daemon.notice -- {}", sh_word(text))),
-        Action::FlushStates => uplink.map(|u| format!("pfctl -q -k label -k {}", sh_arg(u))),
+        Action::FlushStates(list) => {
+            let kills: Vec<String> =
+                list.iter().map(|&u| format!("pfctl -q -k label -k {}", sh_arg(&ctx.site.uplinks[u].name))).collect();
+            (!kills.is_empty()).then(|| kills.join("; "))
+        }
     }
 }
