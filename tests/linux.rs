@@ -231,3 +231,49 @@ fn tunnel_source_routing_sends_each_address_by_its_tunnel() {
     assert_eq!(before, t.router_state(), "teardown left something behind");
     assert_idempotent_and_clean(&b, &t, "via_net0", &before);
 }
+
+/// A state's own `forward` replaces the site's for the same port: nftables
+/// takes it only in that state, as pf does (pf/policy.STATE.conf's `pinned`
+/// anchor).
+#[test]
+fn a_states_own_forward_replaces_the_sites() {
+    if !netns::available() {
+        return;
+    }
+    let dir = common::tempdir("linux-forward-source");
+    let source = dir.join("fwd.wan");
+    std::fs::write(
+        &source,
+        r#"site "fwd"
+lan inside { interface vr1; network 192.168.1.0/24 }
+host web1 = 192.168.1.10
+host web2 = 192.168.1.11
+uplink isp1 { interface vr0; address 198.51.100.199/24; gateway 198.51.100.100; nat }
+uplink isp2 { interface vr2; address 203.0.113.220/24; gateway 203.0.113.200; nat }
+policy {
+    default via isp1, isp2
+    forward tcp port 8080 on isp1 to web1
+}
+state normal when isp2
+state backup default {
+    policy { forward tcp port 8080 on isp1 to web2 }
+}
+"#,
+    )
+    .expect("write site");
+    let b = build(source.to_str().expect("utf-8"), "forward");
+    let t = Topology::build(&b.site, "w");
+    let before = t.router_state();
+    b.script(&t, "setup.sh");
+    let state_forwards = || netns::exec(&t.router, &["nft", "list", "chain", "inet", "wanc_fwd", "state_forwards"]);
+    b.state(&t, "normal");
+    assert!(state_forwards().contains("dnat ip to 192.168.1.10"), "normal: the site's forward\n{}", state_forwards());
+    assert!(!state_forwards().contains("192.168.1.11"), "normal: not the state's\n{}", state_forwards());
+    b.state(&t, "backup");
+    assert!(state_forwards().contains("dnat ip to 192.168.1.11"), "backup: its own forward\n{}", state_forwards());
+    assert!(!state_forwards().contains("192.168.1.10"), "backup: the site's is replaced\n{}", state_forwards());
+    // And it carries traffic: the remote reaches the lan through isp1.
+    assert!(netns::connect(&t.remote, "198.51.100.199", 8080, None).is_some(), "forwarded in backup");
+    b.script(&t, "teardown.sh");
+    assert_eq!(before, t.router_state(), "teardown left something behind");
+}

@@ -12,6 +12,7 @@ pub struct DryRun {
     uplink_routes: Vec<Route>,
     state_routes: Vec<Route>,
     choices: Vec<Option<String>>,
+    state_forwards: Option<String>,
 }
 
 impl Platform for DryRun {
@@ -28,6 +29,7 @@ impl Platform for DryRun {
         self.rules = rules;
         self.uplink_routes = uplink_routes;
         self.choices.clear();
+        self.state_forwards = None;
         Ok(())
     }
 
@@ -45,6 +47,12 @@ impl Platform for DryRun {
                 info!(target: "apply", "nft choice_{c}: {}", now.as_deref().unwrap_or("(empty)"));
                 count += 1;
             }
+        }
+        let forwards = nft::load_state_forwards(plan, state);
+        if forwards != self.state_forwards {
+            info!(target: "apply", "nft state forwards:\n{}", forwards.as_deref().unwrap_or("(none)"));
+            count += 1;
+            self.state_forwards = forwards;
         }
         self.state_routes = routes;
         self.choices = choices;

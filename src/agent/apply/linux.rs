@@ -22,6 +22,8 @@ struct Applied {
     state_routes: Vec<Route>,
     /// Per choice, what its chain holds (`None`: empty).
     choices: Vec<Option<String>>,
+    /// The commands that filled the chain of the state's own forwards.
+    state_forwards: Option<String>,
     /// The nftables table the static part went into.
     table: String,
 }
@@ -95,6 +97,7 @@ impl Platform for Linux {
             // The static part keeps the choice chains, but a changed site
             // numbers its choices anew: fill every one again.
             self.applied.choices.clear();
+            self.applied.state_forwards = None;
         }
         self.applied.rules = rules;
         self.applied.uplink_routes = uplink_routes;
@@ -130,7 +133,13 @@ impl Platform for Linux {
             self.nft.run(&nft::load_choices(plan, &moved))?;
         }
         self.applied.choices = choices;
-        Ok(changed.len() + moved.len())
+        let forwards = nft::load_state_forwards(plan, state);
+        let forwards_moved = forwards != self.applied.state_forwards;
+        if let (true, Some(commands)) = (forwards_moved, &forwards) {
+            self.nft.run(commands)?;
+        }
+        self.applied.state_forwards = forwards;
+        Ok(changed.len() + moved.len() + usize::from(forwards_moved))
     }
 
     fn flush(&mut self, plan: &Plan, uplink: usize) {

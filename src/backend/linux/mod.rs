@@ -132,13 +132,20 @@ fn state_script(plan: &Plan, numbers: &Numbers, id: StateId) -> String {
         batch(&mut s, family, &commands);
     }
     let choices: Vec<_> = nft::choices(plan, numbers, id, None).into_iter().enumerate().collect();
-    if choices.is_empty() {
+    let forwards = nft::load_state_forwards(plan, id);
+    if choices.is_empty() && forwards.is_none() {
         return s;
     }
+    let what = if forwards.is_some() {
+        "What each routing choice does in this state, and the forwards of this\n# state only"
+    } else {
+        "What each routing choice does in this state"
+    };
     let _ = writeln!(
         s,
-        "\n# What each routing choice does in this state, in one transaction.\nnft -f - <<'WANC_NFT'\n{}WANC_NFT",
-        nft::load_choices(plan, &choices)
+        "\n# {what}, in one transaction.\nnft -f - <<'WANC_NFT'\n{}{}WANC_NFT",
+        nft::load_choices(plan, &choices),
+        forwards.unwrap_or_default()
     );
     s
 }

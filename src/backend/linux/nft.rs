@@ -22,6 +22,7 @@
 
 use crate::ir::{self, Ports, Proto, Routing, RuleKind};
 use crate::lower::linux::{Numbers, MARK_MASK};
+use crate::ir::RuleId;
 use crate::lower::{effective, shares, ChoiceId, Plan, StateId};
 use ipnet::IpNet;
 use std::fmt::Write;
@@ -60,6 +61,9 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
     let mut s = format!("add table inet {t}\n");
     for c in 0..plan.choices.len() {
         let _ = writeln!(s, "add chain inet {t} {}", choice_chain(c));
+    }
+    if has_state_forwards(plan) {
+        let _ = writeln!(s, "add chain inet {t} {STATE_FORWARDS}");
     }
     let slots = slots(numbers);
     let mut chain = |name: &str, hook: Option<&str>, rules: Vec<String>| {
@@ -233,10 +237,43 @@ fn port_set(ports: &[Ports]) -> String {
     }
 }
 
+/// The forwards in force in every state, then a jump to the chain of the
+/// current state's own (when some state has forwards of its own).
 fn forwards(plan: &Plan) -> Vec<String> {
+    let mut out = forward_rules(plan, &plan.pinned);
+    if has_state_forwards(plan) {
+        out.push(format!("jump {STATE_FORWARDS}"));
+    }
+    out
+}
+
+/// The chain of the forwards in force in the current state only, which a
+/// state fills, as it fills the choice chains.
+const STATE_FORWARDS: &str = "state_forwards";
+
+fn has_state_forwards(plan: &Plan) -> bool {
+    plan.states.iter().any(|s| s.pinned.iter().any(|&r| matches!(plan.site.rules[r].kind, RuleKind::Forward { .. })))
+}
+
+/// The commands that fill the chain of a state's own forwards; `None` when
+/// no state has forwards of its own.
+pub fn load_state_forwards(plan: &Plan, state: StateId) -> Option<String> {
+    if !has_state_forwards(plan) {
+        return None;
+    }
+    let t = table_name(&plan.site);
+    let mut s = format!("flush chain inet {t} {STATE_FORWARDS}\n");
+    for rule in forward_rules(plan, &plan.states[state].pinned) {
+        let _ = writeln!(s, "add rule inet {t} {STATE_FORWARDS} {rule}");
+    }
+    Some(s)
+}
+
+/// The DNAT rules of the `forward` rules among `rules`.
+fn forward_rules(plan: &Plan, rules: &[RuleId]) -> Vec<String> {
     let mut out = Vec::new();
-    for rule in &plan.site.rules {
-        let RuleKind::Forward { proto, ports, on, to, to_port } = &rule.kind else { continue };
+    for &id in rules {
+        let RuleKind::Forward { proto, ports, on, to, to_port } = &plan.site.rules[id].kind else { continue };
         let up = &plan.site.uplinks[*on];
         let (word, family_v6) = if to.is_ipv6() { ("ip6", true) } else { ("ip", false) };
         let Some(addr) = up.address(family_v6) else { continue };
