@@ -156,21 +156,39 @@ impl Drop for Held {
     }
 }
 
+/// `n` TCP connections one after the other, each on a line: the address the
+/// far side saw, or `-` when it failed. One process for all of them: a
+/// process per connection costs more than the connection.
 const CLIENT: &str = r#"
 import socket, sys
-target, port, source = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+target, port, source, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 family = socket.AF_INET6 if ":" in target else socket.AF_INET
-s = socket.socket(family, socket.SOCK_STREAM)
-s.settimeout(2)
-if source != "-": s.bind((source, 0))
-s.connect((target, port))
-print(s.recv(100).decode().strip())
+for i in range(n):
+    try:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(2)
+        if source != "-": s.bind((source, 0))
+        s.connect((target, port))
+        print(s.recv(100).decode().strip() or "-", flush=True)
+        s.close()
+    except OSError:
+        print("-", flush=True)
 "#;
+
+/// `n` TCP connections from `ns` to `target:port`; per connection the
+/// address the far side saw, or `None` when it failed.
+pub fn connections(ns: &str, target: &str, port: u16, n: usize, source: Option<&str>) -> Vec<Option<String>> {
+    let out = try_exec(ns, &["python3", "-c", CLIENT, target, &port.to_string(), source.unwrap_or("-"), &n.to_string()])
+        .unwrap_or_default();
+    let mut seen: Vec<Option<String>> = out.lines().map(|l| (l.trim() != "-").then(|| l.trim().to_string())).collect();
+    seen.resize(n, None);
+    seen
+}
 
 /// One TCP connection from `ns` to `target:port`; the address the far side
 /// saw, or `None` when the connection failed.
 pub fn connect(ns: &str, target: &str, port: u16, source: Option<&str>) -> Option<String> {
-    try_exec(ns, &["python3", "-c", CLIENT, target, &port.to_string(), source.unwrap_or("-")]).ok().map(|s| s.trim().to_string())
+    connections(ns, target, port, 1, source).pop().flatten()
 }
 
 pub struct Topology {
@@ -364,7 +382,7 @@ impl Topology {
     /// connection, the uplink it went through (`None`: failed).
     pub fn paths(&self, ns: &str, v6: bool, port: u16, n: usize, source: Option<&str>) -> Vec<Option<usize>> {
         let target = if v6 { REMOTE_V6 } else { REMOTE_V4 };
-        (0..n).map(|_| connect(ns, target, port, source).and_then(|peer| self.uplink_of(&peer))).collect()
+        connections(ns, target, port, n, source).into_iter().map(|peer| peer.and_then(|p| self.uplink_of(&p))).collect()
     }
 
     /// Every interface of every namespace filters by reverse path strictly.
