@@ -100,16 +100,26 @@ fn expected(site: &Site, state: usize, lan: usize, port: u16) -> BTreeSet<usize>
             }
         }
     }
-    let main = || site.rules_of(st).find(|&r| matches!(site.rules[r].kind, RuleKind::Default { .. }));
-    let members = |routing: Routing| match effective(&routing, None) {
-        Routing::Uplinks { mode: ViaMode::Failover, members } => members.first().map(|m| m.uplink).into_iter().collect(),
-        Routing::Uplinks { members, .. } => members.iter().map(|m| m.uplink).collect(),
-        _ => BTreeSet::new(),
+    let main = site.rules_of(st).find(|&r| matches!(site.rules[r].kind, RuleKind::Default { .. }));
+    let members = |routing: Routing| -> BTreeSet<usize> {
+        match effective(&routing, None) {
+            Routing::Uplinks { mode: ViaMode::Failover, members } => members.first().map(|m| m.uplink).into_iter().collect(),
+            Routing::Uplinks { members, .. } => members.iter().map(|m| m.uplink).collect(),
+            _ => BTreeSet::new(),
+        }
     };
     match chosen.map(|r| effective(&site.routing(st, r), None)) {
         Some(routing @ Routing::Uplinks { .. }) => members(routing),
-        // Unrouted, or no rule: the main table's default route decides.
-        _ => main().map(|d| members(site.routing(st, d))).unwrap_or_default(),
+        // Unrouted, or no rule: the main table's default route decides; with
+        // none of its uplinks up, it is by the first of them.
+        _ => match main.map(|d| (d, members(site.routing(st, d)))) {
+            Some((d, up)) if up.is_empty() => match &site.rules[d].kind {
+                RuleKind::Default { via } => site.vias[*via].uplinks.first().copied().into_iter().collect(),
+                _ => up,
+            },
+            Some((_, up)) => up,
+            None => BTreeSet::new(),
+        },
     }
 }
 

@@ -311,7 +311,13 @@ pub fn state_routes(plan: &Plan, numbers: &Numbers, state: StateId, live: Option
     if let Some(routing) = &sp.default {
         let routing = effective(routing, live);
         for &family in &plan.families {
-            out.push(Route { family, table: None, nexthops: hops(plan, &routing, family) });
+            let mut nexthops = hops(plan, &routing, family);
+            if nexthops.is_empty() {
+                // None of them is up: the first that can carry one (see
+                // `StatePlan::fallback`).
+                nexthops.extend(sp.fallback.iter().find_map(|&u| nexthop(plan, u, family, 1)));
+            }
+            out.push(Route { family, table: None, nexthops });
         }
     }
     for (p, pool) in numbers.pools.iter().enumerate() {

@@ -15,7 +15,7 @@
 
 pub mod linux;
 
-use crate::ir::{Family, Gateway, Routing, RuleId, RuleKind, Site, ViaId, ViaMode};
+use crate::ir::{Family, Gateway, Routing, RuleId, RuleKind, Site, UplinkId, ViaId, ViaMode};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -76,6 +76,12 @@ pub struct Choice {
 pub struct StatePlan {
     /// The routing of the site's default route, if it has one.
     pub default: Option<Routing>,
+    /// The uplinks the default route names, in order. When none of them is
+    /// up, the router keeps a default route by the first of them that can
+    /// carry one (in each family), on every target: OpenBSD needs one for
+    /// ifstated's probes to leave at all, and a site means one thing
+    /// everywhere. Traffic then still tries the preferred uplink.
+    pub fallback: Vec<UplinkId>,
     /// Per choice, its routing in this state; `None` where it is absent.
     pub choices: Vec<Option<Routing>>,
     /// `forward` and `serve` rules in force in this state but not in every
@@ -154,12 +160,17 @@ pub fn lower(site: Site) -> Plan {
                 .map(|c| (c.absent.binary_search(&s).is_err()).then(|| state.routing[c.via].clone()))
                 .collect();
             let own_default = state.own.iter().copied().find(|&r| matches!(site.rules[r].kind, RuleKind::Default { .. }));
-            let default = own_default.or(default.filter(|r| !state.replaced.contains(r))).map(|r| site.routing(state, r));
+            let default_rule = own_default.or(default.filter(|r| !state.replaced.contains(r)));
+            let fallback = match default_rule.map(|r| &site.rules[r].kind) {
+                Some(RuleKind::Default { via }) => site.vias[*via].uplinks.clone(),
+                _ => Vec::new(),
+            };
+            let default = default_rule.map(|r| site.routing(state, r));
             let mut pinned: Vec<RuleId> = partly.iter().copied().filter(|r| !state.replaced.contains(r)).collect();
             pinned.extend(
                 state.own.iter().copied().filter(|&r| matches!(site.rules[r].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. })),
             );
-            StatePlan { default, choices, pinned }
+            StatePlan { default, fallback, choices, pinned }
         })
         .collect();
     let linux = linux::allocate(&site, &choices);

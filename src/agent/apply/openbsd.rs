@@ -47,7 +47,7 @@ impl Platform for Openbsd {
         }
         self.choices = choices;
         let default = match &sp.default {
-            Some(routing) => live::default_route(&ctx, &effective(routing, Some(live))),
+            Some(routing) => live::default_route(&ctx, &effective(routing, Some(live)), &sp.fallback),
             None => Vec::new(),
         };
         if default != self.default {

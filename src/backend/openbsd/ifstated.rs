@@ -38,8 +38,9 @@ const INTRO: &str = "\
 # coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1 for IPv6)
 # in sysctl.conf(5) for a multipath default route to share the load, and
 # leave /etc/mygate empty, since a default route added without -mpath would
-# refuse the ones added with it. With no uplink healthy the default route is
-# kept (one is added if none is left): probes need a route to be sent at all.
+# refuse the ones added with it. With none of the uplinks the default route
+# names healthy, the default route is by the first of them, as on Linux:
+# probes need a route to be sent at all.
 #
 # ifstated evaluates a state's body only once every test of the state has
 # run on its timer since the state was entered, unless the first test in
@@ -154,8 +155,10 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
     if let Some(routing) = &plan.default {
         followed.extend(live::open_members(routing));
         match open(routing) {
-            None => live::default_route(ctx, routing).iter().for_each(|c| init.line(&run(c))),
-            Some((mode, members)) => refresh.extend(live::default_route_live(ctx, mode, &members).iter().map(|c| run(c))),
+            None => live::default_route(ctx, routing, &plan.fallback).iter().for_each(|c| init.line(&run(c))),
+            Some((mode, members)) => {
+                refresh.extend(live::default_route_live(ctx, mode, &members, &plan.fallback).iter().map(|c| run(c)))
+            }
         }
     }
     if !ctx.site.lans.is_empty() {

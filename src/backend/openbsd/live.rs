@@ -144,26 +144,23 @@ fn delete(ctx: &Ctx, f: Family, uplinks: impl Iterator<Item = UplinkId>) -> Opti
 /// others deleted, so that the router is never without one in between.
 /// Routes are added with `-mpath` always, so several may coexist.
 ///
-/// With no uplink to route by, the default route stays as it is (one by
-/// the first uplink is added if there is none): the uplinks' probes need a
+/// With no uplink to route by, the default route is by the first of
+/// `fallback` (the uplinks the default route names) that can carry one, as
+/// on Linux (`lower::StatePlan::fallback`): the uplinks' probes need a
 /// route to be sent at all, and pf then sends each out by its own uplink
 /// (see pf/wanc.conf). Without one, every check of a host beyond the
 /// gateways would stay down for good.
-fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId]) -> String {
+fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId], fallback: &[UplinkId]) -> String {
     let adds: Vec<String> = uplinks.iter().filter_map(|&u| target(ctx, u, f)).map(|(a, _)| add(f, &a)).collect();
     if adds.is_empty() {
-        return keep_one(ctx, f).unwrap_or_else(|| ":".into());
+        return match fallback.iter().find(|&&u| target(ctx, u, f).is_some()) {
+            Some(&u) => exactly(ctx, f, &[u], &[]),
+            None => ":".into(),
+        };
     }
     let mut parts = adds;
     parts.extend(delete(ctx, f, (0..ctx.site.uplinks.len()).filter(|u| !uplinks.contains(u))));
     parts.join("; ")
-}
-
-/// Leaves the default route as it is, or adds one by the first uplink if
-/// there is none (see [`exactly`]).
-fn keep_one(ctx: &Ctx, f: Family) -> Option<String> {
-    let (a, _) = (0..ctx.site.uplinks.len()).find_map(|u| target(ctx, u, f))?;
-    Some(format!("route -n get {} default > /dev/null 2>&1 || {}", f.route(), add(f, &a)))
 }
 
 /// The families some uplink can carry a default route in.
@@ -173,21 +170,23 @@ fn families<'a>(ctx: &'a Ctx<'a>) -> impl Iterator<Item = Family> + 'a {
 
 /// The commands that set the default route for a routing whose members are
 /// all known (a state's `init`): one per family.
-pub fn default_route(ctx: &Ctx, routing: &Routing) -> Vec<String> {
+pub fn default_route(ctx: &Ctx, routing: &Routing, fallback: &[UplinkId]) -> Vec<String> {
     let members: Vec<UplinkId> = match routing {
         Routing::Uplinks { members, .. } => members.iter().map(|m| m.uplink).collect(),
         _ => Vec::new(),
     };
-    families(ctx).map(|f| exactly(ctx, f, &members)).collect()
+    families(ctx).map(|f| exactly(ctx, f, &members, fallback)).collect()
 }
 
 /// The commands that keep the default route right for a routing with
 /// members followed live (a state's body): one per family.
-pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member]) -> Vec<String> {
+pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member], fallback: &[UplinkId]) -> Vec<String> {
     families(ctx)
         .map(|f| {
             let body = match mode {
-                ViaMode::Failover => first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>())),
+                ViaMode::Failover => {
+                    first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>(), fallback))
+                }
                 ViaMode::Balance | ViaMode::Multipath => {
                     let mut parts: Vec<String> = members
                         .iter()
@@ -208,8 +207,11 @@ pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member]) -> Vec<S
                     let others = (0..ctx.site.uplinks.len()).filter(|u| !members.iter().any(|m| m.uplink == *u));
                     parts.extend(delete(ctx, f, others));
                     // With every member live-only, all may be down.
-                    if members.iter().all(|m| !m.certain) {
-                        parts.extend(keep_one(ctx, f));
+                    let last_resort = exactly(ctx, f, &[], fallback);
+                    if members.iter().all(|m| !m.certain) && last_resort != ":" {
+                        let any_up: Vec<String> =
+                            members.iter().map(|m| format!("up {}", sh_arg(&ctx.site.uplinks[m.uplink].name))).collect();
+                        parts.push(format!("{{ {}; }} || {{ {last_resort}; }}", any_up.join(" || ")));
                     }
                     parts.join("; ")
                 }
