@@ -157,8 +157,9 @@ impl Drop for Held {
 }
 
 /// `n` TCP connections one after the other, each on a line: the address the
-/// far side saw, or `-` when it failed. One process for all of them: a
-/// process per connection costs more than the connection.
+/// far side saw, or `-` when it failed (within a second: the lab is a few
+/// veth hops). One process for all of them: a process per connection costs
+/// more than the connection.
 const CLIENT: &str = r#"
 import socket, sys
 target, port, source, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
@@ -166,7 +167,7 @@ family = socket.AF_INET6 if ":" in target else socket.AF_INET
 for i in range(n):
     try:
         s = socket.socket(family, socket.SOCK_STREAM)
-        s.settimeout(2)
+        s.settimeout(1)
         if source != "-": s.bind((source, 0))
         s.connect((target, port))
         print(s.recv(100).decode().strip() or "-", flush=True)
