@@ -440,8 +440,16 @@ fn long_lived_connections_keep_their_uplink() {
         );
         assert_eq!(lost, 0, "step {}: a connection died on a healthy uplink, or lived on a failed one", step + 1);
     }
-    // A reload of a changed policy keeps them too.
-    let changed = build(&dir.join("v2"), &STICKY_SITE.replace("default via isp1, isp2, isp3", "default via isp3, isp2, isp1"));
+    // A reload of a changed policy keeps them too, also one that declares
+    // the uplinks in another order (marks go by name, not position).
+    let (isp3, policy_at) = (STICKY_SITE.find("uplink isp3").expect("isp3"), STICKY_SITE.find("policy {").expect("policy"));
+    let reordered = format!(
+        "{}{}{}",
+        &STICKY_SITE[..STICKY_SITE.find("uplink isp1").expect("isp1")],
+        &STICKY_SITE[isp3..policy_at],
+        &STICKY_SITE[STICKY_SITE.find("uplink isp1").expect("isp1")..isp3]
+    ) + &STICKY_SITE[policy_at..];
+    let changed = build(&dir.join("v2"), &reordered.replace("default via isp1, isp2, isp3", "default via isp3, isp2, isp1"));
     let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), changed.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     wait_state(&agent, "via_isp3", Duration::from_secs(5));

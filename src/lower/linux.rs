@@ -134,7 +134,15 @@ pub fn allocate(site: &Site, choices: &[Choice]) -> Result<Numbers, Overflow> {
             return Err(Overflow::Weight { uplink, reduced: site.uplinks[uplink].weight / divisor });
         }
     }
-    let mark = |slot: usize| ((slot as u32) + 1) << MARK_SHIFT;
+    // Marks by name, not position: a live connection keeps its uplink's
+    // mark across a reload that reorders, adds or removes uplinks.
+    let mut keys: Vec<String> = site.uplinks.iter().map(|u| u.name.clone()).collect();
+    keys.extend(lists.iter().map(|l| {
+        let names: Vec<&str> = l.iter().map(|&u| site.uplinks[u].name.as_str()).collect();
+        format!("multipath({})", names.join(", "))
+    }));
+    let slots = stable_slots(&keys);
+    let mark = |i: usize| slots[i] << MARK_SHIFT;
     let uplink_marks = (0..site.uplinks.len()).map(mark).collect();
     let used: Vec<u32> = site.uplinks.iter().map(|u| u.table).collect();
     let mut next = used.iter().copied().max().unwrap_or(100) + 1;
@@ -147,6 +155,31 @@ pub fn allocate(site: &Site, choices: &[Choice]) -> Result<Numbers, Overflow> {
         next += 1;
     }
     Ok(Numbers { uplink_marks, pools, choice_pools })
+}
+
+/// A mark slot (1 to 255) per key, the same for a key whatever the others
+/// and their order: each key's preferred slot comes from a hash of it (FNV-1a,
+/// stable across builds and machines), and keys that want a taken slot,
+/// taken in name order, get the next free one. Adding a key can move only
+/// one that collides with it.
+fn stable_slots(keys: &[String]) -> Vec<u32> {
+    let preferred = |key: &str| {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        (hash % MAX_SLOTS as u64) as u32
+    };
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    let mut taken = [false; MAX_SLOTS];
+    let mut slots = vec![0; keys.len()];
+    for i in order {
+        let mut slot = preferred(&keys[i]) as usize;
+        while taken[slot] {
+            slot = (slot + 1) % MAX_SLOTS;
+        }
+        taken[slot] = true;
+        slots[i] = slot as u32 + 1;
+    }
+    slots
 }
 
 pub fn gcd(a: u32, b: u32) -> u32 {
