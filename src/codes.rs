@@ -383,6 +383,16 @@ Use smaller, rounder weights (1000 and 3 is within a fraction of a percent of
 256 and 1), or `balance(…)`, which nftables spreads with any weights. Checked
 only for the Linux target.";
 
+    LinuxStateServe = "E0604", Error, "a state's own `serve` on Linux",
+"On Linux, the replies of a `serve` host leave by its uplink through an `ip
+rule` that setup writes once, for every state; a `serve` in a state's own
+policy (added, or replacing the site's) would be in force in every state
+there, while pf honours it in that state only. wanc refuses it rather than
+let the targets disagree.
+
+Declare the `serve` in the site's policy, or build for OpenBSD only
+(`--target openbsd`). Checked only for the Linux target.";
+
     PluginMissing = "E0701", Error, "plugin file missing",
 "`plugin NAME \"PATH\"` names a file that does not exist or cannot be read. The
 path is relative to the `.wan` file.";

@@ -64,10 +64,30 @@ pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compila
 
 /// Whether the lowered site fits every target's limits; reports why not.
 fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagnostics) -> bool {
-    let Err(overflow) = &plan.linux else { return true };
     if !targets.contains(&Target::Linux) {
         return true;
     }
+    // Linux routes a server's replies by `ip rule`s that setup writes once,
+    // for every state: a `serve` of a state's own would hold in all of them.
+    let state_serves = files
+        .iter()
+        .flat_map(|f| &f.items)
+        .filter_map(|i| match i {
+            Item::State(s) => Some(s),
+            _ => None,
+        })
+        .flat_map(|s| s.policies.iter().flat_map(|p| &p.rules).map(move |r| (s, r)))
+        .filter(|(_, r)| matches!(r.kind, ast::RuleKind::Serve { .. }));
+    let mut fits = true;
+    for (state, rule) in state_serves {
+        diags.push(
+            Diagnostic::new(Code::LinuxStateServe, rule.span, "a state's own `serve` is not supported on Linux")
+                .label(format!("in the policy of state `{}`", state.name.name))
+                .help("declare the `serve` in the site's policy, or build for `--target openbsd` only"),
+        );
+        fits = false;
+    }
+    let Err(overflow) = &plan.linux else { return fits };
     let uplinks: Vec<&ast::Uplink> = files
         .iter()
         .flat_map(|f| &f.items)
