@@ -41,4 +41,3 @@ pub fn generate(uplinks: usize, rules: usize, states: usize) -> String {
     s.push_str("state rest default\n");
     s
 }
-

@@ -5,7 +5,6 @@
 //! 2 types and values, 3 states, 4 policy, 5 checks, 6 routing tables,
 //! 7 plugins.
 
-
 /// How bad a diagnostic is; fixed per code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -412,7 +412,8 @@ fn long_lived_connections_keep_their_uplink() {
     }
     // Ten changes; isp3 never fails, so its connections must outlive all of
     // them, whatever the others do to states, the default route and pools.
-    let events = [(0, false), (0, true), (1, false), (0, false), (1, true), (0, true), (1, false), (1, true), (0, false), (0, true)];
+    let events =
+        [(0, false), (0, true), (1, false), (0, false), (1, true), (0, true), (1, false), (1, true), (0, false), (0, true)];
     let mut failed = [false; 3];
     for (step, &(u, up)) in events.iter().enumerate() {
         cut(&t.isps[u], !up);
@@ -455,7 +456,11 @@ fn long_lived_connections_keep_their_uplink() {
     wait_state(&agent, "via_isp3", Duration::from_secs(5));
     for h in &mut held {
         let on_isp3: Vec<bool> = h.alive().into_iter().zip(&h.uplinks).filter(|(_, u)| **u == Some(2)).map(|(a, _)| a).collect();
-        eprintln!("after a reload: {} of {} connections on isp3 carry bytes", on_isp3.iter().filter(|a| **a).count(), on_isp3.len());
+        eprintln!(
+            "after a reload: {} of {} connections on isp3 carry bytes",
+            on_isp3.iter().filter(|a| **a).count(),
+            on_isp3.len()
+        );
         assert!(on_isp3.iter().all(|a| *a), "a reload ended connections on a healthy uplink");
     }
 }

@@ -337,11 +337,7 @@ fn odd_site() -> Site {
         }],
         derived_states: true,
         rules: vec![
-            Rule {
-                text: "".into(),
-                line: usize::MAX,
-                kind: RuleKind::Default { via: 0 },
-            },
+            Rule { text: "".into(), line: usize::MAX, kind: RuleKind::Default { via: 0 } },
             Rule {
                 text: "r".into(),
                 line: 0,
@@ -417,11 +413,7 @@ fn odd_site() -> Site {
                 on_exit: vec![],
                 replaced: vec![1],
                 own: vec![],
-                routing: vec![
-                    Routing::Uplinks { mode: ViaMode::Balance, members: vec![] },
-                    Routing::Unrouted,
-                    Routing::Unrouted,
-                ],
+                routing: vec![Routing::Uplinks { mode: ViaMode::Balance, members: vec![] }, Routing::Unrouted, Routing::Unrouted],
             },
         ],
     }
@@ -510,7 +502,10 @@ fn other_major_versions_are_refused_before_the_checksum() {
         newer[8..10].copy_from_slice(&major.to_le_bytes());
         let err = refused(&newer);
         assert_eq!(err, LoadError::UnsupportedVersion { major, minor: 0 });
-        assert_eq!(err.to_string(), format!("unsupported format version {major}.0: this wanc reads version {}", wanc::bytecode::format::MAJOR));
+        assert_eq!(
+            err.to_string(),
+            format!("unsupported format version {major}.0: this wanc reads version {}", wanc::bytecode::format::MAJOR)
+        );
     }
 }
 

@@ -195,7 +195,14 @@ fn random_sites_route_as_the_model_says() {
         let dir = common::tempdir(&format!("diff-{n}"));
         let path = dir.join("site.wan");
         std::fs::write(&path, &source).expect("write site");
-        let out = common::wanc(&["build", "--target", "linux", path.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
+        let out = common::wanc(&[
+            "build",
+            "--target",
+            "linux",
+            path.to_str().expect("utf-8"),
+            "-o",
+            dir.join("out").to_str().expect("utf-8"),
+        ]);
         assert!(out.status.success(), "seed {seed}, site {n} does not build:\n{source}\n{}", common::text(&out.stderr));
         let site = wanc::driver::compile_file(&path).expect("readable").plan.expect("compiles").site;
         let t = Topology::build(&site, &format!("x{n}"));

@@ -69,7 +69,8 @@ fn modules_use_only_lower_layers() {
     for r in &references {
         let (Some(from), Some(to)) = (layer(&r.from), layer(&r.to)) else { continue };
         if MODEL_READERS.contains(&r.from.as_str()) && FRONT_END.contains(&r.to.as_str()) {
-            problems.push(format!("{}:{}: `{}` reads the model only, but uses `{}` of the front end", r.file, r.line, r.from, r.to));
+            problems
+                .push(format!("{}:{}: `{}` reads the model only, but uses `{}` of the front end", r.file, r.line, r.from, r.to));
             continue;
         }
         if to < from {

@@ -78,10 +78,7 @@ fn foreign_marks(t: &Topology, lan_if: &str) {
 fn foreign_marks_counted(t: &Topology) -> Vec<u64> {
     let listing = netns::exec(&t.router, &["nft", "list", "chain", "inet", "theirs", "late"]);
     netns::exec(&t.router, &["nft", "delete", "table", "inet", "theirs"]);
-    listing
-        .lines()
-        .filter_map(|l| l.split("counter packets ").nth(1)?.split(' ').next()?.parse().ok())
-        .collect()
+    listing.lines().filter_map(|l| l.split("counter packets ").nth(1)?.split(' ').next()?.parse().ok()).collect()
 }
 
 /// Setup and a state script run twice leave identical kernel state, and

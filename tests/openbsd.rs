@@ -78,7 +78,10 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
         if let (Some(state), Some(i)) = (state, run.find("pfctl -q -a wanc/policy/")) {
             let anchor = run[i + "pfctl -q -a wanc/policy/".len()..].split(' ').next().unwrap_or("");
             let hook = format!("anchor \"wanc/policy/{anchor}\" in on ");
-            assert!(out["pf/wanc.conf"].contains(&hook), "{state} loads {anchor}, which no rule of pf/wanc.conf hands traffic to");
+            assert!(
+                out["pf/wanc.conf"].contains(&hook),
+                "{state} loads {anchor}, which no rule of pf/wanc.conf hands traffic to"
+            );
         }
     }
     // pf: macros defined before use, braces balanced, route options well formed.

@@ -15,8 +15,7 @@ fn tools() -> PathBuf {
 /// Runs an OpenBSD parser; its complaint, if it refuses the file.
 fn refused(tool: &str, args: &[&str], file: &Path) -> Option<String> {
     let out = Command::new(tools().join(tool)).args(args).arg(file).output().expect("parser runs");
-    (!out.status.success())
-        .then(|| format!("{} {}: {}", tool, file.display(), String::from_utf8_lossy(&out.stderr).trim()))
+    (!out.status.success()).then(|| format!("{} {}: {}", tool, file.display(), String::from_utf8_lossy(&out.stderr).trim()))
 }
 
 #[test]
@@ -30,7 +29,8 @@ fn openbsd_parsers_accept_every_example() {
     for example in std::fs::read_dir("examples").expect("examples").map(|e| e.expect("entry").path()) {
         let name = example.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
         let out = common::tempdir(&format!("openbsd-parsers-{name}"));
-        let built = common::wanc(&["build", "--target", "openbsd", example.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+        let built =
+            common::wanc(&["build", "--target", "openbsd", example.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
         assert!(built.status.success(), "{name}: {}", common::text(&built.stderr));
         // The files include the macros from where they are installed; point
         // them at the built copy.

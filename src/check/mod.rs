@@ -94,8 +94,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
             }
             _ => Vec::new(),
         };
-        let replaced =
-            (0..site_rules).filter(|&b| own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
+        let replaced = (0..site_rules).filter(|&b| own.iter().any(|o| policy::same_selector(&o.kind, &rules[b].kind))).collect();
         let first = rules.len();
         rules.extend(own);
         site_states.push(ir::State {

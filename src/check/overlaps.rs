@@ -24,9 +24,9 @@ impl Checker<'_, '_> {
         let mut forwards: Vec<(usize, u8, usize, u16, u16, RuleId)> = policy
             .iter()
             .filter_map(|&r| match &rules[r].kind {
-                RuleKind::Forward { proto, ports, on, to, .. } => Some(ports.iter().map(move |p| {
-                    (*on, *proto as u8, Family::of(to).index(), p.first, p.last, r)
-                })),
+                RuleKind::Forward { proto, ports, on, to, .. } => {
+                    Some(ports.iter().map(move |p| (*on, *proto as u8, Family::of(to).index(), p.first, p.last, r)))
+                }
                 _ => None,
             })
             .flatten()
@@ -55,10 +55,14 @@ impl Checker<'_, '_> {
         let RuleKind::Forward { proto, on, .. } = &rules[second].kind else { return };
         let uplink = uplinks.get(*on).map_or("?", |u| u.name.as_str());
         self.diags.push(
-            Diagnostic::new(Code::OverlappingForwards, b, format!("two forwards take {} port {port} on `{uplink}`", proto.as_str()))
-                .label(format!("`{}`", rules[second].text))
-                .with(a, format!("`{}` takes it too", rules[first].text))
-                .help("forward each port to one host: pf would use the last of these rules and nftables the first"),
+            Diagnostic::new(
+                Code::OverlappingForwards,
+                b,
+                format!("two forwards take {} port {port} on `{uplink}`", proto.as_str()),
+            )
+            .label(format!("`{}`", rules[second].text))
+            .with(a, format!("`{}` takes it too", rules[first].text))
+            .help("forward each port to one host: pf would use the last of these rules and nftables the first"),
         );
     }
 }

@@ -4,9 +4,9 @@
 use super::names::Kind;
 use super::Checker;
 use crate::ast::{self, Match, RuleKind};
-use crate::ir::ViaMode;
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic};
+use crate::ir::ViaMode;
 use crate::ir::{self, Proto};
 use crate::source::Span;
 

@@ -9,10 +9,10 @@
 use super::names::Kind;
 use super::Checker;
 use crate::ast::{self, CmpOp, ExprKind, When};
-use crate::ir::ViaMode;
 use crate::bdd::{Bdd, NodeId, TooLarge, FALSE, TRUE};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::ir::ViaMode;
 use crate::ir::{self, Cond, Health};
 use crate::source::Span;
 

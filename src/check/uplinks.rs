@@ -45,7 +45,9 @@ impl<'a> Checker<'a, '_> {
         let addresses = self.uplink_addresses(up);
         let gateways = self.gateways(up, &interface, &addresses);
         let nat = self.nat(up, &addresses);
-        let weight = self.single(&up.weights, "weight").and_then(|w| self.integer(w, crate::validate::WEIGHTS, "a weight")).unwrap_or(1) as u32;
+        let weight =
+            self.single(&up.weights, "weight").and_then(|w| self.integer(w, crate::validate::WEIGHTS, "a weight")).unwrap_or(1)
+                as u32;
         let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &addresses)).collect();
         let healthy = self.healthy(up);
         let (on_up, on_down) = self.uplink_events(up);
@@ -303,7 +305,8 @@ impl<'a> Checker<'a, '_> {
                 ast::ActionKind::Run(cmd) => ir::Action::Run(cmd.clone()),
                 ast::ActionKind::Notify(text) => ir::Action::Notify(text.clone()),
                 ast::ActionKind::FlushStates(names) => {
-                    let names: Vec<&ast::Ident> = if names.is_empty() { owner.into_iter().collect() } else { names.iter().collect() };
+                    let names: Vec<&ast::Ident> =
+                        if names.is_empty() { owner.into_iter().collect() } else { names.iter().collect() };
                     let uplinks: Vec<usize> =
                         names.iter().filter_map(|n| self.names.expect(n, &[Kind::Uplink], self.diags).map(|s| s.index)).collect();
                     ir::Action::FlushStates(uplinks)

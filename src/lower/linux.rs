@@ -77,7 +77,10 @@ pub enum Overflow {
     Uplinks(usize),
     Serves(usize),
     /// A multipath member's weight, reduced, is still above the kernel's.
-    Weight { uplink: UplinkId, reduced: u32 },
+    Weight {
+        uplink: UplinkId,
+        reduced: u32,
+    },
 }
 
 impl std::fmt::Display for Overflow {
@@ -87,7 +90,10 @@ impl std::fmt::Display for Overflow {
             Overflow::Uplinks(n) => write!(f, "{n} uplinks, {MAX_UPLINKS} fit in wanc's rule priorities"),
             Overflow::Serves(n) => write!(f, "{n} serve rules, {MAX_SERVE} fit in wanc's rule priorities"),
             Overflow::Weight { reduced, .. } => {
-                write!(f, "a multipath weight of {reduced} (after reducing the shares), {MAX_NEXTHOP_WEIGHT} is the kernel's largest")
+                write!(
+                    f,
+                    "a multipath weight of {reduced} (after reducing the shares), {MAX_NEXTHOP_WEIGHT} is the kernel's largest"
+                )
             }
         }
     }

@@ -58,7 +58,10 @@ pub struct Plan {
 /// How an uplink reaches its next hop in one family.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NextHop {
-    Gateway { address: IpAddr, zone: Option<String> },
+    Gateway {
+        address: IpAddr,
+        zone: Option<String>,
+    },
     /// `gateway dev`: a point-to-point link, whose peer is the next hop.
     Peer,
 }
@@ -110,8 +113,7 @@ impl Plan {
 }
 
 pub fn lower(site: Site) -> Plan {
-    let hops: Vec<[Option<NextHop>; 2]> =
-        site.uplinks.iter().map(|u| Family::BOTH.map(|f| next_hop(u, f))).collect();
+    let hops: Vec<[Option<NextHop>; 2]> = site.uplinks.iter().map(|u| Family::BOTH.map(|f| next_hop(u, f))).collect();
     let families = Family::BOTH.into_iter().filter(|f| hops.iter().any(|h| h[f.index()].is_some())).collect();
 
     // The states each rule is absent from: a site rule from the states
@@ -155,10 +157,8 @@ pub fn lower(site: Site) -> Plan {
         .iter()
         .enumerate()
         .map(|(s, state)| {
-            let choices = choices
-                .iter()
-                .map(|c| (c.absent.binary_search(&s).is_err()).then(|| state.routing[c.via].clone()))
-                .collect();
+            let choices =
+                choices.iter().map(|c| (c.absent.binary_search(&s).is_err()).then(|| state.routing[c.via].clone())).collect();
             let own_default = state.own.iter().copied().find(|&r| matches!(site.rules[r].kind, RuleKind::Default { .. }));
             let default_rule = own_default.or(default.filter(|r| !state.replaced.contains(r)));
             let fallback = match default_rule.map(|r| &site.rules[r].kind) {
@@ -168,7 +168,11 @@ pub fn lower(site: Site) -> Plan {
             let default = default_rule.map(|r| site.routing(state, r));
             let mut pinned: Vec<RuleId> = partly.iter().copied().filter(|r| !state.replaced.contains(r)).collect();
             pinned.extend(
-                state.own.iter().copied().filter(|&r| matches!(site.rules[r].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. })),
+                state
+                    .own
+                    .iter()
+                    .copied()
+                    .filter(|&r| matches!(site.rules[r].kind, RuleKind::Forward { .. } | RuleKind::Serve { .. })),
             );
             StatePlan { default, fallback, choices, pinned }
         })

@@ -4,9 +4,9 @@
 
 use super::{explain_skipped, literal, Rule};
 use crate::ast::*;
-use crate::ir::ViaMode;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::ir::ViaMode;
 use crate::source::{FileId, Span};
 use pest::iterators::{Pair, Pairs};
 

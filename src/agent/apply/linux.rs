@@ -79,8 +79,11 @@ impl Platform for Linux {
         }
         let added: Vec<IpRule> = rules.iter().filter(|r| !self.applied.rules.contains(r)).cloned().collect();
         nl.set_rules(&added).map_err(|e| format!("rules: {e}"))?;
-        for old in
-            self.applied.uplink_routes.iter().filter(|r| !uplink_routes.iter().any(|n| n.table == r.table && n.family == r.family))
+        for old in self
+            .applied
+            .uplink_routes
+            .iter()
+            .filter(|r| !uplink_routes.iter().any(|n| n.table == r.table && n.family == r.family))
         {
             if let Some(t) = old.table {
                 nl.delete_route(old.family, t).map_err(|e| format!("deleting default of table {t}: {e}"))?;

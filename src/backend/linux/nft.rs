@@ -20,9 +20,9 @@
 //! cannot combine two marks in one expression. A connection a multipath
 //! pool routes takes the mark of the uplink it left by (`remember`).
 
+use crate::ir::RuleId;
 use crate::ir::{self, Ports, Proto, Routing, RuleKind};
 use crate::lower::linux::{Numbers, MARK_MASK};
-use crate::ir::RuleId;
 use crate::lower::{effective, shares, ChoiceId, Plan, StateId};
 use ipnet::IpNet;
 use std::fmt::Write;
@@ -77,7 +77,13 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
     // them come after.
     let keep = !MARK_MASK;
     for (name, mark) in &slots {
-        chain(name, None, vec![format!("meta mark set meta mark and {keep:#x} or {mark:#x} ct mark set ct mark and {keep:#x} or {mark:#x} accept")]);
+        chain(
+            name,
+            None,
+            vec![format!(
+                "meta mark set meta mark and {keep:#x} or {mark:#x} ct mark set ct mark and {keep:#x} or {mark:#x} accept"
+            )],
+        );
     }
     chain("steering", None, steering(plan));
     // A connection keeps the uplink it started on.
@@ -112,16 +118,9 @@ pub fn setup(plan: &Plan, numbers: &Numbers) -> String {
 fn remember(plan: &Plan, numbers: &Numbers) -> Vec<String> {
     let mut out = Vec::new();
     for (p, pool) in numbers.pools.iter().enumerate() {
-        let members: Vec<String> = pool
-            .uplinks
-            .iter()
-            .map(|&u| format!("\"{}\" : goto {}", plan.site.uplinks[u].interface, uplink_chain(u)))
-            .collect();
-        out.push(format!(
-            "ct mark and {MARK_MASK:#x} == {:#x} oifname vmap {{ {} }}  # pool_{p}",
-            pool.mark,
-            members.join(", ")
-        ));
+        let members: Vec<String> =
+            pool.uplinks.iter().map(|&u| format!("\"{}\" : goto {}", plan.site.uplinks[u].interface, uplink_chain(u))).collect();
+        out.push(format!("ct mark and {MARK_MASK:#x} == {:#x} oifname vmap {{ {} }}  # pool_{p}", pool.mark, members.join(", ")));
     }
     out
 }

@@ -184,9 +184,7 @@ pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member], fallback
     families(ctx)
         .map(|f| {
             let body = match mode {
-                ViaMode::Failover => {
-                    first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>(), fallback))
-                }
+                ViaMode::Failover => first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>(), fallback)),
                 ViaMode::Balance | ViaMode::Multipath => {
                     let mut parts: Vec<String> = members
                         .iter()

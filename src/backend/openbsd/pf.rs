@@ -285,7 +285,9 @@ fn choice_rules(ctx: &Ctx, choice: ChoiceId, routing: &Routing) -> Vec<String> {
     let mut out = Vec::new();
     for f in ctx.choice_families(choice) {
         match routing {
-            Routing::Uplinks { mode: ViaMode::Failover, members } => out.push(member_rule(ctx, f, members.first().map(|m| m.uplink))),
+            Routing::Uplinks { mode: ViaMode::Failover, members } => {
+                out.push(member_rule(ctx, f, members.first().map(|m| m.uplink)))
+            }
             Routing::Uplinks { members, .. } => {
                 let reach: Vec<&Member> = members.iter().filter(|m| next_hop(ctx, m.uplink, f).is_some()).collect();
                 if reach.is_empty() {
