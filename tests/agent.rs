@@ -395,9 +395,7 @@ fn long_lived_connections_keep_their_uplink() {
     let dir = tempdir("agent-sticky");
     let policy = build(&dir, STICKY_SITE);
     let site = wanc::driver::compile_source("sticky.wan", STICKY_SITE).plan.expect("site compiles").site;
-    let mut t = Topology::build(&site, "k");
-    t.serve_echo(9000);
-    t.serve_echo(9001);
+    let t = Topology::build(&site, "k");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "via_isp1", Duration::from_secs(10));
     (0..3).for_each(|u| wait_uplink(&agent, u, true));
@@ -479,8 +477,7 @@ fn failback_is_the_users_choice() {
     assert_ne!(stay, back);
     let policy = build(&dir, &stay);
     let site = wanc::driver::compile_source("failback.wan", &stay).plan.expect("site compiles").site;
-    let mut t = Topology::build(&site, "f");
-    t.serve_echo(9000);
+    let t = Topology::build(&site, "f");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "both", Duration::from_secs(10));
 

@@ -9,6 +9,7 @@
 mod actions;
 pub mod apply;
 mod control;
+mod feed;
 mod health;
 mod nftables;
 mod probe;

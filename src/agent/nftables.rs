@@ -4,8 +4,6 @@
 //! start. Without the library it falls back to running `nft -f -`.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 type CtxNew = unsafe extern "C" fn(u32) -> *mut c_void;
 type CtxFree = unsafe extern "C" fn(*mut c_void);
@@ -112,19 +110,5 @@ fn open() -> Option<Library> {
 }
 
 fn run_process(commands: &str) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(commands.as_bytes()).map_err(|e| format!("nft: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("nft failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
+    super::feed::feed("nft", &["-f", "-"], commands)
 }

@@ -18,7 +18,7 @@ use wanc::ir::{Gateway, Site};
 pub const REMOTE_V4: &str = "198.18.0.1";
 pub const REMOTE_V6: &str = "fd18::1";
 /// Ports the remote (and every lan host) answers on with the peer address.
-pub const PORTS: &[u16] = &[80, 443, 8080, 8443];
+pub const PORTS: &[u16] = &[80, 443, 8080, 8443, 9000, 9001];
 
 /// Whether the environment can run namespace tests: root, `ip`, `nft`,
 /// `python3` (see `common::require` for what happens when it cannot).
@@ -51,28 +51,10 @@ pub fn try_exec(ns: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// The remote's server on every port of [`PORTS`]: it says the peer it sees
+/// (which tells the uplink a connection left by), then echoes every line
+/// back until the client closes, so a connection can also be held open.
 const SERVER: &str = r#"
-import socket, sys, threading
-def serve(family, addr, port):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    s.bind((addr, port)); s.listen(64)
-    while True:
-        c, peer = s.accept()
-        try: c.sendall((peer[0] + "\n").encode())
-        finally: c.close()
-for port in map(int, sys.argv[1:]):
-    threading.Thread(target=serve, args=(socket.AF_INET, "0.0.0.0", port), daemon=True).start()
-    threading.Thread(target=serve, args=(socket.AF_INET6, "::", port), daemon=True).start()
-print("ready", flush=True)
-threading.Event().wait()
-"#;
-
-/// Long-lived connections: the server says the peer it sees, then echoes
-/// every line back until the client closes.
-const ECHO_SERVER: &str = r#"
 import socket, sys, threading
 def handle(c, peer):
     try:
@@ -92,9 +74,9 @@ def serve(family, addr, port):
     while True:
         c, peer = s.accept()
         threading.Thread(target=handle, args=(c, peer), daemon=True).start()
-port = int(sys.argv[1])
-threading.Thread(target=serve, args=(socket.AF_INET, "0.0.0.0", port), daemon=True).start()
-threading.Thread(target=serve, args=(socket.AF_INET6, "::", port), daemon=True).start()
+for port in map(int, sys.argv[1:]):
+    threading.Thread(target=serve, args=(socket.AF_INET, "0.0.0.0", port), daemon=True).start()
+    threading.Thread(target=serve, args=(socket.AF_INET6, "::", port), daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
 "#;
@@ -130,7 +112,7 @@ for line in sys.stdin:
     print(" ".join(out), flush=True)
 "#;
 
-/// Connections held open from a namespace to the remote's echo server.
+/// Connections held open from a namespace to the remote's server.
 pub struct Held {
     child: Child,
     lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
@@ -349,23 +331,8 @@ impl Topology {
             .find(|i| [format!("100.64.{i}.1"), format!("fd64:{i}::1")].iter().any(|a| a.parse::<IpAddr>().ok() == Some(peer)))
     }
 
-    /// Starts the remote's echo server for long-lived connections on `port`.
-    pub fn serve_echo(&mut self, port: u16) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.remote, "python3", "-c", ECHO_SERVER, &port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("echo server starts");
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            use std::io::BufRead;
-            let _ = std::io::BufReader::new(out).read_line(&mut line);
-        }
-        self.servers.push(child);
-    }
-
-    /// Opens `n` connections from `ns` to the remote's echo server on
-    /// `port` and holds them open.
+    /// Opens `n` connections from `ns` to the remote's server on `port`
+    /// and holds them open.
     pub fn hold(&self, ns: &str, port: u16, n: usize) -> Held {
         use std::io::BufRead;
         let mut child = Command::new("ip")

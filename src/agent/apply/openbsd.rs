@@ -7,8 +7,6 @@
 use super::{run_logged, Platform};
 use crate::backend::openbsd::{live, pf, Ctx, ANCHOR};
 use crate::lower::{effective, Plan, StateId};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use tracing::info;
 
 #[derive(Default)]
@@ -75,18 +73,8 @@ impl Platform for Openbsd {
 
 /// Loads inline anchors under `wanc/policy` in one transaction.
 fn load(text: &str) -> Result<(), String> {
-    let mut child = Command::new("pfctl")
-        .args(["-q", "-a", ANCHOR, "-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run pfctl: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).map_err(|e| format!("pfctl: {e}"))?;
-    }
-    let status = child.wait().map_err(|e| format!("pfctl: {e}"))?;
-    if !status.success() {
-        return Err("pfctl refused the choices' rules".into());
-    }
+    crate::agent::feed::feed("pfctl", &["-q", "-a", ANCHOR, "-f", "-"], text)
+        .map_err(|e| format!("loading the routing choices: {e}"))?;
     info!(target: "apply", "pfctl -a {ANCHOR}: routing choices loaded");
     Ok(())
 }
