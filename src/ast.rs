@@ -99,8 +99,10 @@ pub struct Word {
 pub struct Uplink {
     pub name: Ident,
     pub interfaces: Vec<Word>,
-    pub addresses: Vec<Value>,
+    pub addresses: Vec<Address>,
     pub gateways: Vec<Gateway>,
+    /// Where a learned address may lie (`network PREFIX` in an uplink).
+    pub networks: Vec<Value>,
     pub nats: Vec<Nat>,
     pub weights: Vec<Value>,
     pub tables: Vec<Value>,
@@ -112,9 +114,32 @@ pub struct Uplink {
     pub span: Span,
 }
 
+/// `auto ipv4` / `auto ipv6`: a value the router learns at run time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Learned {
+    pub family: crate::ir::Family,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Address {
+    Learned(Learned),
+    Value(Value),
+}
+
+impl Address {
+    pub fn span(&self) -> Span {
+        match self {
+            Address::Learned(l) => l.span,
+            Address::Value(v) => v.span,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Gateway {
     Dev(Span),
+    Learned(Learned),
     Value(Value),
 }
 
@@ -122,6 +147,7 @@ impl Gateway {
     pub fn span(&self) -> Span {
         match self {
             Gateway::Dev(span) => *span,
+            Gateway::Learned(l) => l.span,
             Gateway::Value(v) => v.span,
         }
     }

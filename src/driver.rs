@@ -64,9 +64,46 @@ pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compila
 
 /// Whether the lowered site fits every target's limits; reports why not.
 fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagnostics) -> bool {
+    let openbsd = !targets.contains(&Target::Openbsd) || fits_openbsd(files, diags);
     if !targets.contains(&Target::Linux) {
-        return true;
+        return openbsd;
     }
+    linux_fits(plan, files, diags) && openbsd
+}
+
+/// The OpenBSD back end writes addresses and gateways into pf's ruleset
+/// and ifstated's commands; learned ones are not written there yet.
+fn fits_openbsd(files: &[ast::File], diags: &mut Diagnostics) -> bool {
+    let mut fits = true;
+    for up in uplinks(files) {
+        let addresses = up.addresses.iter().filter_map(|a| match a {
+            ast::Address::Learned(l) => Some(("address", l)),
+            ast::Address::Value(_) => None,
+        });
+        let gateways = up.gateways.iter().filter_map(|g| match g {
+            ast::Gateway::Learned(l) => Some(("gateway", l)),
+            _ => None,
+        });
+        for (what, l) in addresses.chain(gateways) {
+            diags.push(
+                Diagnostic::new(Code::OpenbsdLearned, l.span, format!("a learned {what} is not supported on OpenBSD yet"))
+                    .label(format!("in uplink `{}`", up.name.name))
+                    .help(format!("give the {what} itself, or build for `--target linux` only")),
+            );
+            fits = false;
+        }
+    }
+    fits
+}
+
+fn uplinks(files: &[ast::File]) -> impl Iterator<Item = &ast::Uplink> {
+    files.iter().flat_map(|f| &f.items).filter_map(|i| match i {
+        Item::Uplink(u) => Some(u),
+        _ => None,
+    })
+}
+
+fn linux_fits(plan: &Plan, files: &[ast::File], diags: &mut Diagnostics) -> bool {
     // Linux routes a server's replies by `ip rule`s that setup writes once,
     // for every state: a `serve` of a state's own would hold in all of them.
     let state_serves = files
@@ -88,14 +125,7 @@ fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagno
         fits = false;
     }
     let Err(overflow) = &plan.linux else { return fits };
-    let uplinks: Vec<&ast::Uplink> = files
-        .iter()
-        .flat_map(|f| &f.items)
-        .filter_map(|i| match i {
-            Item::Uplink(u) => Some(u),
-            _ => None,
-        })
-        .collect();
+    let uplinks: Vec<&ast::Uplink> = uplinks(files).collect();
     let span_of = |name: &str| uplinks.iter().find(|u| u.name.name == name).map(|u| u.name.span).unwrap_or_default();
     let diagnostic = match overflow {
         Overflow::Weight { uplink, reduced } => {

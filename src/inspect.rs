@@ -12,12 +12,18 @@ pub fn inspect(site: &Site) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "uplinks:");
     for up in &site.uplinks {
-        let addrs: Vec<String> = up.addresses.iter().map(|a| a.to_string()).collect();
+        let addrs: Vec<String> = up
+            .addresses
+            .iter()
+            .map(|a| a.to_string())
+            .chain(up.learned.iter().map(|f| format!("auto {}", f.word())))
+            .collect();
         let gws: Vec<String> = up
             .gateways
             .iter()
             .map(|g| match g {
                 Gateway::Dev => "dev".to_string(),
+                Gateway::Learned { family } => format!("auto {}", family.word()),
                 Gateway::Address { address, zone: Some(z) } => format!("{address}%{z}"),
                 Gateway::Address { address, zone: None } => address.to_string(),
             })

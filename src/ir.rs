@@ -73,9 +73,15 @@ pub struct Uplink {
     /// At most one address per family; the prefix length is the one written,
     /// or the full length when none was.
     pub addresses: Vec<IpNet>,
+    /// The families whose address the router learns at run time (`address
+    /// auto`): never one that `addresses` has.
+    pub learned: Vec<Family>,
+    /// Where a learned address may lie (`network` lines); empty: anywhere.
+    /// A learned address outside them is not taken.
+    pub networks: Vec<IpNet>,
     pub gateways: Vec<Gateway>,
     /// The address NAT translates to per family; empty without `nat`.
-    pub nat: Vec<IpAddr>,
+    pub nat: Vec<Address>,
     pub weight: u32,
     pub table: u32,
     pub checks: Vec<Check>,
@@ -85,8 +91,49 @@ pub struct Uplink {
 }
 
 impl Uplink {
+    /// The uplink's address in a family, when the site gives it.
     pub fn address(&self, v6: bool) -> Option<IpAddr> {
         self.addresses.iter().map(|n| n.addr()).find(|a| a.is_ipv6() == v6)
+    }
+
+    /// The uplink's address in a family, given or learned.
+    pub fn source(&self, family: Family) -> Option<Address> {
+        match self.address(family == Family::V6) {
+            Some(addr) => Some(Address::Known(addr)),
+            None => self.learned.contains(&family).then_some(Address::Learned(family)),
+        }
+    }
+
+    /// Whether anything of the uplink is learned at run time.
+    pub fn learns(&self) -> bool {
+        !self.learned.is_empty() || self.gateways.iter().any(|g| matches!(g, Gateway::Learned { .. }))
+    }
+}
+
+/// An address the site gives, or the one the router learns for a family
+/// of an uplink (DHCP, SLAAC, a PPP session).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum Address {
+    Known(IpAddr),
+    Learned(Family),
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Known(a) => write!(f, "{a}"),
+            Address::Learned(family) => write!(f, "auto {}", family.word()),
+        }
+    }
+}
+
+impl Address {
+    pub fn family(&self) -> Family {
+        match self {
+            Address::Known(a) => Family::of(a),
+            Address::Learned(f) => *f,
+        }
     }
 }
 
@@ -95,6 +142,12 @@ impl Uplink {
 pub enum Gateway {
     /// A point-to-point link: routes name the interface.
     Dev,
+    /// Learned at run time: the default route the DHCP client, the
+    /// kernel's router-advertisement handling or a PPP daemon installs
+    /// through the interface.
+    Learned {
+        family: Family,
+    },
     Address {
         address: IpAddr,
         zone: Option<String>,
@@ -326,7 +379,8 @@ impl Cond {
 }
 
 /// An address family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
 pub enum Family {
     V4,
     V6,
@@ -334,6 +388,14 @@ pub enum Family {
 
 impl Family {
     pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+
+    /// As the language writes it: `address auto ipv4`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
 
     pub fn of(addr: &IpAddr) -> Family {
         if addr.is_ipv6() {

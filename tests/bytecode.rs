@@ -276,6 +276,8 @@ fn odd_site() -> Site {
         name: name.into(),
         interface: format!("if-{name}"),
         addresses: vec![],
+        learned: vec![],
+        networks: vec![],
         gateways: vec![],
         nat: vec![],
         weight: 0,
@@ -299,12 +301,15 @@ fn odd_site() -> Site {
         uplinks: vec![
             Uplink {
                 addresses: vec![net("192.0.2.9/32"), net("fe80::9/10")],
+                learned: vec![Family::V6, Family::V4],
+                networks: vec![net("100.64.0.0/10")],
                 gateways: vec![
                     Gateway::Dev,
+                    Gateway::Learned { family: Family::V6 },
                     Gateway::Address { address: v4("fe80::1"), zone: Some("eth0".into()) },
                     Gateway::Address { address: v4("192.0.2.1"), zone: None },
                 ],
-                nat: vec![v4("192.0.2.9"), v4("2001:db8::9")],
+                nat: vec![Address::Known(v4("192.0.2.9")), Address::Known(v4("2001:db8::9")), Address::Learned(Family::V4)],
                 weight: u32::MAX,
                 table: u32::MAX,
                 checks: vec![

@@ -9,7 +9,7 @@ use super::format::{crc32, tag, Section, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR
 use super::format::{STRING_EXPANSION, STRING_FLOOR};
 use super::reader::{Pool, Reader};
 use crate::ir::{
-    Action, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing, Rule,
+    Action, Address, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing, Rule,
     RuleKind, Site, State, Target, Uplink, Via,
 };
 use crate::validate;
@@ -183,12 +183,19 @@ fn uplink(r: &mut Reader) -> Result<Uplink, LoadError> {
         name: r.str()?,
         interface: r.str()?,
         addresses: r.list(Reader::net)?,
+        learned: r.list(Reader::family)?,
+        networks: r.list(Reader::net)?,
         gateways: r.list(|r| match r.u8()? {
             tag::GATEWAY_DEV => Ok(Gateway::Dev),
+            tag::GATEWAY_LEARNED => Ok(Gateway::Learned { family: r.family()? }),
             tag::GATEWAY_ADDRESS => Ok(Gateway::Address { address: r.ip()?, zone: r.option(Reader::str)? }),
             other => Err(r.bad_tag("gateway", other)),
         })?,
-        nat: r.list(Reader::ip)?,
+        nat: r.list(|r| match r.u8()? {
+            tag::ADDRESS_KNOWN => Ok(Address::Known(r.ip()?)),
+            tag::ADDRESS_LEARNED => Ok(Address::Learned(r.family()?)),
+            other => Err(r.bad_tag("nat address", other)),
+        })?,
         weight: r.int("weight")?,
         table: r.int("table")?,
         checks: Vec::new(), // from the checks section

@@ -94,12 +94,18 @@ fn site_records(out: &mut String, site: &Site) {
             up.weight,
             up.table
         );
-        let addresses: Vec<String> = up.addresses.iter().map(|a| a.to_string()).collect();
+        let addresses: Vec<String> = up
+            .addresses
+            .iter()
+            .map(|a| a.to_string())
+            .chain(up.learned.iter().map(|f| format!("auto {}", f.word())))
+            .collect();
         let gateways: Vec<String> = up
             .gateways
             .iter()
             .map(|g| match g {
                 Gateway::Dev => "dev".to_string(),
+                Gateway::Learned { family } => format!("auto {}", family.word()),
                 Gateway::Address { address, zone: Some(z) } => format!("{address}%{}", name(z)),
                 Gateway::Address { address, zone: None } => address.to_string(),
             })

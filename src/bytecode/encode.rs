@@ -9,7 +9,7 @@
 
 use super::cond;
 use super::format::{crc32, tag, Section, Tagged, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR, MINOR};
-use crate::ir::{Action, Check, Gateway, Healthy, Probe, Routing, Rule, RuleKind, Site, State, Target, Uplink, Via};
+use crate::ir::{Action, Address, Check, Family, Gateway, Healthy, Probe, Routing, Rule, RuleKind, Site, State, Target, Uplink, Via};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -105,6 +105,13 @@ impl Out<'_> {
 
     fn f64(&mut self, value: f64) {
         self.buf.extend_from_slice(&value.to_bits().to_le_bytes());
+    }
+
+    fn family(&mut self, family: Family) {
+        self.u8(match family {
+            Family::V4 => tag::IPV4,
+            Family::V6 => tag::IPV6,
+        });
     }
 
     fn ip(&mut self, addr: &IpAddr) {
@@ -228,15 +235,30 @@ fn uplink(o: &mut Out, up: &Uplink) {
     o.str(&up.name);
     o.str(&up.interface);
     o.list(&up.addresses, Out::net);
+    o.list(&up.learned, |o, f| o.family(*f));
+    o.list(&up.networks, Out::net);
     o.list(&up.gateways, |o, g| match g {
         Gateway::Dev => o.u8(tag::GATEWAY_DEV),
+        Gateway::Learned { family } => {
+            o.u8(tag::GATEWAY_LEARNED);
+            o.family(*family);
+        }
         Gateway::Address { address, zone } => {
             o.u8(tag::GATEWAY_ADDRESS);
             o.ip(address);
             o.option(zone, |o, z| o.str(z));
         }
     });
-    o.list(&up.nat, Out::ip);
+    o.list(&up.nat, |o, a| match a {
+        Address::Known(ip) => {
+            o.u8(tag::ADDRESS_KNOWN);
+            o.ip(ip);
+        }
+        Address::Learned(f) => {
+            o.u8(tag::ADDRESS_LEARNED);
+            o.family(*f);
+        }
+    });
     o.int(up.weight);
     o.int(up.table);
     match up.healthy {

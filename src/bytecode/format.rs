@@ -8,7 +8,7 @@ use crate::ir::{Health, Proto};
 pub const MAGIC: &[u8; 4] = b"WANC";
 /// Bumped on any change an older reader would misread; readers refuse other
 /// majors.
-pub const MAJOR: u16 = 2;
+pub const MAJOR: u16 = 3;
 /// Bumped when sections are added; a reader skips sections it does not know
 /// only in files of a newer minor.
 pub const MINOR: u16 = 0;
@@ -146,6 +146,10 @@ pub mod tag {
 
     pub const GATEWAY_DEV: u8 = 0;
     pub const GATEWAY_ADDRESS: u8 = 1;
+    pub const GATEWAY_LEARNED: u8 = 2;
+
+    pub const ADDRESS_KNOWN: u8 = 0;
+    pub const ADDRESS_LEARNED: u8 = 1;
 
     pub const HEALTHY_ALL: u8 = 0;
     pub const HEALTHY_ANY: u8 = 1;

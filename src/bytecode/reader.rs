@@ -5,6 +5,7 @@
 
 use super::error::LoadError;
 use super::format::{tag, Section, Tagged};
+use crate::ir::Family;
 use ipnet::IpNet;
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -163,6 +164,15 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             tag::IPV4 => Ok(IpAddr::V4(Ipv4Addr::from(self.array::<4>()?))),
             tag::IPV6 => Ok(IpAddr::V6(Ipv6Addr::from(self.array::<16>()?))),
+            other => Err(self.bad_tag("address family", other)),
+        }
+    }
+
+    /// An address family, tagged as an address is (`IPV4`, `IPV6`).
+    pub fn family(&mut self) -> Result<Family, LoadError> {
+        match self.u8()? {
+            tag::IPV4 => Ok(Family::V4),
+            tag::IPV6 => Ok(Family::V6),
             other => Err(self.bad_tag("address family", other)),
         }
     }

@@ -6,10 +6,9 @@ use crate::ast::{self, CheckKind, CheckOption, ValueKind};
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::duration;
-use crate::ir::{self, HttpUrl, Probe, Target};
+use crate::ir::{self, Family, HttpUrl, Probe, Target};
 use crate::source::Span;
 use crate::validate::{self, UrlError};
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -23,7 +22,7 @@ pub const DEFAULT_RISE: u32 = 2;
 pub const DEFAULT_FALL: u32 = 3;
 
 impl<'a> Checker<'a, '_> {
-    pub fn check(&mut self, check: &'a ast::Check, up: &'a ast::Uplink, addresses: &[IpNet]) -> Option<ir::Check> {
+    pub fn check(&mut self, check: &'a ast::Check, up: &'a ast::Uplink, families: &[Family]) -> Option<ir::Check> {
         // A plugin that failed to load was reported already; its settings
         // are unknown, so they are taken as given.
         let (extra, plugin): (Vec<String>, bool) = match &check.kind {
@@ -63,7 +62,7 @@ impl<'a> Checker<'a, '_> {
                     )),
             );
         }
-        let probe = self.probe(check, &options, up, addresses)?;
+        let probe = self.probe(check, &options, up, families)?;
         Some(ir::Check {
             probe,
             every_ms: every,
@@ -81,15 +80,15 @@ impl<'a> Checker<'a, '_> {
         check: &'a ast::Check,
         options: &[&'a CheckOption],
         up: &'a ast::Uplink,
-        addresses: &[IpNet],
+        families: &[Family],
     ) -> Option<Probe> {
-        if addresses.is_empty() {
+        if families.is_empty() {
             self.needs_address(up, check.span, "probes are sent from the uplink's address so that they leave by it");
         }
         Some(match &check.kind {
-            CheckKind::Ping(target) => Probe::Ping { target: self.target(target, addresses)? },
+            CheckKind::Ping(target) => Probe::Ping { target: self.target(target, families)? },
             CheckKind::Tcp { host, port } => {
-                let target = self.target(host, addresses);
+                let target = self.target(host, families);
                 let port = self.port(port);
                 Probe::Tcp { target: target?, port: port? }
             }
@@ -103,7 +102,7 @@ impl<'a> Checker<'a, '_> {
                     self.mismatch(server.span, "an address", "a hostname", help);
                     return None;
                 }
-                let Target::Address(server) = self.target(server, addresses)? else { return None };
+                let Target::Address(server) = self.target(server, families)? else { return None };
                 let query = match self.option(options, "query") {
                     Some(o) => self.string(&o.value)?,
                     None => ".".to_string(),
@@ -111,7 +110,7 @@ impl<'a> Checker<'a, '_> {
                 Probe::Dns { server, query }
             }
             CheckKind::Http { url, url_span } => {
-                let url = self.http_url(url, *url_span, addresses);
+                let url = self.http_url(url, *url_span, families);
                 let expect = match self.option(options, "expect") {
                     Some(o) => self.integer(&o.value, 100..=599, "an HTTP status")? as u16,
                     None => 200,
@@ -143,13 +142,13 @@ impl<'a> Checker<'a, '_> {
 
     /// A probe target: an address (of a family the uplink can send from) or
     /// a hostname, which works but warns.
-    fn target(&mut self, value: &'a ast::Value, addresses: &[IpNet]) -> Option<Target> {
+    fn target(&mut self, value: &'a ast::Value, families: &[Family]) -> Option<Target> {
         if let Some(name) = self.hostname_of(value) {
             self.hostname_warning(value.span, name);
             return Some(Target::Hostname(name.to_string()));
         }
         let addr = self.plain_address(value, "a probe target")?;
-        self.probe_family(addr.addr, value.span, addresses)?;
+        self.probe_family(addr.addr, value.span, families)?;
         Some(Target::Address(addr.addr))
     }
 
@@ -169,9 +168,10 @@ impl<'a> Checker<'a, '_> {
         None
     }
 
-    /// E0503 when the uplink has addresses, none of them of `addr`'s family.
-    fn probe_family(&mut self, addr: IpAddr, span: Span, addresses: &[IpNet]) -> Option<()> {
-        if !addresses.is_empty() && !addresses.iter().any(|n| n.addr().is_ipv4() == addr.is_ipv4()) {
+    /// E0503 when the uplink has addresses (given or learned), none of them of
+    /// `addr`'s family.
+    fn probe_family(&mut self, addr: IpAddr, span: Span, families: &[Family]) -> Option<()> {
+        if !families.is_empty() && !families.contains(&Family::of(&addr)) {
             let (fam, other) = if addr.is_ipv4() { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
             self.diags.push(
                 Diagnostic::new(Code::ProbeFamily, span, format!("{fam} probe target on an {other}-only uplink"))
@@ -194,7 +194,7 @@ impl<'a> Checker<'a, '_> {
     /// An http check's URL, read by `validate::http_url`: a failure is
     /// E0201; an IP host must be of a family the uplink can send from
     /// (E0503), a host name warns (W0502).
-    fn http_url(&mut self, text: &str, span: Span, addresses: &[IpNet]) -> Option<HttpUrl> {
+    fn http_url(&mut self, text: &str, span: Span, families: &[Family]) -> Option<HttpUrl> {
         let (url, host_at) = match validate::http_url(text) {
             Ok(parsed) => parsed,
             Err(UrlError::Scheme) => {
@@ -209,7 +209,7 @@ impl<'a> Checker<'a, '_> {
         };
         let host_span = self.span_within(span, text, host_at.start, host_at.len());
         match &url.host {
-            Target::Address(addr) => self.probe_family(*addr, host_span, addresses)?,
+            Target::Address(addr) => self.probe_family(*addr, host_span, families)?,
             Target::Hostname(name) => self.hostname_warning(host_span, name),
         }
         Some(url)

@@ -2,10 +2,10 @@
 
 use super::names::Kind;
 use super::Checker;
-use crate::ast::{self, Event, EventBlock, Gateway, HealthyRule};
+use crate::ast::{self, Address, Event, EventBlock, Gateway, HealthyRule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::ir;
+use crate::ir::{self, Family};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -42,19 +42,25 @@ impl<'a> Checker<'a, '_> {
 
     fn uplink(&mut self, up: &'a ast::Uplink) -> ir::Uplink {
         let interface = self.interface(&up.interfaces, &up.name, "uplink", up.recovered).unwrap_or_default();
-        let addresses = self.uplink_addresses(up);
-        let gateways = self.gateways(up, &interface, &addresses);
-        let nat = self.nat(up, &addresses);
+        let (addresses, learned) = self.uplink_addresses(up);
+        let networks: Vec<IpNet> = up.networks.iter().filter_map(|n| self.network(n)).collect();
+        // The families the uplink has an address in, given or learned.
+        let mut families: Vec<Family> = addresses.iter().map(|n| Family::of(&n.addr())).chain(learned.iter().copied()).collect();
+        families.sort();
+        let gateways = self.gateways(up, &interface, &addresses, &families);
+        let nat = self.nat(up, &addresses, &learned);
         let weight =
             self.single(&up.weights, "weight").and_then(|w| self.integer(w, crate::validate::WEIGHTS, "a weight")).unwrap_or(1)
                 as u32;
-        let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &addresses)).collect();
+        let checks: Vec<ir::Check> = up.checks.iter().filter_map(|c| self.check(c, up, &families)).collect();
         let healthy = self.healthy(up);
         let (on_up, on_down) = self.uplink_events(up);
         ir::Uplink {
             name: up.name.name.clone(),
             interface,
             addresses,
+            learned,
+            networks,
             gateways,
             nat,
             weight,
@@ -78,26 +84,56 @@ impl<'a> Checker<'a, '_> {
         Some(first)
     }
 
-    fn uplink_addresses(&mut self, up: &'a ast::Uplink) -> Vec<IpNet> {
-        let mut out: Vec<(IpNet, crate::source::Span)> = Vec::new();
-        for value in &up.addresses {
-            let Some(net) = self.interface_address(value) else { continue };
-            if let Some((_, first)) = out.iter().find(|(n, _)| n.addr().is_ipv4() == net.addr().is_ipv4()) {
-                let first = *first;
+    /// The given addresses and the learned families, at most one of either
+    /// per family (E0104).
+    fn uplink_addresses(&mut self, up: &'a ast::Uplink) -> (Vec<IpNet>, Vec<Family>) {
+        let mut given: Vec<IpNet> = Vec::new();
+        let mut learned: Vec<Family> = Vec::new();
+        let mut seen: Vec<(Family, crate::source::Span)> = Vec::new();
+        for address in &up.addresses {
+            let family = match address {
+                Address::Learned(l) => l.family,
+                Address::Value(value) => match self.interface_address(value) {
+                    Some(net) => Family::of(&net.addr()),
+                    None => {
+                        self.learned_without_family(value, "address");
+                        continue;
+                    }
+                },
+            };
+            if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == family) {
                 self.diags.push(
-                    Diagnostic::new(Code::DuplicateSetting, value.span, "`address` is given twice for one family")
+                    Diagnostic::new(Code::DuplicateSetting, address.span(), "`address` is given twice for one family")
                         .label("second address of this family")
                         .with(first, "first given here")
-                        .help("an uplink has at most one IPv4 and one IPv6 address"),
+                        .help("an uplink has at most one IPv4 and one IPv6 address, each given or `auto`"),
                 );
                 continue;
             }
-            out.push((net, value.span));
+            seen.push((family, address.span()));
+            match address {
+                Address::Learned(_) => learned.push(family),
+                Address::Value(value) => given.extend(self.interface_address(value)),
+            }
         }
-        out.into_iter().map(|(n, _)| n).collect()
+        (given, learned)
     }
 
-    fn gateways(&mut self, up: &'a ast::Uplink, interface: &str, addresses: &[IpNet]) -> Vec<ir::Gateway> {
+    /// `address auto` or `gateway auto` without a family reads as the name
+    /// `auto`: say what is missing, in words, instead of "unknown name".
+    fn learned_without_family(&mut self, value: &ast::Value, setting: &str) {
+        if matches!(&value.kind, ast::ValueKind::Name(n) if n.name == "auto") {
+            self.diags.push(
+                Diagnostic::new(Code::TypeMismatch, value.span, format!("`{setting} auto` needs a family"))
+                    .label("which family is learned?")
+                    .help(format!(
+                        "write `{setting} auto ipv4` for DHCP, `{setting} auto ipv6` for SLAAC or DHCPv6; give both lines for both"
+                    )),
+            );
+        }
+    }
+
+    fn gateways(&mut self, up: &'a ast::Uplink, interface: &str, addresses: &[IpNet], families: &[Family]) -> Vec<ir::Gateway> {
         let mut out: Vec<(ir::Gateway, crate::source::Span)> = Vec::new();
         if up.gateways.is_empty() && !up.recovered {
             self.diags.push(
@@ -118,18 +154,19 @@ impl<'a> Checker<'a, '_> {
                     out.push((ir::Gateway::Dev, span));
                     continue;
                 }
+                Gateway::Learned(l) => {
+                    self.gateway_family(l.family, span, families);
+                    out.push((ir::Gateway::Learned { family: l.family }, span));
+                    continue;
+                }
                 Gateway::Value(value) => value,
             };
-            let Some(addr) = self.address(value) else { continue };
+            let Some(addr) = self.address(value) else {
+                self.learned_without_family(value, "gateway");
+                continue;
+            };
             let same_family: Vec<&IpNet> = addresses.iter().filter(|n| n.addr().is_ipv4() == addr.addr.is_ipv4()).collect();
-            if !addresses.is_empty() && same_family.is_empty() {
-                let (fam, other) = if addr.addr.is_ipv4() { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
-                self.diags.push(
-                    Diagnostic::new(Code::FamilyMismatch, span, format!("{fam} gateway on an {other}-only uplink"))
-                        .label(format!("an {fam} gateway"))
-                        .help(format!("give the uplink an {fam} `address` too, or use an {other} gateway")),
-                );
-            }
+            self.gateway_family(Family::of(&addr.addr), span, families);
             // A link-local next hop is on the link by definition, whatever
             // prefix the uplink's own address has.
             let on_link = is_link_local(addr.addr);
@@ -155,6 +192,21 @@ impl<'a> Checker<'a, '_> {
         out.into_iter().map(|(g, _)| g).collect()
     }
 
+    /// E0202 for a gateway of a family the uplink has no address in (given
+    /// or learned); true when the family is fine.
+    fn gateway_family(&mut self, family: Family, span: crate::source::Span, families: &[Family]) -> bool {
+        if families.is_empty() || families.contains(&family) {
+            return true;
+        }
+        let (fam, other) = if family == Family::V4 { ("IPv4", "IPv6") } else { ("IPv6", "IPv4") };
+        self.diags.push(
+            Diagnostic::new(Code::FamilyMismatch, span, format!("{fam} gateway on an {other}-only uplink"))
+                .label(format!("an {fam} gateway"))
+                .help(format!("give the uplink an {fam} `address` too (or `address auto {}`), or use an {other} gateway", family.word())),
+        );
+        false
+    }
+
     fn link_local_zone(&mut self, addr: &super::values::Addr, interface: &str, span: crate::source::Span) {
         if addr.addr.is_ipv4() {
             return;
@@ -178,14 +230,29 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    fn nat(&mut self, up: &'a ast::Uplink, addresses: &[IpNet]) -> Vec<IpAddr> {
+    /// Per family, the address NAT translates to: a given one, or the
+    /// interface's current address where it is learned.
+    fn nat(&mut self, up: &'a ast::Uplink, addresses: &[IpNet], learned: &[Family]) -> Vec<ir::Address> {
         let Some(nat) = self.single(&up.nats, "nat") else { return Vec::new() };
-        if addresses.is_empty() {
+        if addresses.is_empty() && learned.is_empty() {
             self.needs_address(up, nat.span, "NAT translates to the uplink's address");
             return Vec::new();
         }
-        let Some(to) = &nat.to else { return addresses.iter().map(|n| n.addr()).collect() };
+        let plain: Vec<ir::Address> = addresses
+            .iter()
+            .map(|n| ir::Address::Known(n.addr()))
+            .chain(learned.iter().map(|&f| ir::Address::Learned(f)))
+            .collect();
+        let Some(to) = &nat.to else { return plain };
         let Some(addr) = self.plain_address(to, "`nat to`") else { return Vec::new() };
+        if learned.contains(&Family::of(&addr.addr)) {
+            self.diags.push(
+                Diagnostic::new(Code::NatAddress, to.span, format!("`{}` cannot be checked against a learned address", addr.addr))
+                    .label("the uplink's address of this family is `auto`")
+                    .help("write plain `nat`: it translates to whatever address the interface has at the time"),
+            );
+            return Vec::new();
+        }
         let owned =
             addresses.iter().any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
         if let Some((net, what)) = addresses.iter().find_map(|n| reserved_in(n, addr.addr).map(|what| (n, what))) {
@@ -213,8 +280,8 @@ impl<'a> Checker<'a, '_> {
             );
             return Vec::new();
         }
-        let mut out: Vec<IpAddr> = addresses.iter().map(|n| n.addr()).filter(|a| a.is_ipv4() != addr.addr.is_ipv4()).collect();
-        out.push(addr.addr);
+        let mut out: Vec<ir::Address> = plain.into_iter().filter(|a| a.family() != Family::of(&addr.addr)).collect();
+        out.push(ir::Address::Known(addr.addr));
         out
     }
 
@@ -339,10 +406,16 @@ fn reserved_in(net: &IpNet, addr: IpAddr) -> Option<&'static str> {
 }
 
 fn same_family_slot(existing: &ir::Gateway, new: &Gateway) -> bool {
-    match (existing, new) {
-        (ir::Gateway::Dev, _) | (_, Gateway::Dev(_)) => true,
-        (ir::Gateway::Address { address, .. }, Gateway::Value(v)) => match &v.kind {
-            ast::ValueKind::Address { addr, .. } => addr.is_ipv4() == address.is_ipv4(),
+    let family = match existing {
+        ir::Gateway::Dev => return true,
+        ir::Gateway::Learned { family } => *family,
+        ir::Gateway::Address { address, .. } => Family::of(address),
+    };
+    match new {
+        Gateway::Dev(_) => true,
+        Gateway::Learned(l) => l.family == family,
+        Gateway::Value(v) => match &v.kind {
+            ast::ValueKind::Address { addr, .. } => Family::of(addr) == family,
             _ => false,
         },
     }

@@ -40,6 +40,12 @@ pub const MAX_NEXTHOP_WEIGHT: u32 = 256;
 /// saves the values before it, teardown restores them.
 pub const SYSCTLS: &[(&str, &str)] = &[("net.ipv4.conf.all.src_valid_mark", "1")];
 
+/// The routing protocol number of wanc's routes (`proto 250` in `ip
+/// route`): a learned gateway is read from the routes others installed (the
+/// DHCP client's, the kernel's from router advertisements), never from
+/// wanc's own, which would keep an old lease's gateway alive.
+pub const PROTOCOL: u8 = 250;
+
 /// Rule priorities: the kernel's own are 0 (local), 32766 (main) and 32767
 /// (default); wanc stays in 10000–12999, clear of both and of the low
 /// numbers hand-written setups use.
@@ -206,12 +212,108 @@ impl Family {
     }
 }
 
+/// An address in a route or rule: known when the site is built, or one the
+/// router learns for an uplink, filled in where the kernel is changed (by
+/// the agent from its table of [`Learned`] values, by the scripts from the
+/// interface when they run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Known(IpAddr),
+    Address(UplinkId, Family),
+    Gateway(UplinkId, Family),
+}
+
+impl Value {
+    pub fn known(&self) -> Option<IpAddr> {
+        match self {
+            Value::Known(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// The shell variable a script holds a learned value in: named by
+    /// position, never by the site's words, so nothing of the source
+    /// reaches the shell unquoted.
+    pub fn variable(&self) -> Option<String> {
+        match self {
+            Value::Known(_) => None,
+            Value::Address(u, f) => Some(format!("wanc_u{u}_address{}", f.digit())),
+            Value::Gateway(u, f) => Some(format!("wanc_u{u}_gateway{}", f.digit())),
+        }
+    }
+}
+
+impl std::str::FromStr for Value {
+    type Err = std::net::AddrParseError;
+
+    /// A known address, as written.
+    fn from_str(s: &str) -> Result<Value, Self::Err> {
+        s.parse().map(Value::Known)
+    }
+}
+
+impl std::fmt::Display for Value {
+    /// Known addresses as they are; learned ones as the script's variable.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self, self.variable()) {
+            (Value::Known(a), _) => write!(f, "{a}"),
+            (_, Some(var)) => write!(f, "\"${var}\""),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+/// What the router has learned of its uplinks: per uplink and family (by
+/// [`Family::index`]), the interface's address and the gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Learned {
+    pub uplinks: Vec<[Lease; 2]>,
+}
+
+/// One uplink's learned values in one family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lease {
+    pub address: Option<IpAddr>,
+    pub gateway: Option<IpAddr>,
+}
+
+impl Learned {
+    pub fn new(uplinks: usize) -> Learned {
+        Learned { uplinks: vec![[Lease::default(); 2]; uplinks] }
+    }
+
+    pub fn lease(&self, uplink: UplinkId, family: Family) -> Lease {
+        self.uplinks.get(uplink).map(|l| l[family.index()]).unwrap_or_default()
+    }
+
+    /// The value's address, if known.
+    pub fn resolve(&self, value: Value) -> Option<IpAddr> {
+        match value {
+            Value::Known(a) => Some(a),
+            Value::Address(u, f) => self.lease(u, f).address,
+            Value::Gateway(u, f) => self.lease(u, f).gateway,
+        }
+    }
+}
+
+impl Family {
+    /// `4` or `6`, as in variable names.
+    fn digit(self) -> char {
+        match self {
+            Family::V4 => '4',
+            Family::V6 => '6',
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Selector {
     /// `lookup main suppress_prefixlength 0`: main-table routes other than
     /// the default win over every mark.
     SuppressMain,
     From(IpNet),
+    /// Traffic from an uplink's learned address.
+    FromLearned(UplinkId, Family),
     Fwmark(u32),
 }
 
@@ -230,16 +332,34 @@ impl IpRule {
         let what = match &self.selector {
             Selector::SuppressMain => "lookup main suppress_prefixlength 0".to_string(),
             Selector::From(net) => format!("from {net} lookup {}", self.table),
+            Selector::FromLearned(u, f) => format!("from {} lookup {}", Value::Address(*u, *f), self.table),
             Selector::Fwmark(mark) => format!("fwmark {mark:#x}/{MARK_MASK:#x} lookup {}", self.table),
         };
         format!("priority {} {what}", self.priority)
+    }
+
+    /// The rule with its learned value filled in; `None` while unknown.
+    pub fn resolve(&self, learned: &Learned) -> Option<IpRule> {
+        let selector = match self.selector {
+            Selector::FromLearned(u, f) => Selector::From(IpNet::from(learned.lease(u, f).address?)),
+            ref other => other.clone(),
+        };
+        Some(IpRule { selector, ..self.clone() })
+    }
+
+    /// The learned value the rule depends on, if any.
+    pub fn learned(&self) -> Option<Value> {
+        match self.selector {
+            Selector::FromLearned(u, f) => Some(Value::Address(u, f)),
+            _ => None,
+        }
     }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Nexthop {
     /// `None` for a point-to-point link (`gateway dev`).
-    pub gateway: Option<IpAddr>,
+    pub gateway: Option<Value>,
     pub dev: String,
     pub weight: u32,
 }
@@ -254,6 +374,25 @@ pub struct Route {
 }
 
 impl Route {
+    /// The route with learned gateways filled in; nexthops whose gateway is
+    /// not known are left out (their uplink cannot carry traffic yet).
+    pub fn resolve(&self, learned: &Learned) -> Route {
+        let nexthops = self
+            .nexthops
+            .iter()
+            .filter_map(|h| match h.gateway {
+                Some(v) => Some(Nexthop { gateway: Some(Value::Known(learned.resolve(v)?)), ..h.clone() }),
+                None => Some(h.clone()),
+            })
+            .collect();
+        Route { nexthops, ..self.clone() }
+    }
+
+    /// The learned gateways the route depends on.
+    pub fn learned(&self) -> impl Iterator<Item = Value> + '_ {
+        self.nexthops.iter().filter_map(|h| h.gateway).filter(|v| v.variable().is_some())
+    }
+
     /// The `ip` command (without `ip -4`) that puts this route in place.
     pub fn command(&self) -> String {
         let table = self.table.map(|t| format!(" table {t}")).unwrap_or_default();
@@ -262,13 +401,20 @@ impl Route {
             // `throw` sends the lookup on to the next rule, so traffic of an
             // unrouted pool falls back to the main table, and replacing it is
             // idempotent where a flush of a missing table fails.
-            [] => format!("route replace throw default{table}"),
-            [one] => format!("route replace default{}{table}", hop(one, false)),
+            [] => format!("route replace throw default{table} proto {PROTOCOL}"),
+            [one] => format!("route replace default{}{table} proto {PROTOCOL}", hop(one, false)),
             many => {
                 let hops: String = many.iter().map(|h| format!(" nexthop{}", hop(h, true))).collect();
-                format!("route replace default{table}{hops}")
+                format!("route replace default{table} proto {PROTOCOL}{hops}")
             }
         }
+    }
+}
+
+impl Nexthop {
+    /// `nexthop via … dev … weight … onlink`, as one hop of `ip route`.
+    pub fn args(&self) -> String {
+        format!("nexthop{}", hop(self, true))
     }
 }
 
@@ -284,7 +430,8 @@ fn hop(h: &Nexthop, weighted: bool) -> String {
 /// An uplink's next hop in one family as Linux names it, if it has one.
 fn nexthop(plan: &Plan, up: UplinkId, family: Family, weight: u32) -> Option<Nexthop> {
     let gateway = match plan.hop(up, family)? {
-        NextHop::Gateway { address, .. } => Some(*address),
+        NextHop::Gateway { address, .. } => Some(Value::Known(*address)),
+        NextHop::Learned => Some(Value::Gateway(up, family)),
         NextHop::Peer => None,
     };
     Some(Nexthop { gateway, dev: plan.site.uplinks[up].interface.clone(), weight })
@@ -311,13 +458,10 @@ pub fn ip_rules(plan: &Plan, numbers: &Numbers) -> Vec<IpRule> {
         .map(|&family| IpRule { family, priority: PRIO_MAIN, selector: Selector::SuppressMain, table: 254 })
         .collect();
     for (i, up) in site.uplinks.iter().enumerate() {
-        for (j, addr) in up.addresses.iter().enumerate() {
-            out.push(IpRule {
-                family: Family::of(&addr.addr()),
-                priority: PRIO_SOURCE + 2 * i as u32 + j as u32,
-                selector: Selector::From(IpNet::from(addr.addr())),
-                table: up.table,
-            });
+        let given = up.addresses.iter().map(|a| (Family::of(&a.addr()), Selector::From(IpNet::from(a.addr()))));
+        let learned = up.learned.iter().map(|&f| (f, Selector::FromLearned(i, f)));
+        for (j, (family, selector)) in given.chain(learned).enumerate() {
+            out.push(IpRule { family, priority: PRIO_SOURCE + 2 * i as u32 + j as u32, selector, table: up.table });
         }
     }
     let marks = site.uplinks.iter().zip(&numbers.uplink_marks).map(|(u, m)| (*m, u.table));

@@ -15,7 +15,7 @@
 
 pub mod linux;
 
-use crate::ir::{Family, Gateway, Routing, RuleId, RuleKind, Site, UplinkId, ViaId, ViaMode};
+use crate::ir::{Address, Family, Gateway, Routing, RuleId, RuleKind, Site, UplinkId, ViaId, ViaMode};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -64,6 +64,9 @@ pub enum NextHop {
     },
     /// `gateway dev`: a point-to-point link, whose peer is the next hop.
     Peer,
+    /// `gateway auto`: the gateway the router learns for the uplink's
+    /// interface (DHCP, router advertisements, a PPP session).
+    Learned,
 }
 
 /// Route rules that share a `via` and the states they are in force in.
@@ -106,9 +109,9 @@ impl Plan {
         self.hops[uplink][family.index()].as_ref()
     }
 
-    /// The uplink's own address in a family.
-    pub fn address(&self, uplink: usize, family: Family) -> Option<IpAddr> {
-        self.site.uplinks[uplink].address(family == Family::V6)
+    /// The uplink's own address in a family, given or learned.
+    pub fn address(&self, uplink: usize, family: Family) -> Option<Address> {
+        self.site.uplinks[uplink].source(family)
     }
 }
 
@@ -181,17 +184,16 @@ pub fn lower(site: Site) -> Plan {
     Plan { site, hops, families, choices, routes, pinned, states, linux }
 }
 
-/// An uplink's next hop in one family: its gateway of that family, or for
-/// `gateway dev` the link's peer, in the families the uplink has an address
-/// in (in both when it has none).
+/// An uplink's next hop in one family: its gateway of that family (given or
+/// learned), or for `gateway dev` the link's peer, in the families the
+/// uplink has an address in (in both when it has none).
 fn next_hop(up: &crate::ir::Uplink, family: Family) -> Option<NextHop> {
     up.gateways.iter().find_map(|g| match g {
         Gateway::Address { address, zone } if Family::of(address) == family => {
             Some(NextHop::Gateway { address: *address, zone: zone.clone() })
         }
-        Gateway::Dev if up.addresses.is_empty() || up.addresses.iter().any(|a| Family::of(&a.addr()) == family) => {
-            Some(NextHop::Peer)
-        }
+        Gateway::Learned { family: f } if *f == family => Some(NextHop::Learned),
+        Gateway::Dev if (up.addresses.is_empty() && up.learned.is_empty()) || up.source(family).is_some() => Some(NextHop::Peer),
         _ => None,
     })
 }

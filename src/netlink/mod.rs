@@ -594,8 +594,9 @@ fn route_request(
     let family = af(route.family);
     let mut hops = Vec::new();
     for hop in &route.nexthops {
-        if let Some(gw) = &hop.gateway {
-            if Family::of(gw) != route.family {
+        if let Some(value) = &hop.gateway {
+            let gw = value.known().ok_or_else(|| invalid(object, "a learned gateway not filled in"))?;
+            if Family::of(&gw) != route.family {
                 return Err(invalid(object, format!("gateway {gw} is not {:?}", route.family)));
             }
         }
@@ -619,8 +620,8 @@ fn route_request(
                 None => (RT_SCOPE_LINK, 0),
             };
             b.header(&rtmsg(family, table_byte(table), protocol, scope, RTN_UNICAST, flags)).u32(RTA_TABLE, table);
-            if let Some(gw) = &hop.gateway {
-                b.attr(RTA_GATEWAY, &addr_bytes(gw));
+            if let Some(gw) = hop.gateway.and_then(|v| v.known()) {
+                b.attr(RTA_GATEWAY, &addr_bytes(&gw));
             }
             b.u32(RTA_OIF, *index);
         }
@@ -634,8 +635,8 @@ fn route_request(
                 };
                 let flags = if hop.gateway.is_some() { RTNH_F_ONLINK } else { 0 };
                 b.nexthop(flags, hops, *index, |b| {
-                    if let Some(gw) = &hop.gateway {
-                        b.attr(RTA_GATEWAY, &addr_bytes(gw));
+                    if let Some(gw) = hop.gateway.and_then(|v| v.known()) {
+                        b.attr(RTA_GATEWAY, &addr_bytes(&gw));
                     }
                 });
             }
@@ -661,6 +662,7 @@ fn rule_request(rule: &IpRule, object: &str) -> Result<Vec<u8>, Failure> {
             }
             net.prefix_len()
         }
+        Selector::FromLearned(..) => return Err(invalid(object, "a learned address not filled in")),
         _ => 0,
     };
     let mut b = Builder::new(RTM_NEWRULE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
@@ -674,6 +676,7 @@ fn rule_request(rule: &IpRule, object: &str) -> Result<Vec<u8>, Failure> {
         Selector::From(net) => {
             b.attr(FRA_SRC, &addr_bytes(&net.addr()));
         }
+        Selector::FromLearned(..) => {}
         Selector::Fwmark(mark) => {
             b.u32(FRA_FWMARK, *mark).u32(FRA_FWMASK, MARK_MASK);
         }

@@ -81,6 +81,13 @@ impl Builder<'_> {
         Word { text: pair.as_str().to_string(), span: self.span(&pair) }
     }
 
+    /// `auto ipv4` / `auto ipv6`.
+    fn learned(&self, pair: P) -> Learned {
+        let span = self.span(&pair);
+        let v6 = kids(pair).any(|p| p.as_str() == "ipv6");
+        Learned { family: if v6 { crate::ir::Family::V6 } else { crate::ir::Family::V4 }, span }
+    }
+
     /// A string literal's contents and the span of the whole literal.
     fn string(&mut self, pair: P) -> (String, Span) {
         let span = self.span(&pair);
@@ -141,6 +148,7 @@ impl Builder<'_> {
             name,
             interfaces: Vec::new(),
             addresses: Vec::new(),
+            networks: Vec::new(),
             gateways: Vec::new(),
             nats: Vec::new(),
             weights: Vec::new(),
@@ -162,11 +170,18 @@ impl Builder<'_> {
             let first = kids(stmt.clone()).next();
             match (r, first) {
                 (Rule::interface_stmt, Some(w)) => up.interfaces.push(self.word(w)),
-                (Rule::address_stmt, Some(v)) => up.addresses.push(self.value(v)),
+                (Rule::address_stmt, Some(v)) if v.as_rule() == Rule::learned => {
+                    up.addresses.push(Address::Learned(self.learned(v)))
+                }
+                (Rule::address_stmt, Some(v)) => up.addresses.push(Address::Value(self.value(v))),
                 (Rule::gateway_stmt, Some(v)) if v.as_rule() == Rule::gateway_dev => {
                     up.gateways.push(Gateway::Dev(self.span(&v)))
                 }
+                (Rule::gateway_stmt, Some(v)) if v.as_rule() == Rule::learned => {
+                    up.gateways.push(Gateway::Learned(self.learned(v)))
+                }
                 (Rule::gateway_stmt, Some(v)) => up.gateways.push(Gateway::Value(self.value(v))),
+                (Rule::network_stmt, Some(v)) => up.networks.push(self.value(v)),
                 (Rule::nat_stmt, to) => up.nats.push(Nat { to: to.map(|v| self.value(v)), span: stmt_span }),
                 (Rule::weight_stmt, Some(v)) => up.weights.push(self.value(v)),
                 (Rule::table_stmt, Some(v)) => up.tables.push(self.value(v)),

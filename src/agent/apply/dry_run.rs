@@ -2,6 +2,7 @@
 
 use super::Platform;
 use crate::backend::linux::nft;
+use crate::lower::linux::Learned;
 use crate::lower::linux::{self, IpRule, Route};
 use crate::lower::{Plan, StateId};
 use tracing::info;
@@ -16,7 +17,7 @@ pub struct DryRun {
 }
 
 impl Platform for DryRun {
-    fn setup(&mut self, plan: &Plan) -> Result<(), String> {
+    fn setup(&mut self, plan: &Plan, _learned: &Learned) -> Result<(), String> {
         let numbers = super::linux::numbers(plan)?;
         let rules = linux::ip_rules(plan, numbers);
         let uplink_routes = linux::uplink_routes(plan);
@@ -33,7 +34,7 @@ impl Platform for DryRun {
         Ok(())
     }
 
-    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool]) -> Result<usize, String> {
+    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool], _learned: &Learned) -> Result<usize, String> {
         let numbers = super::linux::numbers(plan)?;
         let routes = linux::state_routes(plan, numbers, state, Some(live));
         let choices = nft::choices(plan, numbers, state, Some(live));
@@ -59,7 +60,7 @@ impl Platform for DryRun {
         Ok(count)
     }
 
-    fn flush(&mut self, plan: &Plan, uplink: usize) {
+    fn flush(&mut self, plan: &Plan, uplink: usize, _learned: &Learned) {
         info!(target: "apply", "flush states of {}", plan.site.uplinks[uplink].name);
     }
 

@@ -4,8 +4,8 @@
 use super::{run_logged, Platform};
 use crate::agent::nftables::Nftables;
 use crate::backend::linux::nft;
-use crate::ir::Family;
-use crate::lower::linux::{self, IpRule, Numbers, Route, MARK_MASK};
+use crate::ir::{Address, Family};
+use crate::lower::linux::{self, IpRule, Learned, Numbers, Route, MARK_MASK};
 use crate::lower::{ChoiceId, Plan, StateId};
 use crate::netlink::Netlink;
 use std::os::unix::fs::OpenOptionsExt;
@@ -42,7 +42,9 @@ pub struct Linux {
 
 impl Linux {
     pub fn new() -> Result<Linux, String> {
-        let netlink = Netlink::open().map_err(|e| format!("cannot open netlink: {e}"))?;
+        let mut netlink = Netlink::open().map_err(|e| format!("cannot open netlink: {e}"))?;
+        // As the scripts: a learned gateway is never read from wanc's own.
+        netlink.set_protocol(linux::PROTOCOL);
         let nft = Nftables::new();
         if !nft.in_process() {
             warn!(target: "apply", "libnftables not found: running `nft` for each change");
@@ -57,10 +59,11 @@ pub fn numbers(plan: &Plan) -> Result<&Numbers, String> {
 }
 
 impl Platform for Linux {
-    fn setup(&mut self, plan: &Plan) -> Result<(), String> {
+    fn setup(&mut self, plan: &Plan, learned: &Learned) -> Result<(), String> {
         let numbers = numbers(plan)?;
-        let rules = linux::ip_rules(plan, numbers);
-        let uplink_routes = linux::uplink_routes(plan);
+        // Rules and routes that need a value not learned yet wait for it.
+        let rules: Vec<IpRule> = linux::ip_rules(plan, numbers).iter().filter_map(|r| r.resolve(learned)).collect();
+        let uplink_routes: Vec<Route> = linux::uplink_routes(plan).iter().map(|r| r.resolve(learned)).collect();
         let nft_setup = nft::setup(plan, numbers);
         if self.saved_defaults.is_empty() {
             for &family in &plan.families {
@@ -109,9 +112,10 @@ impl Platform for Linux {
         Ok(())
     }
 
-    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool]) -> Result<usize, String> {
+    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool], learned: &Learned) -> Result<usize, String> {
         let numbers = numbers(plan)?;
-        let routes = linux::state_routes(plan, numbers, state, Some(live));
+        let routes: Vec<Route> =
+            linux::state_routes(plan, numbers, state, Some(live)).iter().map(|r| r.resolve(learned)).collect();
         let choices = nft::choices(plan, numbers, state, Some(live));
         let changed: Vec<Route> = routes.iter().filter(|r| !self.applied.state_routes.contains(r)).cloned().collect();
         let nl = &mut self.netlink;
@@ -145,19 +149,33 @@ impl Platform for Linux {
         Ok(changed.len() + moved.len() + usize::from(forwards_moved))
     }
 
-    fn flush(&mut self, plan: &Plan, uplink: usize) {
+    fn flush(&mut self, plan: &Plan, uplink: usize, learned: &Learned) {
         let Ok(numbers) = numbers(plan) else { return };
         // Marked connections, and unmarked ones (the router's own, routed by
         // the main table) NATed to the uplink's address. Off the main loop:
         // a slow conntrack must not delay failover.
         let mark = format!("{:#x}/{MARK_MASK:#x}", numbers.uplink_marks[uplink]);
-        let nat: Vec<String> = plan.site.uplinks[uplink].nat.iter().map(|a| a.to_string()).collect();
+        let nat: Vec<String> = plan.site.uplinks[uplink]
+            .nat
+            .iter()
+            .filter_map(|a| match a {
+                Address::Known(ip) => Some(*ip),
+                Address::Learned(f) => learned.lease(uplink, *f).address,
+            })
+            .map(|a| a.to_string())
+            .collect();
         std::thread::spawn(move || {
             run_logged(&["conntrack", "-D", "--mark", &mark]);
             for addr in &nat {
                 run_logged(&["conntrack", "-D", "--reply-dst", addr]);
             }
         });
+    }
+
+    fn forget(&mut self) {
+        // The table name stays: it says what a renamed site must delete.
+        let table = std::mem::take(&mut self.applied.table);
+        self.applied = Applied { table, ..Applied::default() };
     }
 
     fn teardown(&mut self, plan: &Plan) -> Result<(), String> {

@@ -6,6 +6,7 @@
 
 use super::{run_logged, Platform};
 use crate::backend::openbsd::{live, pf, Ctx, ANCHOR};
+use crate::lower::linux::Learned;
 use crate::lower::{effective, Plan, StateId};
 use tracing::info;
 
@@ -18,14 +19,14 @@ pub struct Openbsd {
 }
 
 impl Platform for Openbsd {
-    fn setup(&mut self, _plan: &Plan) -> Result<(), String> {
+    fn setup(&mut self, _plan: &Plan, _learned: &Learned) -> Result<(), String> {
         info!(target: "apply", "openbsd: tables, NAT and the route rules are in pf/wanc.conf");
         // A new plan numbers its choices anew: fill every one again.
         self.choices.clear();
         Ok(())
     }
 
-    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool]) -> Result<usize, String> {
+    fn apply(&mut self, plan: &Plan, state: StateId, live: &[bool], _learned: &Learned) -> Result<usize, String> {
         let ctx = Ctx::new(plan);
         let sp = &plan.states[state];
         let mut text = pf::include_macros() + "\n";
@@ -58,7 +59,7 @@ impl Platform for Openbsd {
         Ok(changed)
     }
 
-    fn flush(&mut self, plan: &Plan, uplink: usize) {
+    fn flush(&mut self, plan: &Plan, uplink: usize, _learned: &Learned) {
         // Off the main loop: a slow pfctl must not delay failover.
         let name = plan.site.uplinks[uplink].name.clone();
         std::thread::spawn(move || run_logged(&["pfctl", "-q", "-k", "label", "-k", &name]));

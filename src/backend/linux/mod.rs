@@ -10,7 +10,7 @@ pub mod nft;
 
 use super::header;
 use crate::ir::{Family, Site};
-use crate::lower::linux::{self, IpRule, Numbers};
+use crate::lower::linux::{self, IpRule, Numbers, Route};
 use crate::lower::{Plan, StateId};
 use crate::output::OutputFile;
 use std::fmt::Write;
@@ -27,9 +27,87 @@ fn file(name: &str, contents: String) -> OutputFile {
     OutputFile { path: format!("linux/{name}").into(), contents: contents.into_bytes() }
 }
 
-fn preamble(site: &Site, what: &str) -> String {
-    format!("#!/bin/sh\n{}# {what}\nset -eu\n\n", header(site, "#"))
+fn preamble(plan: &Plan, what: &str) -> String {
+    format!("#!/bin/sh\n{}# {what}\nset -eu\n\n{}", header(&plan.site, "#"), learn(plan))
 }
+
+/// Reads the values the router learns (`address auto`, `gateway auto`) from
+/// the interfaces, into the variables `linux::Value` names. What is read is
+/// checked to be an address, so nothing else reaches a command line.
+fn learn(plan: &Plan) -> String {
+    let site = &plan.site;
+    if !site.uplinks.iter().any(|u| u.learns()) {
+        return String::new();
+    }
+    let mut s = format!(
+        r#"# Learned addresses and gateways (DHCP, router advertisements, PPP), as the
+# interfaces have them now: run this script again when a lease changes
+# (see docs/deploy-linux.md). Empty while not learned: what needs one is skipped.
+wanc_checked() {{ case $1 in *[!0-9A-Fa-f.:]*) ;; *) printf %s "$1" ;; esac; }}
+wanc_address() {{ wanc_checked "$(ip -o "$1" addr show dev "$2" scope global 2>/dev/null | awk '{{ sub("/.*", "", $4); print $4; exit }}')"; }}
+# The default route through the interface that its DHCP client or the
+# kernel installed; wanc's own (proto {proto}) are skipped.
+wanc_gateway() {{ wanc_checked "$(ip "$1" route show table main default dev "$2" 2>/dev/null | awk '$2 == "via" && !/ proto {proto} / {{ print $3; exit }}')"; }}
+"#,
+        proto = linux::PROTOCOL
+    );
+    for (u, up) in site.uplinks.iter().enumerate() {
+        let dev = &up.interface;
+        for &family in &up.learned {
+            let var = linux::Value::Address(u, family).variable().unwrap_or_default();
+            let _ = writeln!(s, "{var}=$(wanc_address {} {dev})", family.flag());
+        }
+        for family in Family::BOTH {
+            if plan.hop(u, family) == Some(&crate::lower::NextHop::Learned) {
+                let var = linux::Value::Gateway(u, family).variable().unwrap_or_default();
+                let _ = writeln!(s, "{var}=$(wanc_gateway {} {dev})", family.flag());
+            }
+        }
+    }
+    s.push('\n');
+    s
+}
+
+/// Writes `ip` commands: those with known values in one batch per family,
+/// those with learned ones each on its own, skipped while a value they
+/// need is not learned (a route leaves out the nexthops it cannot have).
+fn routes(s: &mut String, routes: &[Route]) {
+    for family in Family::BOTH {
+        let (learned, known): (Vec<&Route>, Vec<&Route>) =
+            routes.iter().filter(|r| r.family == family).partition(|r| r.learned().next().is_some());
+        let commands: Vec<String> = known.iter().map(|r| r.command()).collect();
+        batch(s, family, &commands);
+        for route in learned {
+            learned_route(s, route);
+        }
+    }
+}
+
+/// A route with learned gateways: built up from the nexthops that are known
+/// now, in the positional parameters, then put in place (or, with none,
+/// what `Route::command` does for no nexthops).
+fn learned_route(s: &mut String, route: &Route) {
+    s.push_str("set --\n");
+    for hop in &route.nexthops {
+        match hop.gateway.and_then(|v| v.variable()) {
+            Some(var) => {
+                let _ = writeln!(s, "[ -z \"${var}\" ] || set -- \"$@\" {}", hop.args());
+            }
+            None => {
+                let _ = writeln!(s, "set -- \"$@\" {}", hop.args());
+            }
+        }
+    }
+    let flag = route.family.flag();
+    let table = route.table.map(|t| format!(" table {t}")).unwrap_or_default();
+    let none = Route { nexthops: Vec::new(), ..route.clone() }.command();
+    let _ = writeln!(
+        s,
+        "if [ $# -gt 0 ]; then ip {flag} route replace default{table} proto {} \"$@\"; else ip {flag} {none}; fi",
+        linux::PROTOCOL
+    );
+}
+
 
 /// Where setup keeps the main table's default routes as they were before
 /// wanc, for teardown to put back (state scripts replace them).
@@ -87,19 +165,23 @@ fn restore_main_defaults(s: &mut String, plan: &Plan) {
 
 fn setup(plan: &Plan, numbers: &Numbers) -> String {
     let site = &plan.site;
-    let mut s = preamble(site, &format!("Site `{}`: routing tables, rules and nftables for every uplink.", site.name));
+    let mut s = preamble(plan, &format!("Site `{}`: routing tables, rules and nftables for every uplink.", site.name));
     save_main_defaults(&mut s, plan);
     set_sysctls(&mut s, site);
     s.push_str("# Each uplink's table holds its default route, for traffic that must leave by it.\n");
-    let uplink_routes = linux::uplink_routes(plan);
-    for family in Family::BOTH {
-        let routes: Vec<String> = uplink_routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
-        batch(&mut s, family, &routes);
-    }
+    routes(&mut s, &linux::uplink_routes(plan));
     s.push_str("\n# Rules: wanc owns priorities 10000-12999. Each is deleted before it is\n# added, so a second run does not stack copies.\n");
     for rule in linux::ip_rules(plan, numbers) {
         let _ = writeln!(s, "{}", delete_rule(&rule));
-        let _ = writeln!(s, "ip {} rule add {}", rule.family.flag(), rule.args());
+        let add = format!("ip {} rule add {}", rule.family.flag(), rule.args());
+        match rule.learned().and_then(|v| v.variable()) {
+            Some(var) => {
+                let _ = writeln!(s, "[ -z \"${var}\" ] || {add}");
+            }
+            None => {
+                let _ = writeln!(s, "{add}");
+            }
+        }
     }
     s.push_str(
         "\n# Marks, steering, NAT and forwards, in one transaction. The chains of the\n\
@@ -122,15 +204,11 @@ fn batch(s: &mut String, family: Family, commands: &[String]) {
 }
 
 fn state_script(plan: &Plan, numbers: &Numbers, id: StateId) -> String {
-    let (site, state) = (&plan.site, &plan.site.states[id]);
+    let state = &plan.site.states[id];
     let mut s =
-        preamble(site, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
+        preamble(plan, &format!("State `{}` (when {}): default route, pools and policy marks.", state.name, state.when_text));
     s.push_str("# Routes, one batch per family.\n");
-    let routes = linux::state_routes(plan, numbers, id, None);
-    for family in Family::BOTH {
-        let commands: Vec<String> = routes.iter().filter(|r| r.family == family).map(|r| r.command()).collect();
-        batch(&mut s, family, &commands);
-    }
+    routes(&mut s, &linux::state_routes(plan, numbers, id, None));
     let choices: Vec<_> = nft::choices(plan, numbers, id, None).into_iter().enumerate().collect();
     let forwards = nft::load_state_forwards(plan, id);
     if choices.is_empty() && forwards.is_none() {

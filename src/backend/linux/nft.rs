@@ -21,7 +21,7 @@
 //! pool routes takes the mark of the uplink it left by (`remember`).
 
 use crate::ir::RuleId;
-use crate::ir::{self, Ports, Proto, Routing, RuleKind};
+use crate::ir::{self, Address, Family, Ports, Proto, Routing, RuleKind};
 use crate::lower::linux::{Numbers, MARK_MASK};
 use crate::lower::{effective, shares, ChoiceId, Plan, StateId};
 use ipnet::IpNet;
@@ -275,14 +275,19 @@ fn forward_rules(plan: &Plan, rules: &[RuleId]) -> Vec<String> {
         let RuleKind::Forward { proto, ports, on, to, to_port } = &plan.site.rules[id].kind else { continue };
         let up = &plan.site.uplinks[*on];
         let (word, family_v6) = if to.is_ipv6() { ("ip6", true) } else { ("ip", false) };
-        let Some(addr) = up.address(family_v6) else { continue };
+        // A learned address is whichever the interface has: the router's own.
+        let daddr = match up.source(if family_v6 { Family::V6 } else { Family::V4 }) {
+            Some(Address::Known(addr)) => format!("{word} daddr {addr}"),
+            Some(Address::Learned(_)) => "fib daddr type local".to_string(),
+            None => continue,
+        };
         let target = match (to_port, family_v6) {
             (Some(p), true) => format!("[{to}]:{p}"),
             (Some(p), false) => format!("{to}:{p}"),
             (None, _) => to.to_string(),
         };
         out.push(format!(
-            "iifname \"{}\" {word} daddr {addr} {} dport {} dnat {word} to {target}",
+            "iifname \"{}\" {daddr} {} dport {} dnat {word} to {target}",
             up.interface,
             proto.as_str(),
             port_set(ports)
@@ -296,15 +301,22 @@ fn nats(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     for up in &site.uplinks {
         for nat in &up.nat {
-            let word = if nat.is_ipv6() { "ip6" } else { "ip" };
+            let family = nat.family();
+            let word = if family == Family::V6 { "ip6" } else { "ip" };
             let lan_nets: Vec<&IpNet> =
-                site.lans.iter().flat_map(|l| &l.networks).filter(|n| n.addr().is_ipv6() == nat.is_ipv6()).collect();
-            let from = if lan_nets.is_empty() {
-                format!("{word} saddr != {nat}")
-            } else {
-                format!("{word} saddr {}", net_set(&lan_nets))
+                site.lans.iter().flat_map(|l| &l.networks).filter(|n| Family::of(&n.addr()) == family).collect();
+            let from = match (lan_nets.is_empty(), nat) {
+                (false, _) => format!("{word} saddr {}", net_set(&lan_nets)),
+                (true, Address::Known(a)) => format!("{word} saddr != {a}"),
+                (true, Address::Learned(_)) => format!("meta nfproto {} fib saddr type != local", family.word()),
             };
-            out.push(format!("oifname \"{}\" {from} snat {word} to {nat}", up.interface));
+            // A learned address is translated to whatever the interface
+            // has when the packet leaves: a new lease needs no reload.
+            let to = match nat {
+                Address::Known(a) => format!("snat {word} to {a}"),
+                Address::Learned(_) => "masquerade".to_string(),
+            };
+            out.push(format!("oifname \"{}\" {from} {to}", up.interface));
         }
     }
     out

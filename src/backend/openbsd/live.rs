@@ -120,9 +120,11 @@ fn target(ctx: &Ctx, uplink: UplinkId, f: Family) -> Option<(String, String)> {
             Some((g.clone(), g))
         }
         NextHop::Peer => {
-            let a = sh_arg(&ctx.plan.address(uplink, f)?.to_string());
+            let a = sh_arg(&super::address(&ctx.site.uplinks[uplink], f)?.to_string());
             Some((format!("-iface {a}"), a))
         }
+        // Refused for this target (E0605).
+        NextHop::Learned => None,
     }
 }
 

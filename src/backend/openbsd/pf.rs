@@ -106,7 +106,11 @@ fn main(ctx: &Ctx) -> String {
     }
     let mut nat = String::new();
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
-        for to in &up.nat {
+        // Learned addresses never reach this back end (E0605).
+        for to in up.nat.iter().filter_map(|a| match a {
+            crate::ir::Address::Known(ip) => Some(ip),
+            crate::ir::Address::Learned(_) => None,
+        }) {
             let f = Family::of(to);
             if ctx.site.lans.iter().flat_map(|l| &l.networks).any(|n| Family::of(&n.addr()) == f) {
                 let to = if address(up, f) == Some(*to) { uplink_macro(ctx, u, "addr", f) } else { to.to_string() };
@@ -497,6 +501,8 @@ fn next_hop(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
     Some(match ctx.plan.hop(u, f)? {
         NextHop::Gateway { .. } => uplink_macro(ctx, u, "gw", f),
         NextHop::Peer => format!("(${}_if:peer)", ctx.names.uplinks[u]),
+        // Refused for this target (E0605).
+        NextHop::Learned => return None,
     })
 }
 
