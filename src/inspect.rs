@@ -12,12 +12,8 @@ pub fn inspect(site: &Site) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "uplinks:");
     for up in &site.uplinks {
-        let addrs: Vec<String> = up
-            .addresses
-            .iter()
-            .map(|a| a.to_string())
-            .chain(up.learned.iter().map(|f| format!("auto {}", f.word())))
-            .collect();
+        let addrs: Vec<String> =
+            up.addresses.iter().map(|a| a.to_string()).chain(up.learned.iter().map(|f| format!("auto {}", f.word()))).collect();
         let gws: Vec<String> = up
             .gateways
             .iter()

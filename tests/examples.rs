@@ -8,7 +8,11 @@ fn examples_compile_cleanly_and_inspect() {
     let mut count = 0;
     insta::glob!("../examples", "*.wan", |path| {
         count += 1;
-        let c = driver::compile_file(path).expect("example readable");
+        let mut c = driver::compile_file(path).expect("example readable");
+        // A site with learned addresses is for Linux only (E0605): clean there.
+        if !c.diagnostics.is_empty() && c.diagnostics.iter().all(|d| d.code == wanc::codes::Code::OpenbsdLearned) {
+            c = driver::compile_file_for(path, &[wanc::lower::Target::Linux]).expect("example readable");
+        }
         let report = wanc::render::short(&c.diagnostics, &c.sources);
         assert!(c.diagnostics.is_empty(), "{} has diagnostics:\n{report}", path.display());
         let site = c.site().expect("a clean compilation has a model");

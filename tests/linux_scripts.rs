@@ -8,7 +8,7 @@ use wanc::driver;
 
 /// The `linux/` outputs of a clean example, by path.
 fn linux_scripts(name: &str, source: &str) -> BTreeMap<String, String> {
-    let c = driver::compile_source(name, source);
+    let c = driver::compile_source_for(name, source, &[wanc::lower::Target::Linux]);
     let report = wanc::render::short(&c.diagnostics, &c.sources);
     let plan = c.plan.unwrap_or_else(|| panic!("{name} has errors:\n{report}"));
     wanc::backend::all(&plan, &[wanc::lower::Target::Linux])

@@ -3,16 +3,14 @@
 //! the actions, and takes a new policy without a restart.
 //!
 //! One thread per check (so a check never overlaps itself and a slow one
-//! delays no other), one watching the kernel's link, address and route
-//! notifications, one for signals, one for the control socket; all report
-//! to the main loop, which alone owns the state.
+//! delays no other), one per link watch, one for signals, one for the
+//! control socket; all report to the main loop, which alone owns the state.
 
 mod actions;
 pub mod apply;
 mod control;
 mod feed;
 mod health;
-mod kernel;
 mod nftables;
 mod probe;
 pub mod status;
@@ -22,7 +20,6 @@ pub use control::{ask, Request};
 pub use probe::Outcome;
 
 use crate::ir::{Check, Probe, Site};
-use crate::lower::linux::Learned;
 use crate::plugin::{LoadedPlugin, PluginHost};
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
@@ -51,9 +48,7 @@ pub struct Options {
 
 pub enum Event {
     Result { key: String, outcome: Outcome },
-    /// The kernel reported changes that may matter (or it is time for the
-    /// periodic look): read its state again.
-    Kernel,
+    Link { interface: String, up: bool },
     Control(control::Incoming),
     Reload,
     Stop,
@@ -79,12 +74,9 @@ struct Agent {
     plugins: Arc<PluginHost>,
     tls: Arc<rustls::ClientConfig>,
     checks: Vec<Running>,
+    links: Vec<Running>,
     states: HashMap<String, CheckState>,
-    /// Where the kernel's state is read from; `None` where there is no
-    /// netlink (OpenBSD): links are then taken as up, and nothing is learned.
-    netlink: Option<crate::netlink::Netlink>,
-    /// The kernel's links and leases, as last read.
-    view: kernel::View,
+    link_up: HashMap<String, bool>,
     /// Health per uplink, once every uplink has a verdict.
     health: Option<Vec<bool>>,
     state: Option<usize>,
@@ -99,14 +91,11 @@ struct Agent {
 /// sent from, its whole definition and its plugin's file, so a check none
 /// of whose inputs changed keeps its history across a reload, and any other
 /// starts afresh (its thread probes with what it was started with).
-fn keys(site: &Site, learned: &Learned) -> Vec<Vec<String>> {
+fn keys(site: &Site) -> Vec<Vec<String>> {
     site.uplinks
         .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let sources: Vec<Option<std::net::IpAddr>> =
-                crate::ir::Family::BOTH.iter().map(|&f| kernel::source(site, learned, i, f)).collect();
-            let from = serde_json::json!([u.name, u.interface, sources]);
+        .map(|u| {
+            let from = serde_json::json!([u.name, u.interface, u.addresses]);
             u.checks
                 .iter()
                 .map(|c| {
@@ -132,17 +121,6 @@ pub fn run(options: Options) -> Result<(), String> {
     let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
     let tls = tls::client_config(options.ca_file.as_deref())?;
     let applier = Applier::new(options.backend)?;
-    let mut netlink = match options.backend {
-        BackendKind::Openbsd => None,
-        _ => crate::netlink::Netlink::open().map_err(|e| warn!("cannot read the kernel's links: {e}")).ok(),
-    };
-    let view = match &mut netlink {
-        Some(nl) => kernel::read(nl, &site).map_err(|e| format!("cannot read the kernel's links: {e}"))?,
-        None => kernel::View::default(),
-    };
-    if netlink.is_some() {
-        watch_kernel(tx.clone());
-    }
     control::listen(&options.control, options.control_mode, tx.clone())
         .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
     watch_signals(tx.clone())?;
@@ -154,16 +132,16 @@ pub fn run(options: Options) -> Result<(), String> {
     let mut agent = Agent {
         options,
         watched,
-        keys: keys(&site, &view.learned),
+        keys: keys(&site),
         site,
         tx,
         applier,
         plugins,
         tls,
         checks: Vec::new(),
+        links: Vec::new(),
         states: HashMap::new(),
-        netlink,
-        view,
+        link_up: HashMap::new(),
         health: None,
         state: None,
         dirty: false,
@@ -172,8 +150,7 @@ pub fn run(options: Options) -> Result<(), String> {
         started: Instant::now(),
     };
     info!(site = agent.site.name, uplinks = agent.site.uplinks.len(), states = agent.site.states.len(), "starting");
-    agent.log_view(&kernel::View::default());
-    let result = match agent.applier.setup(&agent.site, agent.view.learned.clone()) {
+    let result = match agent.applier.setup(&agent.site, Default::default()) {
         Ok(()) => {
             agent.start_probes();
             agent.main_loop(rx)
@@ -194,7 +171,12 @@ impl Agent {
         while let Ok(event) = rx.recv() {
             match event {
                 Event::Result { key, outcome } => self.result(&key, outcome),
-                Event::Kernel => self.kernel_changed(),
+                Event::Link { interface, up } => {
+                    if self.link_up.insert(interface.clone(), up) != Some(up) {
+                        info!(interface, up, "link");
+                        self.recompute();
+                    }
+                }
                 Event::Control(incoming) => {
                     let reply = match incoming.request {
                         Request::Status => Ok(Answer::Status(self.status())),
@@ -229,91 +211,17 @@ impl Agent {
         })
     }
 
-    /// The kernel reported something: read its state again. A link or
-    /// lease that changed moves health, re-keys the uplink (rules, routes,
-    /// NAT, probe sources); whatever happened, everything wanc put in place
-    /// is put in place again (the kernel drops routes with their link, or
-    /// someone deleted a rule): each object is replaced, so this is
-    /// idempotent, and costs one netlink batch.
-    fn kernel_changed(&mut self) {
-        let Some(nl) = &mut self.netlink else { return };
-        let view = match kernel::read(nl, &self.site) {
-            Ok(view) => view,
-            Err(e) => {
-                warn!("cannot read the kernel's state, keeping the last reading: {e}");
-                return;
-            }
-        };
-        let old = std::mem::replace(&mut self.view, view);
-        self.log_view(&old);
-        if old.learned != self.view.learned {
-            if let Err(e) = self.applier.learn(self.view.learned.clone()) {
-                error!("applying the learned values failed, will retry: {e}");
-            }
-            self.keys = keys(&self.site, &self.view.learned);
-            self.start_probes();
-        }
-        self.applier.forget();
-        self.dirty = true;
-        self.recompute();
-    }
-
-    /// Logs what changed between two readings of the kernel.
-    fn log_view(&self, old: &kernel::View) {
-        for (u, up) in self.site.uplinks.iter().enumerate() {
-            let now = self.view.links.get(u).copied().flatten();
-            if old.links.get(u).copied().flatten() != now || old.links.len() != self.view.links.len() {
-                let link = match now {
-                    None => "missing",
-                    Some(true) => "up",
-                    Some(false) => "down",
-                };
-                info!(uplink = up.name, interface = up.interface, link, "link");
-            }
-            for family in crate::ir::Family::BOTH {
-                let (was, is) = (old.learned.lease(u, family), self.view.learned.lease(u, family));
-                if was != is {
-                    let show = |a: Option<std::net::IpAddr>| a.map_or("-".to_string(), |a| a.to_string());
-                    info!(
-                        uplink = up.name,
-                        family = family.word(),
-                        address = show(is.address),
-                        gateway = show(is.gateway),
-                        "learned"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Whether uplink `u` can carry traffic at all: its link is up and it
-    /// has learned what it needs. Without a kernel view, links count as up.
-    fn usable(&self, u: usize) -> bool {
-        if self.netlink.is_none() {
-            return true;
-        }
-        let up = &self.site.uplinks[u];
-        let lease_ok = crate::ir::Family::BOTH.iter().all(|&f| {
-            let lease = self.view.learned.lease(u, f);
-            (!up.learned.contains(&f) || lease.address.is_some())
-                && (!up.gateways.contains(&crate::ir::Gateway::Learned { family: f }) || lease.gateway.is_some())
-        });
-        self.view.link_up(u) && lease_ok
-    }
-
-    /// Uplink health from the link, the leases and the verdicts; the state
-    /// from the health; actions and the kernel from both. A lost link (or
-    /// lease) takes its uplink down at once, without waiting for probes;
-    /// otherwise nothing is decided until every uplink has a verdict.
+    /// Uplink health from the verdicts; the state from the health; actions
+    /// and the kernel from both. Nothing is decided until every uplink has
+    /// a verdict.
     fn recompute(&mut self) {
         let mut health = Vec::with_capacity(self.site.uplinks.len());
-        for (u, (up, keys)) in self.site.uplinks.iter().zip(&self.keys).enumerate() {
-            if !self.usable(u) {
-                health.push(false);
-                continue;
-            }
+        for (up, keys) in self.site.uplinks.iter().zip(&self.keys) {
             if up.checks.is_empty() {
-                health.push(true);
+                match self.link_up.get(&up.interface) {
+                    Some(v) => health.push(*v),
+                    None => return,
+                }
                 continue;
             }
             let verdicts: Vec<Option<bool>> = keys.iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect();
@@ -422,16 +330,28 @@ impl Agent {
                 continue;
             }
             let up = &self.site.uplinks[i];
-            let (v4, v6) = (
-                kernel::source(&self.site, &self.view.learned, i, crate::ir::Family::V4),
-                kernel::source(&self.site, &self.view.learned, i, crate::ir::Family::V6),
-            );
-            let source = Source { interface: up.interface.clone(), v4, v6 };
+            let source = Source { interface: up.interface.clone(), v4: up.address(false), v6: up.address(true) };
             let plugin = self.plugin_for(&check);
             let stop = Arc::new(AtomicBool::new(false));
             let probing = Probing { source, plugins: self.plugins.clone(), plugin, tls: self.tls.clone() };
             spawn_check(key.clone(), check, probing, stop.clone(), self.tx.clone());
             self.checks.push(Running { key, stop });
+        }
+        // Uplinks without checks are healthy while their link is up.
+        let interfaces: Vec<String> =
+            self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
+        let (kept, stopped): (Vec<Running>, Vec<Running>) =
+            std::mem::take(&mut self.links).into_iter().partition(|r| interfaces.contains(&r.key));
+        for r in stopped {
+            r.stop.store(true, Ordering::Relaxed);
+        }
+        self.links = kept;
+        for interface in interfaces {
+            if !self.links.iter().any(|r| r.key == interface) {
+                let stop = Arc::new(AtomicBool::new(false));
+                spawn_link_watch(interface.clone(), stop.clone(), self.tx.clone());
+                self.links.push(Running { key: interface, stop });
+            }
         }
     }
 
@@ -448,7 +368,7 @@ impl Agent {
     }
 
     fn stop_probes(&mut self) {
-        for r in &self.checks {
+        for r in self.checks.iter().chain(&self.links) {
             r.stop.store(true, Ordering::Relaxed);
         }
     }
@@ -464,20 +384,13 @@ impl Agent {
                 return Err(e);
             }
         };
-        // The kernel as the new site sees it (other interfaces, leases).
-        let view = match &mut self.netlink {
-            Some(nl) => kernel::read(nl, &new).map_err(|e| format!("cannot read the kernel's links: {e}"))?,
-            None => kernel::View::default(),
-        };
         let old = std::mem::replace(&mut self.site, Arc::new(new));
-        let old_view = std::mem::replace(&mut self.view, view);
-        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site, &self.view.learned));
-        if let Err(e) = self.applier.setup(&self.site, self.view.learned.clone()) {
+        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site));
+        if let Err(e) = self.applier.setup(&self.site, Default::default()) {
             error!("reload: setting up the new policy failed, going back: {e}");
             self.site = old;
             self.keys = old_keys;
-            self.view = old_view;
-            let _ = self.applier.setup(&self.site, self.view.learned.clone());
+            let _ = self.applier.setup(&self.site, Default::default());
             return Err(e);
         }
         let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
@@ -533,14 +446,8 @@ impl Agent {
                         }
                     })
                     .collect();
-                let why = if !self.usable(i) {
-                    match self.view.links.get(i).copied().flatten() {
-                        None if self.netlink.is_some() => "interface missing".to_string(),
-                        Some(false) => "link down".to_string(),
-                        _ => "waiting for a lease".to_string(),
-                    }
-                } else if up.checks.is_empty() {
-                    "link up".to_string()
+                let why = if up.checks.is_empty() {
+                    format!("link {}", if self.link_up.get(&up.interface).copied().unwrap_or(false) { "up" } else { "down" })
                 } else {
                     format!("healthy when {:?} of {} checks", up.healthy, up.checks.len()).to_lowercase()
                 };
@@ -609,40 +516,16 @@ fn spawn_check(key: String, check: Check, probing: Probing, stop: Arc<AtomicBool
     });
 }
 
-/// Follows the kernel's link, address and route notifications, and looks
-/// every `RECONCILE` whatever it says: the main loop reads the kernel again.
-fn watch_kernel(tx: Sender<Event>) {
-    const RECONCILE: Duration = Duration::from_secs(10);
+fn spawn_link_watch(interface: String, stop: Arc<AtomicBool>, tx: Sender<Event>) {
     std::thread::spawn(move || {
-        let mut watcher = match crate::netlink::Watcher::open() {
-            Ok(w) => Some(w),
-            Err(e) => {
-                error!("cannot follow the kernel's notifications, reading it every {RECONCILE:?} instead: {e}");
-                None
+        // Its own socket: the main loop's applier owns the other one.
+        let mut netlink = crate::netlink::Netlink::open().ok();
+        while !stop.load(Ordering::Relaxed) {
+            let up = netlink.as_mut().is_some_and(|nl| nl.link_up(&interface).unwrap_or(false));
+            if tx.send(Event::Link { interface: interface.clone(), up }).is_err() {
+                return;
             }
-        };
-        let mut last = Instant::now();
-        loop {
-            let news = match &mut watcher {
-                Some(w) => match w.recv(Duration::from_millis(500)) {
-                    Ok(events) => kernel::matters(&events),
-                    Err(e) => {
-                        warn!("kernel notifications: {e}");
-                        std::thread::sleep(Duration::from_millis(500));
-                        true
-                    }
-                },
-                None => {
-                    std::thread::sleep(Duration::from_millis(500));
-                    false
-                }
-            };
-            if news || last.elapsed() >= RECONCILE {
-                last = Instant::now();
-                if tx.send(Event::Kernel).is_err() {
-                    return;
-                }
-            }
+            sleep_until(Instant::now() + Duration::from_millis(500), &stop);
         }
     });
 }

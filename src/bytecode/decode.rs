@@ -9,8 +9,8 @@ use super::format::{crc32, tag, Section, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR
 use super::format::{STRING_EXPANSION, STRING_FLOOR};
 use super::reader::{Pool, Reader};
 use crate::ir::{
-    Action, Address, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing, Rule,
-    RuleKind, Site, State, Target, Uplink, Via,
+    Action, Address, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing,
+    Rule, RuleKind, Site, State, Target, Uplink, Via,
 };
 use crate::validate;
 use std::cell::Cell;

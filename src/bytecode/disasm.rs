@@ -94,12 +94,8 @@ fn site_records(out: &mut String, site: &Site) {
             up.weight,
             up.table
         );
-        let addresses: Vec<String> = up
-            .addresses
-            .iter()
-            .map(|a| a.to_string())
-            .chain(up.learned.iter().map(|f| format!("auto {}", f.word())))
-            .collect();
+        let addresses: Vec<String> =
+            up.addresses.iter().map(|a| a.to_string()).chain(up.learned.iter().map(|f| format!("auto {}", f.word()))).collect();
         let gateways: Vec<String> = up
             .gateways
             .iter()

@@ -9,7 +9,9 @@
 
 use super::cond;
 use super::format::{crc32, tag, Section, Tagged, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR, MINOR};
-use crate::ir::{Action, Address, Check, Family, Gateway, Healthy, Probe, Routing, Rule, RuleKind, Site, State, Target, Uplink, Via};
+use crate::ir::{
+    Action, Address, Check, Family, Gateway, Healthy, Probe, Routing, Rule, RuleKind, Site, State, Target, Uplink, Via,
+};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

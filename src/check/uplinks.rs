@@ -93,12 +93,10 @@ impl<'a> Checker<'a, '_> {
         for address in &up.addresses {
             let family = match address {
                 Address::Learned(l) => l.family,
+                Address::Value(value) if self.learned_without_family(value, "address") => continue,
                 Address::Value(value) => match self.interface_address(value) {
                     Some(net) => Family::of(&net.addr()),
-                    None => {
-                        self.learned_without_family(value, "address");
-                        continue;
-                    }
+                    None => continue,
                 },
             };
             if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == family) {
@@ -121,8 +119,10 @@ impl<'a> Checker<'a, '_> {
 
     /// `address auto` or `gateway auto` without a family reads as the name
     /// `auto`: say what is missing, in words, instead of "unknown name".
-    fn learned_without_family(&mut self, value: &ast::Value, setting: &str) {
-        if matches!(&value.kind, ast::ValueKind::Name(n) if n.name == "auto") {
+    /// True when it was that (and a constant named `auto` does not exist).
+    fn learned_without_family(&mut self, value: &ast::Value, setting: &str) -> bool {
+        let bare = matches!(&value.kind, ast::ValueKind::Name(n) if n.name == "auto" && self.names.get("auto").is_none());
+        if bare {
             self.diags.push(
                 Diagnostic::new(Code::TypeMismatch, value.span, format!("`{setting} auto` needs a family"))
                     .label("which family is learned?")
@@ -131,6 +131,7 @@ impl<'a> Checker<'a, '_> {
                     )),
             );
         }
+        bare
     }
 
     fn gateways(&mut self, up: &'a ast::Uplink, interface: &str, addresses: &[IpNet], families: &[Family]) -> Vec<ir::Gateway> {
@@ -159,12 +160,10 @@ impl<'a> Checker<'a, '_> {
                     out.push((ir::Gateway::Learned { family: l.family }, span));
                     continue;
                 }
+                Gateway::Value(value) if self.learned_without_family(value, "gateway") => continue,
                 Gateway::Value(value) => value,
             };
-            let Some(addr) = self.address(value) else {
-                self.learned_without_family(value, "gateway");
-                continue;
-            };
+            let Some(addr) = self.address(value) else { continue };
             let same_family: Vec<&IpNet> = addresses.iter().filter(|n| n.addr().is_ipv4() == addr.addr.is_ipv4()).collect();
             self.gateway_family(Family::of(&addr.addr), span, families);
             // A link-local next hop is on the link by definition, whatever
@@ -202,7 +201,10 @@ impl<'a> Checker<'a, '_> {
         self.diags.push(
             Diagnostic::new(Code::FamilyMismatch, span, format!("{fam} gateway on an {other}-only uplink"))
                 .label(format!("an {fam} gateway"))
-                .help(format!("give the uplink an {fam} `address` too (or `address auto {}`), or use an {other} gateway", family.word())),
+                .help(format!(
+                    "give the uplink an {fam} `address` too (or `address auto {}`), or use an {other} gateway",
+                    family.word()
+                )),
         );
         false
     }
@@ -247,9 +249,13 @@ impl<'a> Checker<'a, '_> {
         let Some(addr) = self.plain_address(to, "`nat to`") else { return Vec::new() };
         if learned.contains(&Family::of(&addr.addr)) {
             self.diags.push(
-                Diagnostic::new(Code::NatAddress, to.span, format!("`{}` cannot be checked against a learned address", addr.addr))
-                    .label("the uplink's address of this family is `auto`")
-                    .help("write plain `nat`: it translates to whatever address the interface has at the time"),
+                Diagnostic::new(
+                    Code::NatAddress,
+                    to.span,
+                    format!("`{}` cannot be checked against a learned address", addr.addr),
+                )
+                .label("the uplink's address of this family is `auto`")
+                .help("write plain `nat`: it translates to whatever address the interface has at the time"),
             );
             return Vec::new();
         }

@@ -397,7 +397,9 @@ impl Route {
     pub fn command(&self) -> String {
         let table = self.table.map(|t| format!(" table {t}")).unwrap_or_default();
         match self.nexthops.as_slice() {
-            [] if self.table.is_none() => "route flush exact default".to_string(),
+            // Only wanc's own: a DHCP client's default route (what a learned
+            // gateway is read from) stays.
+            [] if self.table.is_none() => format!("route flush exact default proto {PROTOCOL}"),
             // `throw` sends the lookup on to the next rule, so traffic of an
             // unrouted pool falls back to the main table, and replacing it is
             // idempotent where a flush of a missing table fails.

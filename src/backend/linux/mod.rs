@@ -108,7 +108,6 @@ fn learned_route(s: &mut String, route: &Route) {
     );
 }
 
-
 /// Where setup keeps the main table's default routes as they were before
 /// wanc, for teardown to put back (state scripts replace them).
 fn saved_defaults(site: &Site, family: Family) -> String {
