@@ -512,3 +512,250 @@ fn failback_is_the_users_choice() {
     assert_eq!(stayed, 0, "with failback, connections on isp2 end when isp1 is back");
     assert_eq!(t.paths(&t.lans[0], false, 8080, 4, None), vec![Some(0); 4], "and reopen by isp1");
 }
+
+/// A fixed uplink and a cable uplink whose address and gateway come by DHCP
+/// (`IFNAME` is made unique: dhcpcd keeps its files by interface name).
+const DHCP_SITE: &str = r#"
+site "agenttest"
+lan inside { interface vr1; network 192.168.1.0/24 }
+uplink isp1 {
+    interface vr0
+    address 198.51.100.199/24
+    gateway 198.51.100.100
+    nat
+    check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 1 }
+}
+uplink cable {
+    interface IFNAME
+    address auto ipv4
+    gateway auto ipv4
+    network 100.65.0.0/16
+    nat
+    check ping 198.18.0.1 { every 200ms timeout 100ms fall 3 rise 1 }
+}
+policy {
+    default via cable, isp1
+    route from inside via cable, isp1
+}
+"#;
+
+/// A DHCP server (dnsmasq) in an ISP's namespace, handing out `address`
+/// with `router` as the gateway; stopped on drop.
+struct DhcpServer(Child);
+
+impl DhcpServer {
+    fn start(isp: &str, dir: &Path, address: &str, router: &str) -> DhcpServer {
+        let leases = dir.join(format!("dnsmasq-{address}.leases"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", isp, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0"])
+            .args(["--interface=eth0", "--bind-interfaces", "--dhcp-authoritative", "--log-dhcp"])
+            .arg(format!("--dhcp-range={address},{address},255.255.0.0,2m"))
+            .arg(format!("--dhcp-option=3,{router}"))
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq starts");
+        DhcpServer(child)
+    }
+}
+
+impl Drop for DhcpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real DHCP client (dhcpcd) on the router's interface, in the
+/// foreground, running no hook scripts (they would touch the host's
+/// resolv.conf); it installs the lease's address and a default route with
+/// its own metric. Stopped (lease released, address removed) on drop.
+struct DhcpClient(Child);
+
+impl DhcpClient {
+    fn start(router: &str, interface: &str) -> DhcpClient {
+        let child = Command::new("ip")
+            .args(["netns", "exec", router, "dhcpcd", "--nobackground", "-4", "--noarp", "--script", "/bin/true"])
+            .args(["--nohook", "resolv.conf", "--timeout", "30", interface])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dhcpcd starts");
+        DhcpClient(child)
+    }
+}
+
+impl Drop for DhcpClient {
+    fn drop(&mut self) {
+        // SIGTERM: dhcpcd releases what it configured.
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls until `f` holds, failing with `what` after `limit`.
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// The source addresses of the connections the ISP saw arriving from the
+/// router (its conntrack table, before its own NAT to the remote).
+fn sources_at_isp(isp: &str) -> String {
+    netns::try_exec(isp, &["conntrack", "-L", "-p", "tcp", "--orig-dst", netns::REMOTE_V4]).unwrap_or_default()
+}
+
+#[test]
+fn dhcp_lease_changes_follow_the_uplink() {
+    if !netns::available() || !common::require(&[common::DNSMASQ, common::DHCPCD, common::CONNTRACK]) {
+        return;
+    }
+    let interface = format!("dh{}", std::process::id() % 10_000_000);
+    let source = DHCP_SITE.replace("IFNAME", &interface);
+    let dir = tempdir("agent-dhcp");
+    let policy = build(&dir, &source);
+    let site = wanc::driver::compile_source("dhcp.wan", &source).plan.expect("site compiles").site;
+    let t = Topology::build(&site, "d");
+    let isp = t.isps[1].clone();
+    // The cable ISP's side of the link: two possible gateways.
+    netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
+    netns::exec(&isp, &["ip", "addr", "add", "100.65.9.1/16", "dev", "eth0"]);
+    let log = dir.join("agent.log");
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &log, &[]);
+    let lan = &t.lans[0];
+    let conntrack_flush = || drop(netns::try_exec(&isp, &["conntrack", "-F"]));
+
+    // No lease yet: the cable is down, the lan leaves by isp1.
+    wait_uplink(&agent, 1, false);
+    wait_uplink(&agent, 0, true);
+    assert_eq!(t.paths(lan, false, 8080, 3, None), vec![Some(0); 3], "lan via isp1 while the cable has no lease");
+
+    // A lease: 100.65.0.10 by 100.65.0.1. The cable takes the lan traffic,
+    // NATed to the leased address (as the ISP sees it).
+    let server = DhcpServer::start(&isp, &dir, "100.65.0.10", "100.65.0.1");
+    let client = DhcpClient::start(&t.router, &interface);
+    wait_uplink(&agent, 1, true);
+    conntrack_flush();
+    wait_for("lan via the cable", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
+    assert!(sources_at_isp(&isp).contains("src=100.65.0.10 "), "the ISP sees the lease's address:\n{}", sources_at_isp(&isp));
+
+    // The lease goes away (the client releases it): the cable is down at
+    // once, the lan leaves by isp1.
+    drop(client);
+    drop(server);
+    wait_uplink(&agent, 1, false);
+    assert_eq!(t.paths(lan, false, 8080, 3, None), vec![Some(0); 3], "lan via isp1 without a lease");
+
+    // A lease outside the uplink's `network`: logged, not taken.
+    let server = DhcpServer::start(&isp, &dir, "10.99.0.5", "100.65.0.1");
+    let client = DhcpClient::start(&t.router, &interface);
+    wait_for("the lease outside the network is logged", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("outside the uplink's networks")
+    });
+    assert_eq!(status(&agent).and_then(|s| s.uplinks[1].healthy), Some(false), "an outside lease is not taken");
+    assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "lan still via isp1");
+    drop(client);
+    drop(server);
+
+    // Another lease, with another gateway: the uplink is re-keyed (source
+    // rule, routes, NAT, probe source) and carries the lan again, now from
+    // the new address.
+    let server = DhcpServer::start(&isp, &dir, "100.65.9.20", "100.65.9.1");
+    let client = DhcpClient::start(&t.router, &interface);
+    wait_uplink(&agent, 1, true);
+    conntrack_flush();
+    wait_for("lan via the cable again", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
+    let seen = sources_at_isp(&isp);
+    assert!(seen.contains("src=100.65.9.20 ") && !seen.contains("src=100.65.0.10 "), "new address only:\n{seen}");
+    let rules = netns::exec(&t.router, &["ip", "-4", "rule"]);
+    assert!(rules.contains("from 100.65.9.20 lookup") && !rules.contains("100.65.0.10"), "source rule re-keyed:\n{rules}");
+    let table = netns::exec(&t.router, &["ip", "-4", "route", "show", "table", "101"]);
+    assert!(table.contains("via 100.65.9.1 "), "the cable's table has the new gateway:\n{table}");
+
+    // The agent kept running through all of it.
+    assert!(status(&agent).is_some(), "agent alive");
+    drop(client);
+    drop(server);
+}
+
+/// An uplink whose interface appears late (a tunnel, a PPP session):
+/// `IFNAME` does not exist when the agent starts.
+const LATE_SITE: &str = r#"
+site "agenttest"
+lan inside { interface vr1; network 192.168.1.0/24 }
+uplink isp1 {
+    interface vr0
+    address 198.51.100.199/24
+    gateway 198.51.100.100
+    nat
+    check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 1 }
+}
+uplink tunnel {
+    interface IFNAME
+    address 203.0.113.220/24
+    gateway 203.0.113.200
+    nat
+}
+policy {
+    default via tunnel, isp1
+    route from inside via tunnel, isp1
+}
+"#;
+
+#[test]
+fn a_late_interface_is_picked_up_and_its_routes_come_back() {
+    if !netns::available() {
+        return;
+    }
+    let interface = format!("tn{}", std::process::id() % 10_000_000);
+    let source = LATE_SITE.replace("IFNAME", &interface);
+    let dir = tempdir("agent-late");
+    let policy = build(&dir, &source);
+    let site = wanc::driver::compile_source("late.wan", &source).plan.expect("site compiles").site;
+    let t = Topology::build(&site, "t");
+    let isp = t.isps[1].clone();
+    // The interface goes away before the agent starts (the topology made it).
+    netns::exec(&t.router, &["ip", "link", "del", &interface]);
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let lan = &t.lans[0];
+
+    // Missing at start: the uplink is down, not a fatal error.
+    wait_uplink(&agent, 1, false);
+    wait_uplink(&agent, 0, true);
+    assert_eq!(status(&agent).map(|s| s.uplinks[1].why.clone()).as_deref(), Some("interface missing"));
+    assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "lan via isp1 while the tunnel is missing");
+
+    let create = || {
+        netns::run(&["ip", "-n", &t.router, "link", "add", &interface, "type", "veth", "peer", "name", "eth0", "netns", &isp]);
+        netns::run(&["ip", "-n", &isp, "link", "set", "eth0", "up"]);
+        netns::run(&["ip", "-n", &t.router, "addr", "add", "203.0.113.220/24", "dev", &interface]);
+        netns::run(&["ip", "-n", &isp, "addr", "add", "203.0.113.200/24", "dev", "eth0"]);
+        netns::run(&["ip", "-n", &t.router, "link", "set", &interface, "up"]);
+        // The kernel's default for a new interface is not strict everywhere.
+        netns::exec(&t.router, &["sysctl", "-qw", &format!("net.ipv4.conf.{interface}.rp_filter=1")]);
+        netns::exec(&isp, &["sysctl", "-qw", "net.ipv4.conf.eth0.rp_filter=1"]);
+    };
+    // Twice: created, deleted (the uplink goes down, its routes with it),
+    // created again (everything back, nothing stale).
+    for round in 0..2 {
+        let _ = netns::try_exec(&isp, &["ip", "link", "del", "eth0"]);
+        create();
+        wait_uplink(&agent, 1, true);
+        wait_for("lan via the tunnel", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
+        let table = netns::exec(&t.router, &["ip", "-4", "route", "show", "table", "101"]);
+        assert!(table.contains("via 203.0.113.200"), "round {round}: the tunnel's table is back:\n{table}");
+        let rules = netns::exec(&t.router, &["ip", "-4", "rule"]);
+        assert_eq!(rules.matches("from 203.0.113.220 lookup 101").count(), 1, "round {round}: one source rule:\n{rules}");
+        netns::exec(&t.router, &["ip", "link", "del", &interface]);
+        wait_uplink(&agent, 1, false);
+        assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "round {round}: lan via isp1 without the tunnel");
+    }
+    assert!(status(&agent).is_some(), "agent alive");
+}

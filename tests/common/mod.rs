@@ -43,6 +43,9 @@ pub const IP: Need = Need::Tool("ip", "-V", "iproute2");
 pub const NFT: Need = Need::Tool("nft", "-V", "nftables");
 pub const PYTHON3: Need = Need::Tool("python3", "--version", "python3");
 pub const OPENSSL: Need = Need::Tool("openssl", "version", "openssl");
+pub const DNSMASQ: Need = Need::Tool("dnsmasq", "--version", "dnsmasq-base");
+pub const DHCPCD: Need = Need::Tool("dhcpcd", "--version", "dhcpcd-base");
+pub const CONNTRACK: Need = Need::Tool("conntrack", "--version", "conntrack");
 
 impl Need {
     /// Why it is missing, or `None` when it is there.
