@@ -56,6 +56,11 @@ macro_rules! codes {
 impl Code {
     pub fn parse(text: &str) -> Option<Code> {
         let wanted = text.trim().to_ascii_uppercase();
+        // `0301` as well as `E0301` or `W0501`: the letter only repeats
+        // the severity.
+        if wanted.bytes().all(|b| b.is_ascii_digit()) {
+            return Code::ALL.iter().copied().find(|c| c.as_str()[1..] == wanted);
+        }
         Code::ALL.iter().copied().find(|c| c.as_str() == wanted)
     }
 }

@@ -14,16 +14,7 @@ pub fn inspect(site: &Site) -> String {
     for up in &site.uplinks {
         let addrs: Vec<String> =
             up.addresses.iter().map(|a| a.to_string()).chain(up.learned.iter().map(|f| format!("auto {}", f.word()))).collect();
-        let gws: Vec<String> = up
-            .gateways
-            .iter()
-            .map(|g| match g {
-                Gateway::Dev => "dev".to_string(),
-                Gateway::Learned { family } => format!("auto {}", family.word()),
-                Gateway::Address { address, zone: Some(z) } => format!("{address}%{z}"),
-                Gateway::Address { address, zone: None } => address.to_string(),
-            })
-            .collect();
+        let gws: Vec<String> = up.gateways.iter().map(gateway).collect();
         let _ = writeln!(
             out,
             "  {:<12} interface {:<8} address {:<24} gateway {:<20} table {:<5} weight {}{}  checks {}",
@@ -50,6 +41,50 @@ pub fn inspect(site: &Site) -> String {
         }
     }
     out
+}
+
+/// The same as JSON, for tools (`wanc inspect --format json`).
+pub fn inspect_json(site: &Site) -> serde_json::Value {
+    use serde_json::json;
+    let uplinks: Vec<_> = site
+        .uplinks
+        .iter()
+        .map(|up| {
+            json!({
+                "name": up.name,
+                "interface": up.interface,
+                "addresses": up.addresses,
+                "gateways": up.gateways.iter().map(gateway).collect::<Vec<_>>(),
+                "table": up.table,
+                "weight": up.weight,
+                "nat": !up.nat.is_empty(),
+                "checks": up.checks.len(),
+            })
+        })
+        .collect();
+    let states: Vec<_> = site
+        .states
+        .iter()
+        .map(|state| {
+            let health: serde_json::Map<String, serde_json::Value> =
+                site.uplinks.iter().zip(&state.health).map(|(u, h)| (u.name.clone(), h.as_str().into())).collect();
+            let rules: Vec<_> = site
+                .rules_of(state)
+                .map(|id| json!({ "rule": site.rules[id].text, "routing": describe(&site.routing(state, id), site) }))
+                .collect();
+            json!({ "name": state.name, "when": state.when_text, "health": health, "rules": rules })
+        })
+        .collect();
+    json!({ "site": site.name, "derived_states": site.derived_states, "uplinks": uplinks, "states": states })
+}
+
+fn gateway(g: &Gateway) -> String {
+    match g {
+        Gateway::Dev => "dev".to_string(),
+        Gateway::Learned { family } => format!("auto {}", family.word()),
+        Gateway::Address { address, zone: Some(z) } => format!("{address}%{z}"),
+        Gateway::Address { address, zone: None } => address.to_string(),
+    }
 }
 
 fn describe(routing: &Routing, site: &Site) -> String {

@@ -570,8 +570,13 @@ impl Drop for DhcpServer {
 /// A real DHCP client (dhcpcd) on the router's interface, in the
 /// foreground, running no hook scripts (they would touch the host's
 /// resolv.conf); it installs the lease's address and a default route with
-/// its own metric. Stopped (lease released, address removed) on drop.
-struct DhcpClient(Child);
+/// its own metric. On drop it releases the lease (which removes both) and
+/// exits; its lease file goes too.
+struct DhcpClient {
+    child: Child,
+    router: String,
+    interface: String,
+}
 
 impl DhcpClient {
     fn start(router: &str, interface: &str) -> DhcpClient {
@@ -582,15 +587,16 @@ impl DhcpClient {
             .stderr(Stdio::null())
             .spawn()
             .expect("dhcpcd starts");
-        DhcpClient(child)
+        DhcpClient { child, router: router.to_string(), interface: interface.to_string() }
     }
 }
 
 impl Drop for DhcpClient {
     fn drop(&mut self) {
-        // SIGTERM: dhcpcd releases what it configured.
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
+        let _ = netns::try_exec(&self.router, &["dhcpcd", "-4", "--release", &self.interface]);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{}.lease", self.interface));
     }
 }
 

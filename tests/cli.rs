@@ -78,14 +78,77 @@ fn inspect_shows_the_routing_per_state() {
 #[test]
 fn failed_build_leaves_the_output_directory_as_it_was() {
     let dir = tempdir("failed-build");
-    std::fs::write(dir.join("keep.txt"), "precious").expect("write");
-    let out = wanc(&["build", BROKEN, "-o", dir.to_str().expect("utf-8 path")]);
-    assert_eq!(out.status.code(), Some(1));
-    let entries: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
-    assert_eq!(entries, vec![std::ffi::OsString::from("keep.txt")]);
-    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).expect("read"), "precious");
-    let out = wanc(&["build", "examples/dual-isp-failover.wan", "-o", dir.to_str().expect("utf-8 path")]);
+    let out_dir = dir.join("out");
+    let build = |source: &str| wanc(&["build", source, "-o", out_dir.to_str().expect("utf-8 path")]);
+    let out = build("examples/dual-isp-failover.wan");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(dir.join("office.ir.json").exists());
+    let before = std::fs::read(out_dir.join("office.wanc")).expect("policy written");
+    let out = build(BROKEN);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(out_dir.join("office.wanc")).expect("policy kept"), before);
     std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// Every file in `dir`, relative to it, sorted.
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).expect("inside").display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn build_replaces_the_whole_folder_and_refuses_to_mix_sites() {
+    let dir = tempdir("fresh-build");
+    let out_dir = dir.join("out");
+    let out_arg = out_dir.to_str().expect("utf-8 path");
+    let out = wanc(&["build", "examples/dual-isp-failover.wan", "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let fresh = files(&out_dir);
+    // A file of a state since removed, and a stray one: both go.
+    std::fs::write(out_dir.join("linux/state-gone.sh"), "stale").expect("write");
+    std::fs::write(out_dir.join("notes.txt"), "stale").expect("write");
+    let out = wanc(&["build", "examples/dual-isp-failover.wan", "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(files(&out_dir), fresh, "only what this build wrote");
+    let siblings: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(siblings, vec![std::ffi::OsString::from("out")], "no staging folder left");
+
+    // Another site's build into the same folder is refused, and so is a
+    // folder wanc did not write.
+    let out = wanc(&["build", "examples/multihomed-webserver.wan", "-o", out_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("holds the outputs of site `office`, not `home`"), "{stderr}");
+    assert_eq!(files(&out_dir), fresh);
+    let other = dir.join("documents");
+    std::fs::create_dir(&other).expect("mkdir");
+    std::fs::write(other.join("keep.txt"), "precious").expect("write");
+    let out = wanc(&["build", "examples/dual-isp-failover.wan", "-o", other.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("holds files that wanc did not write"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(other.join("keep.txt")).expect("kept"), "precious");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn inspect_gives_json_and_explain_takes_bare_numbers() {
+    let out = wanc(&["inspect", "--format", "json", "examples/dual-isp-failover.wan"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(json["site"], "office");
+    assert_eq!(json["states"][0]["name"], "allworking");
+    let out = wanc(&["explain", "0301"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("E0301 (error)"), "{}", text(&out.stdout));
 }

@@ -18,13 +18,16 @@ const NOTIFY_WINDOW: Duration = Duration::from_secs(60);
 pub struct Notifier {
     /// A command that receives the text as its one argument.
     command: Option<String>,
+    /// Whether commands (`run` actions and the notify command) are started
+    /// at all: a dry run only logs them, since they act on the machine.
+    execute: bool,
     sent: Vec<Instant>,
     dropped: u64,
 }
 
 impl Notifier {
-    pub fn new(command: Option<String>) -> Notifier {
-        Notifier { command, sent: Vec::new(), dropped: 0 }
+    pub fn new(command: Option<String>, execute: bool) -> Notifier {
+        Notifier { command, execute, sent: Vec::new(), dropped: 0 }
     }
 
     fn notify(&mut self, text: &str) {
@@ -38,6 +41,10 @@ impl Notifier {
         self.sent.push(now);
         warn!(target: "notify", "{text}");
         if let Some(cmd) = &self.command {
+            if !self.execute {
+                info!(target: "notify", "dry run, not running: {cmd}");
+                return;
+            }
             // The text is an argument, never part of the command line.
             spawn_limited(Command::new("sh").arg("-c").arg(format!("{cmd} \"$1\"")).arg("wanc-notify").arg(text), "notify");
         }
@@ -56,6 +63,9 @@ pub struct Context<'a> {
 pub fn run(actions: &[Action], ctx: &Context, notifier: &mut Notifier, flush: &mut dyn FnMut(usize)) {
     for action in actions {
         match action {
+            Action::Run(cmd) if !notifier.execute => {
+                info!(target: "action", event = ctx.event, "dry run, not running: {cmd}");
+            }
             Action::Run(cmd) => {
                 info!(target: "action", event = ctx.event, "run {cmd}");
                 let mut c = Command::new("sh");

@@ -14,7 +14,12 @@ use std::sync::mpsc::{channel, Sender};
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     Status,
-    Reload { file: Option<PathBuf> },
+    /// `force` lets a policy of another site replace the running one.
+    Reload {
+        file: Option<PathBuf>,
+        #[serde(default)]
+        force: bool,
+    },
 }
 
 pub struct Incoming {

@@ -11,9 +11,11 @@ pub mod apply;
 mod control;
 mod feed;
 mod health;
+mod metrics;
 mod nftables;
 mod probe;
 pub mod status;
+mod systemd;
 mod tls;
 
 pub use control::{ask, Request};
@@ -24,8 +26,8 @@ use crate::plugin::{LoadedPlugin, PluginHost};
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
 use probe::{Prober, Source};
-use status::{Answer, CheckStatus, Reloaded, Status, UplinkStatus, Verdict};
-use std::collections::HashMap;
+use status::{Answer, CheckStatus, Reloaded, Status, Transition, UplinkStatus, Verdict};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -44,13 +46,25 @@ pub struct Options {
     pub watch: bool,
     /// Extra trust anchors for https checks, besides the system's.
     pub ca_file: Option<PathBuf>,
+    /// Start `run` actions and the notify command even in a dry run.
+    pub run_actions: bool,
+    /// Where to serve Prometheus metrics.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 pub enum Event {
-    Result { key: String, outcome: Outcome },
-    Link { interface: String, up: bool },
+    Result {
+        key: String,
+        outcome: Outcome,
+    },
+    Link {
+        interface: String,
+        up: bool,
+    },
     Control(control::Incoming),
     Reload,
+    /// Time for a watchdog ping (systemd).
+    Tick,
     Stop,
 }
 
@@ -85,7 +99,14 @@ struct Agent {
     since: SystemTime,
     notifier: actions::Notifier,
     started: Instant,
+    metrics: metrics::Metrics,
+    systemd: systemd::Systemd,
+    /// The last state changes, oldest first, for `wanc status`.
+    transitions: VecDeque<Transition>,
 }
+
+/// How many state changes `wanc status` shows.
+const TRANSITIONS: usize = 16;
 
 /// The key under which a check's history lives: its uplink, where it is
 /// sent from, its whole definition and its plugin's file, so a check none
@@ -128,7 +149,15 @@ pub fn run(options: Options) -> Result<(), String> {
     if options.watch {
         watch_file(watched.clone(), tx.clone());
     }
-    let notifier = actions::Notifier::new(options.notify_command.clone());
+    let execute = options.backend != BackendKind::DryRun || options.run_actions;
+    let notifier = actions::Notifier::new(options.notify_command.clone(), execute);
+    let metrics = metrics::Metrics::new();
+    metrics.site(&site);
+    if let Some(addr) = options.metrics {
+        let bound = metrics.serve(addr).map_err(|e| format!("cannot serve metrics on `{addr}`: {e}"))?;
+        info!(%bound, "serving metrics at /metrics");
+    }
+    let systemd = systemd::Systemd::start(tx.clone());
     let mut agent = Agent {
         options,
         watched,
@@ -148,6 +177,9 @@ pub fn run(options: Options) -> Result<(), String> {
         since: SystemTime::now(),
         notifier,
         started: Instant::now(),
+        metrics,
+        systemd,
+        transitions: VecDeque::new(),
     };
     info!(site = agent.site.name, uplinks = agent.site.uplinks.len(), states = agent.site.states.len(), "starting");
     let result = match agent.applier.setup(&agent.site, Default::default()) {
@@ -157,6 +189,7 @@ pub fn run(options: Options) -> Result<(), String> {
         }
         Err(e) => Err(e),
     };
+    agent.systemd.stopping();
     agent.stop_probes();
     if let Err(e) = agent.applier.teardown() {
         error!("teardown: {e}");
@@ -180,14 +213,15 @@ impl Agent {
                 Event::Control(incoming) => {
                     let reply = match incoming.request {
                         Request::Status => Ok(Answer::Status(self.status())),
-                        Request::Reload { file } => self.reload(file).map(Answer::Reloaded),
+                        Request::Reload { file, force } => self.reload(file, force).map(Answer::Reloaded),
                     };
                     let _ = incoming.reply.send(reply);
                 }
                 Event::Reload => {
                     // Its outcome is logged; no one asked for an answer.
-                    let _ = self.reload(None);
+                    let _ = self.reload(None, false);
                 }
+                Event::Tick => self.systemd.ping(),
                 Event::Stop => return Ok(()),
             }
         }
@@ -197,7 +231,9 @@ impl Agent {
     fn result(&mut self, key: &str, outcome: Outcome) {
         let Some((uplink, check)) = self.find_check(key) else { return };
         let state = self.states.entry(key.to_string()).or_default();
-        if let Some(verdict) = state.record(&check, outcome.clone()) {
+        let changed = state.record(&check, outcome.clone());
+        self.metrics.check(&uplink, &describe(&check), &outcome, state.verdict);
+        if let Some(verdict) = changed {
             info!(uplink, check = %describe(&check), verdict = if verdict { "up" } else { "down" }, detail = outcome.detail, "check");
             self.recompute();
         }
@@ -230,12 +266,20 @@ impl Agent {
             }
             health.push(uplink_healthy(up.healthy, &verdicts));
         }
+        self.metrics.health(&self.site, &health);
         let previous = self.health.replace(health.clone());
         let changed: Vec<usize> = match &previous {
             Some(prev) => (0..health.len()).filter(|&i| prev.get(i) != health.get(i)).collect(),
             None => Vec::new(),
         };
-        self.move_state(previous.as_ref() != Some(&health), &health);
+        // Why a state changes: the uplinks whose health moved, or, when
+        // the health is new (start, reload), all of them.
+        let words = |i: usize| format!("{} {}", self.site.uplinks[i].name, if health[i] { "up" } else { "down" });
+        let reason = match previous {
+            Some(_) => changed.iter().map(|&i| words(i)).collect::<Vec<_>>().join(", "),
+            None => format!("health {}", (0..health.len()).map(words).collect::<Vec<_>>().join(", ")),
+        };
+        self.move_state(previous.as_ref() != Some(&health), &health, reason);
         // Uplink actions after the new routes and marks are in place: a
         // `flush states` must not see connections re-marked for the uplink
         // that just failed.
@@ -246,7 +290,7 @@ impl Agent {
 
     /// Picks the state for `health` and applies it (again, when the health
     /// moved within the state or an earlier apply failed).
-    fn move_state(&mut self, health_moved: bool, health: &[bool]) {
+    fn move_state(&mut self, health_moved: bool, health: &[bool], reason: String) {
         let next = self.site.states.iter().position(|s| s.when.eval(&|u| health.get(u).copied().unwrap_or(false)));
         let Some(next) = next else {
             warn!("no state matches; keeping the current one");
@@ -265,6 +309,9 @@ impl Agent {
             let result = self.applier.apply(next, health);
             let took = started.elapsed();
             self.dirty = result.is_err();
+            self.metrics.apply(took, result.is_ok());
+            self.metrics.transition(old.as_deref(), &site.states[next].name);
+            self.remember(old.clone(), &site.states[next].name, reason);
             match result {
                 Ok(changes) => info!(
                     from = old.as_deref().unwrap_or("-"),
@@ -275,19 +322,32 @@ impl Agent {
                 ),
                 Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
             }
+            if !self.dirty {
+                self.systemd.state(&site.states[next].name);
+            }
             let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
             actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut |_| {});
         } else if health_moved || self.dirty {
             // Same state, other live health: members the state leaves open
             // move. Or the last apply failed: try again.
+            let started = Instant::now();
             let result = self.applier.apply(next, health);
             self.dirty = result.is_err();
+            self.metrics.apply(started.elapsed(), result.is_ok());
             match result {
                 Ok(0) => {}
                 Ok(changes) => info!(state = site.states[next].name, changes, "refreshed"),
                 Err(e) => error!("applying the state failed, will retry: {e}"),
             }
         }
+    }
+
+    fn remember(&mut self, from: Option<String>, to: &str, reason: String) {
+        let at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if self.transitions.len() == TRANSITIONS {
+            self.transitions.pop_front();
+        }
+        self.transitions.push_back(Transition { at, from, to: to.to_string(), reason });
     }
 
     fn uplink_changed(&mut self, i: usize, up: bool, health: &[bool]) {
@@ -358,10 +418,11 @@ impl Agent {
     fn plugin_for(&self, check: &Check) -> Option<Arc<LoadedPlugin>> {
         let Probe::Plugin { plugin, .. } = &check.probe else { return None };
         let p = self.site.plugins.iter().find(|p| &p.name == plugin)?;
-        match self.plugins.load(Path::new(&p.path)) {
+        let path = beside(&self.options.policy, &p.path);
+        match self.plugins.load(&path) {
             Ok(loaded) => Some(Arc::new(loaded)),
             Err(e) => {
-                warn!(plugin, "cannot load plugin: {e}");
+                warn!(plugin, path = %path.display(), "cannot load plugin `{plugin}` from `{}`: {e}", path.display());
                 None
             }
         }
@@ -374,13 +435,25 @@ impl Agent {
     }
 
     /// Verifies and takes a new policy; on any problem the running one stays.
-    fn reload(&mut self, file: Option<PathBuf>) -> Result<Reloaded, String> {
+    /// Another site's policy is refused unless `force`: a folder mixed up
+    /// on the router must not switch what the router is.
+    fn reload(&mut self, file: Option<PathBuf>, force: bool) -> Result<Reloaded, String> {
         let path = file.unwrap_or_else(|| self.options.policy.clone());
         let started = Instant::now();
-        let new = match load(&path) {
+        let new = load(&path).and_then(|site| match site.name == self.site.name || force {
+            true => Ok(site),
+            false => Err(format!(
+                "`{}` is the policy of site `{}`, this agent runs site `{}` (`wanc reload --force` switches sites)",
+                path.display(),
+                site.name,
+                self.site.name
+            )),
+        });
+        let new = match new {
             Ok(site) => site,
             Err(e) => {
                 warn!("reload refused, keeping the running policy: {e}");
+                self.metrics.reload(started.elapsed(), false);
                 return Err(e);
             }
         };
@@ -391,8 +464,10 @@ impl Agent {
             self.site = old;
             self.keys = old_keys;
             let _ = self.applier.setup(&self.site, Default::default());
+            self.metrics.reload(started.elapsed(), false);
             return Err(e);
         }
+        self.metrics.site(&self.site);
         let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
         self.start_probes();
         let kept = self.checks.iter().filter(|r| before.contains(&r.key)).count();
@@ -407,6 +482,7 @@ impl Agent {
         self.health = None;
         self.recompute();
         let took = started.elapsed();
+        self.metrics.reload(took, true);
         info!(kept, started = started_new, reload_us = took.as_micros() as u64, "reloaded");
         Ok(Reloaded {
             site: self.site.name.clone(),
@@ -467,8 +543,17 @@ impl Agent {
             since,
             uptime_s: self.started.elapsed().as_secs(),
             uplinks,
+            transitions: self.transitions.iter().cloned().collect(),
         }
     }
+}
+
+/// A path the policy names, such as a plugin's (`plugins/NAME.wasm` in a
+/// built folder), taken from the policy file's folder: the agent finds
+/// what came with the policy wherever the folder was moved and whatever its
+/// working directory.
+fn beside(policy: &Path, path: &str) -> PathBuf {
+    policy.parent().unwrap_or(Path::new("")).join(path)
 }
 
 pub fn describe(check: &Check) -> String {

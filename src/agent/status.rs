@@ -54,6 +54,22 @@ pub struct Status {
     pub since: u64,
     pub uptime_s: u64,
     pub uplinks: Vec<UplinkStatus>,
+    /// The last state changes, oldest first.
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+}
+
+/// A state change and what caused it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Transition {
+    /// When, in seconds since the Unix epoch.
+    pub at: u64,
+    /// `None` for the first state.
+    pub from: Option<String>,
+    pub to: String,
+    /// The uplinks whose health moved, such as `isp1 down`; after a start
+    /// or reload, every uplink's health.
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

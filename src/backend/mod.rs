@@ -1,6 +1,7 @@
 //! Back ends: plain functions from the resolved model to output files, one
 //! module per target. `wanc build` writes what `all` returns, all or nothing.
 
+pub mod bundle;
 pub mod linux;
 pub mod openbsd;
 
@@ -27,11 +28,14 @@ pub fn model(site: &Site) -> OutputFile {
     OutputFile { path: format!("{}.ir.json", site.name).into(), contents }
 }
 
-/// Every output of a site for the given targets: the model and the policy
-/// bytecode always, and each target's files. A target the site does not
-/// fit is an error (the driver reports it as a diagnostic first).
+/// Every output of a site for the given targets: the model, the policy
+/// bytecode and its plugins always, and each target's files. A target the
+/// site does not fit is an error (the driver reports it as a diagnostic
+/// first), and so is a plugin that cannot be read.
 pub fn all(plan: &Plan, targets: &[Target]) -> Result<Vec<OutputFile>, String> {
-    let mut out = vec![model(&plan.site), crate::bytecode::policy(&plan.site)];
+    let (site, plugins) = bundle::plugins(&plan.site)?;
+    let mut out = vec![model(&site), crate::bytecode::policy(&site)];
+    out.extend(plugins);
     if targets.contains(&Target::Linux) {
         let numbers = plan.linux.as_ref().map_err(|e| format!("the site does not fit Linux's numbers: {e}"))?;
         out.extend(linux::emit(plan, numbers));

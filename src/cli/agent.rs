@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub struct AgentArgs {
     /// The policy bytecode written by `wanc build`
     pub policy: PathBuf,
+    /// How the policy is put into effect
     #[arg(long, value_enum, default_value = "linux")]
     pub backend: BackendKind,
     /// Control socket for `wanc status` and `wanc reload`
@@ -28,6 +29,28 @@ pub struct AgentArgs {
     /// CA certificates (PEM) that https checks trust besides the system's
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+    /// With `--backend dry-run`, start `run` actions and the notify command
+    /// anyway (a dry run only logs them by default)
+    #[arg(long)]
+    pub run_actions: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics, such as `127.0.0.1:9851`
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// How log lines are written to stderr
+    #[arg(long, value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// journald when systemd gives the agent's stderr to the journal, text otherwise
+    Auto,
+    /// time, level, target and fields on one line
+    Text,
+    /// no time (syslog adds its own), for logger(1) and OpenBSD's rc.d
+    Syslog,
+    /// as syslog, each line led by its priority (`<3>` error … `<7>` debug) for journald
+    Journald,
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -35,18 +58,22 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 }
 
 pub fn agent(args: AgentArgs) -> u8 {
-    init_logging();
+    init_logging(args.log_format);
     if let Some(dir) = args.control.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     let options = Options {
-        policy: args.policy,
+        // Absolute, so that what it names and `wanc status` do not depend
+        // on the working directory.
+        policy: std::fs::canonicalize(&args.policy).unwrap_or(args.policy),
         backend: args.backend,
         control: args.control,
         control_mode: args.control_mode,
         notify_command: args.notify_command,
         watch: !args.no_watch,
         ca_file: args.ca_file,
+        run_actions: args.run_actions,
+        metrics: args.metrics,
     };
     match agent::run(options) {
         Ok(()) => OK,
@@ -58,13 +85,51 @@ pub fn agent(args: AgentArgs) -> u8 {
 }
 
 /// One line per event, on stderr; `WANC_LOG` filters (default `info`).
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = std::env::var("WANC_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+    // systemd sets JOURNAL_STREAM when stderr goes to the journal.
+    let format = match format {
+        LogFormat::Auto if std::env::var_os("JOURNAL_STREAM").is_some() => LogFormat::Journald,
+        LogFormat::Auto => LogFormat::Text,
+        other => other,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Journald => builder.event_format(Priority(tracing_subscriber::fmt::format().without_time())).try_init(),
+        LogFormat::Syslog => builder.without_time().try_init(),
+        _ => builder.try_init(),
+    };
+}
+
+/// Leads each line with its syslog priority, as sd-daemon(3) describes:
+/// journald files the line under that priority and strips the prefix.
+struct Priority<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Priority<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing::Level;
+        let priority = match *event.metadata().level() {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 pub fn status(control: &Path, json: bool) -> u8 {
@@ -92,9 +157,9 @@ pub fn status(control: &Path, json: bool) -> u8 {
     }
 }
 
-pub fn reload(control: &Path, file: Option<PathBuf>) -> u8 {
+pub fn reload(control: &Path, file: Option<PathBuf>, force: bool) -> u8 {
     let file = file.map(|f| std::fs::canonicalize(&f).unwrap_or(f));
-    match ask::<Reloaded>(control, &Request::Reload { file }).map(Reply::into_result) {
+    match ask::<Reloaded>(control, &Request::Reload { file, force }).map(Reply::into_result) {
         Ok(Ok(r)) => {
             println!(
                 "reloaded `{}`: {} checks kept with their history, {} started; state {}",
@@ -147,6 +212,19 @@ fn render_status(status: &Status) -> String {
                 c.last.last().map_or("-", |o| o.detail.as_str())
             );
         }
+    }
+    if !status.transitions.is_empty() {
+        let _ = writeln!(s, "last transitions:");
+    }
+    for t in status.transitions.iter().rev() {
+        let _ = writeln!(
+            s,
+            "  {:>6}s ago  {} -> {}  ({})",
+            now.saturating_sub(t.at),
+            t.from.as_deref().unwrap_or("(start)"),
+            t.to,
+            t.reason
+        );
     }
     s
 }

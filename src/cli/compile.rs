@@ -5,7 +5,7 @@ use super::{io_reason, OK, SOURCE_ERRORS, USAGE};
 use crate::diagnostic::Severity;
 use crate::driver::{self, Compilation};
 use crate::lower::Target;
-use crate::output;
+use crate::output::{self, WriteError};
 use crate::render::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +69,10 @@ pub fn check(paths: &[PathBuf], format: Format, targets: &[Target]) -> u8 {
 pub fn inspect(path: &Path, format: Format) -> u8 {
     let Some(c) = compile_and_report(path, format, &Target::ALL) else { return USAGE };
     match c.site() {
+        Some(site) if format == Format::Json => {
+            println!("{}", crate::inspect::inspect_json(site));
+            OK
+        }
         Some(site) => {
             print!("{}", crate::inspect::inspect(site));
             OK
@@ -77,7 +81,7 @@ pub fn inspect(path: &Path, format: Format) -> u8 {
     }
 }
 
-/// Writes the outputs of a clean compilation into `dir`, all or nothing.
+/// Replaces `dir` with the outputs of a clean compilation, all or nothing.
 pub fn build(path: &Path, dir: &Path, format: Format, targets: &[Target]) -> u8 {
     let Some(c) = compile_and_report(path, format, targets) else { return USAGE };
     let Some(plan) = &c.plan else {
@@ -98,8 +102,22 @@ pub fn build(path: &Path, dir: &Path, format: Format, targets: &[Target]) -> u8 
             }
             OK
         }
-        Err(e) => {
+        Err(WriteError::Io(e)) => {
             eprintln!("error: cannot write to `{}`: {}", dir.display(), io_reason(&e));
+            USAGE
+        }
+        Err(WriteError::OtherSite(other)) => {
+            eprintln!(
+                "error: `{}` holds the outputs of site `{other}`, not `{}`: nothing written",
+                dir.display(),
+                plan.site.name
+            );
+            eprintln!("help: build each site into a folder of its own, or remove `{}` first", dir.display());
+            USAGE
+        }
+        Err(WriteError::NotOutput) => {
+            eprintln!("error: `{}` holds files that wanc did not write: nothing written", dir.display());
+            eprintln!("help: wanc replaces the whole folder; choose an empty or new one");
             USAGE
         }
     }

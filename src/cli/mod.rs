@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod compile;
 pub mod disasm;
+pub mod docs;
 pub mod explain;
 pub mod probe;
 

@@ -22,7 +22,9 @@ use std::net::IpAddr;
 /// What `wanc build` writes for; the agent's platforms follow the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
+    /// nftables, ip rules and routes: sh scripts
     Linux,
+    /// pf and ifstated
     Openbsd,
 }
 

@@ -14,8 +14,11 @@ use crate::source::SourceMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// miette's report, colour only on a terminal
     Human,
+    /// one line each: `file:line:col: severity[CODE]: message`
     Short,
+    /// JSON lines
     Json,
 }
 

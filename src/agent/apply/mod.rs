@@ -15,8 +15,11 @@ use crate::lower::{self, Plan, StateId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
+    /// netlink for routes and rules, nftables for the marks
     Linux,
+    /// pf anchors and route(8)
     Openbsd,
+    /// log what Linux would change, touch nothing (not even `run` actions)
     DryRun,
 }
 

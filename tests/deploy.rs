@@ -1,0 +1,211 @@
+//! What an operator meets between `wanc build` and a running router: a built
+//! folder is complete and can be moved (its plugins travel with it, and the
+//! agent finds them from the policy file whatever its working directory), a
+//! dry run touches nothing (not even `run` actions or the notify command),
+//! a reload of another site's policy is refused unless forced, and
+//! `wanc status` shows the last transitions with their reasons.
+//!
+//! The agent runs with `--backend dry-run` and plugin checks only, so these
+//! need neither root nor a network.
+
+mod common;
+
+use common::{tempdir, text, wanc, WANC};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wanc::agent::status::{Reply, Status};
+
+/// A probe plugin (ABI 1) with no settings that always reports up, saying
+/// `loaded`: a check that is up proves the plugin was found and loaded.
+const UP_PLUGIN: &str = r#"(module
+  (memory (export "memory") 1)
+  ;; status 1 (up), no flags, no measurement, reason "loaded"
+  (data (i32.const 32) "\01\00\00\00\00\00\00\00\00\00\00\00loaded")
+  (func (export "wanc_abi_version") (result i32) i32.const 1)
+  (func (export "wanc_settings") (result i64) i64.const 0)
+  (func (export "wanc_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "wanc_probe") (param i32 i32) (result i64) i64.const 0x2000000012))"#;
+
+/// A site named `name` whose two uplinks are checked by the plugin; the
+/// state `both` runs `ACTION` (a command) and notifies on entering.
+fn site(name: &str, action: &str) -> String {
+    format!(
+        r#"site "{name}"
+plugin up "plugin/up.wasm"
+uplink isp1 {{
+    interface vr0
+    address 198.51.100.199
+    gateway 198.51.100.100
+    check plugin up {{ every 200ms timeout 100ms }}
+}}
+uplink isp2 {{
+    interface vr2
+    address 203.0.113.220
+    gateway 203.0.113.200
+    check plugin up {{ every 200ms timeout 100ms }}
+}}
+policy {{ default via isp1, isp2 }}
+state both when isp1 && isp2 {{
+    on enter {{ run "{action}"; notify "both up" }}
+}}
+state other default
+"#
+    )
+}
+
+/// Writes the site and its plugin under `dir/src` and builds it into
+/// `out`; returns the policy file.
+fn build(dir: &Path, name: &str, action: &str, out: &Path) -> PathBuf {
+    let src = dir.join(format!("src-{name}"));
+    std::fs::create_dir_all(src.join("plugin")).expect("source folder");
+    std::fs::write(src.join("plugin/up.wasm"), wat::parse_str(UP_PLUGIN).expect("plugin assembles")).expect("plugin written");
+    std::fs::write(src.join("site.wan"), site(name, action)).expect("source written");
+    let built = wanc(&["build", src.join("site.wan").to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    out.join(format!("{name}.wanc"))
+}
+
+struct Agent {
+    child: Child,
+    control: PathBuf,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// `wanc agent POLICY --backend dry-run`, started from `/`.
+    fn start(policy: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Agent {
+        let control = dir.join(format!("{tag}.sock"));
+        let log = dir.join(format!("{tag}.log"));
+        let child = Command::new(WANC)
+            .arg("agent")
+            .arg(policy)
+            .args(["--backend", "dry-run", "--no-watch", "--control"])
+            .arg(&control)
+            .args(extra)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("agent starts");
+        Agent { child, control, log }
+    }
+
+    fn status(&self) -> Option<Status> {
+        let out = wanc(&["status", "--control", self.control.to_str().expect("utf-8"), "--json"]);
+        serde_json::from_slice::<Reply<Status>>(&out.stdout).ok()?.into_result().ok()
+    }
+
+    /// Polls until `ready` holds for the status, failing after 10 s.
+    fn wait(&self, what: &str, ready: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = self.status().filter(|s| ready(s)) {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the agent never got {what}: {:?}\nlog:\n{}", self.status(), self.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn in_state(state: &str) -> impl Fn(&Status) -> bool + '_ {
+    move |s| s.state.as_deref() == Some(state)
+}
+
+#[test]
+fn a_moved_folder_runs_from_anywhere_with_its_plugin() {
+    let dir = tempdir("deploy-moved");
+    build(&dir, "moved", "true", &dir.join("out"));
+    assert!(dir.join("out/plugins/up.wasm").is_file(), "the plugin is copied into the folder");
+    // To the router: the folder moves, the sources (and the plugin's
+    // original) are gone.
+    let router = dir.join("router/etc/wanc");
+    std::fs::create_dir_all(router.parent().expect("parent")).expect("router folder");
+    std::fs::rename(dir.join("out"), &router).expect("folder moved");
+    std::fs::remove_dir_all(dir.join("src-moved")).expect("sources removed");
+
+    let agent = Agent::start(&router.join("moved.wanc"), &dir, "moved", &[]);
+    let status = agent.wait("state both", in_state("both"));
+    for uplink in &status.uplinks {
+        let check = &uplink.checks[0];
+        let last = check.last.last().map(|o| o.detail.as_str()).unwrap_or_default();
+        assert_eq!(last, "loaded", "{}: the plugin ran\n{}", uplink.name, agent.log());
+    }
+    assert!(!agent.log().contains("cannot load plugin"), "{}", agent.log());
+}
+
+#[test]
+fn a_dry_run_logs_actions_instead_of_running_them() {
+    let dir = tempdir("deploy-dry");
+    let ran = dir.join("ran");
+    let notified = dir.join("notified");
+    let policy = build(&dir, "dry", &format!("touch {}", ran.display()), &dir.join("out"));
+    // The notify command gets the text as its last argument: `:` takes it.
+    let notify = format!("touch {}; :", notified.display());
+
+    let agent = Agent::start(&policy, &dir, "dry", &["--notify-command", &notify]);
+    agent.wait("state both", in_state("both"));
+    // Actions start off the main loop: give them the time they would take.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!ran.exists() && !notified.exists(), "a dry run started a command\n{}", agent.log());
+    let log = agent.log();
+    assert!(log.contains(&format!("dry run, not running: touch {}", ran.display())), "{log}");
+    assert!(log.contains(&format!("dry run, not running: {notify}")), "{log}");
+    drop(agent);
+
+    // Asked to, a dry run runs them.
+    let agent = Agent::start(&policy, &dir, "dry-run-actions", &["--notify-command", &notify, "--run-actions"]);
+    agent.wait("state both", in_state("both"));
+    let start = Instant::now();
+    while !(ran.exists() && notified.exists()) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ran.exists() && notified.exists(), "--run-actions runs them\n{}", agent.log());
+}
+
+#[test]
+fn reload_refuses_another_site_unless_forced() {
+    let dir = tempdir("deploy-reload");
+    let policy = build(&dir, "office", "true", &dir.join("office"));
+    let other = build(&dir, "depot", "true", &dir.join("depot"));
+    let agent = Agent::start(&policy, &dir, "reload", &[]);
+    agent.wait("state both", in_state("both"));
+    let control = agent.control.to_str().expect("utf-8").to_string();
+
+    let out = wanc(&["reload", "--control", &control, other.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is the policy of site `depot`, this agent runs site `office`"), "{stderr}");
+    assert!(stderr.contains("--force"), "the message says how: {stderr}");
+    assert_eq!(agent.status().map(|s| s.site).as_deref(), Some("office"), "the running site stays");
+
+    let out = wanc(&["reload", "--control", &control, "--force", other.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    agent.wait("site depot", |s| s.site == "depot");
+}
+
+#[test]
+fn status_shows_the_last_transitions_with_their_reasons() {
+    let dir = tempdir("deploy-status");
+    let policy = build(&dir, "status", "true", &dir.join("out"));
+    let agent = Agent::start(&policy, &dir, "status", &[]);
+    let status = agent.wait("a transition", |s| !s.transitions.is_empty());
+    let first = &status.transitions[0];
+    assert_eq!((first.from.as_deref(), first.to.as_str()), (None, "both"));
+    assert_eq!(first.reason, "health isp1 up, isp2 up");
+    let out = wanc(&["status", "--control", agent.control.to_str().expect("utf-8")]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("last transitions:") && stdout.contains("(start) -> both  (health isp1 up, isp2 up)"), "{stdout}");
+}
