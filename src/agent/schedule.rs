@@ -31,6 +31,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -41,6 +42,9 @@ use tracing::warn;
 /// at most; a round that finds them all busy waits in the queue and, once
 /// overdue, is lost like any other.
 const WORKERS: usize = 4;
+
+/// Numbers every round of every check.
+static ROUNDS: AtomicU64 = AtomicU64::new(1);
 
 /// A check to run: its key (the main loop's name for its history), the
 /// check, and what it probes with.
@@ -222,8 +226,9 @@ struct Task {
     next: Instant,
     /// When the last good round ended, and how long it took.
     last_good: Option<(Instant, Duration)>,
-    /// Numbers rounds, so that a worker's late answer is not taken for a
-    /// later round's.
+    /// The round's number (from `ROUNDS`), so that a worker's late answer
+    /// is not taken for a later round's, nor for one of a check stopped and
+    /// started again under the same key.
     serial: u64,
     round: Option<Round>,
 }
@@ -269,7 +274,7 @@ impl Task {
     }
 
     fn every(&self) -> Duration {
-        Duration::from_millis(self.spec.check.every_ms.max(1))
+        millis(self.spec.check.every_ms)
     }
 
     fn timeout(&self) -> Duration {
@@ -278,7 +283,7 @@ impl Task {
 
     /// Starts the round due at `self.next`; an outcome when it ended at once.
     fn start(&mut self, now: Instant, pool: &Pool) -> Option<Outcome> {
-        self.serial += 1;
+        self.serial = ROUNDS.fetch_add(1, Ordering::Relaxed);
         self.next += self.every();
         if self.next <= now {
             // Far behind (the host was suspended): restart the schedule
@@ -294,8 +299,11 @@ impl Task {
         // loss.
         let mut deadline = self.next;
         if let (Some((good, took)), 2..) = (self.last_good, self.spec.check.fall) {
-            let detection = good + self.every() * self.spec.check.fall + took.max(Duration::from_millis(1));
-            if detection > now {
+            let detection = self
+                .every()
+                .checked_mul(self.spec.check.fall)
+                .and_then(|d| good.checked_add(d + took.max(Duration::from_millis(1))));
+            if let Some(detection) = detection.filter(|d| *d > now) {
                 deadline = deadline.min(detection);
             }
         }
@@ -507,7 +515,13 @@ impl Echo {
 }
 
 fn timeout(check: &Check) -> Duration {
-    Duration::from_millis(check.timeout_ms.max(1))
+    millis(check.timeout_ms)
+}
+
+/// A check's interval or timeout, at most a week: longer ones (only a
+/// hand-made policy file has them) would overflow the clock.
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms.clamp(1, 7 * 24 * 3600 * 1000))
 }
 
 struct Loop {
