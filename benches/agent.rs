@@ -5,12 +5,20 @@
 //!   first lan connection through the other uplink, at 200 ms × fall 3 and
 //!   at the defaults (10 s × fall 3);
 //! - the time to apply a state change and to reload, as the agent logs them;
-//! - RSS and CPU of an agent probing 16 uplinks every second.
+//! - RSS and CPU of an agent probing 16 uplinks every second;
+//! - detection next to FRR's bfdd: at 100, 200 and 300 ms × fall (detect
+//!   multiplier) 3, the time from cutting an uplink to the agent's verdict
+//!   (its log line) and to bfdd's (its state change), both from the same
+//!   cut, several rounds each, medians and their ratio. It needs Debian's
+//!   `frr` (`apt-get install -y frr`; bfdd runs alone, without zebra or
+//!   vtysh, one in the router's namespace and one in the ISP's); without it
+//!   this part says so and is skipped.
 //!
 //!     cargo bench --bench agent
 //!
-//! Aims: failover within interval × fall + 100 ms, apply under 5 ms, reload
-//! under 10 ms, RSS under 20 MB.
+//! `WANC_BENCH_ROUNDS=N` sets the rounds per interval of the side-by-side
+//! (default 15). Aims: failover within interval × fall + 100 ms, apply under 5 ms, reload
+//! under 10 ms, RSS under 20 MB, wanc/bfdd ≤ 1.0 at the median.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -18,8 +26,10 @@ mod common;
 mod netns;
 
 use netns::Topology;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 fn wanc() -> PathBuf {
@@ -55,11 +65,17 @@ impl Drop for Running {
 }
 
 fn start(dir: &Path, source: &str, router: &str) -> Running {
+    let log = dir.join("agent.log");
+    spawn_agent(dir, source, router, Stdio::from(std::fs::File::create(&log).expect("log")), log)
+}
+
+/// Builds `source` in `dir` and runs its agent in `router`, its log going
+/// to `stderr`.
+fn spawn_agent(dir: &Path, source: &str, router: &str, stderr: Stdio, log: PathBuf) -> Running {
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join("site.wan"), source).expect("site");
     let out = Command::new(wanc()).arg("build").arg(dir.join("site.wan")).arg("-o").arg(dir.join("out")).output().expect("wanc");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let log = dir.join("agent.log");
     let control = dir.join("agent.sock");
     let child = Command::new("ip")
         .args(["netns", "exec", router])
@@ -68,7 +84,7 @@ fn start(dir: &Path, source: &str, router: &str) -> Running {
         .arg(dir.join("out/bench.wanc"))
         .arg("--control")
         .arg(&control)
-        .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
+        .stderr(stderr)
         .spawn()
         .expect("agent");
     Running { child, log, control }
@@ -127,7 +143,6 @@ fn failover(every: &str, timeout: &str, fall_limit: Duration) {
         .expect("lan loop");
     let mut out = std::io::BufReader::new(lan.stdout.take().expect("stdout"));
     let mut line = String::new();
-    use std::io::BufRead;
     let _ = out.read_line(&mut line);
     netns::exec(&t.isps[0], &["nft", "add table inet cut { chain c { type filter hook prerouting priority -300; drop; }; }"]);
     let route = wait_for(fall_limit + Duration::from_secs(5), || {
@@ -191,6 +206,179 @@ fn footprint() {
     println!("  {}   CPU {:.2} %", rss.split_whitespace().collect::<Vec<_>>().join(" "), cpu as f64 / 100.0 / secs * 100.0);
 }
 
+/// FRR's BFD daemon, as Debian's `frr` installs it.
+const BFDD: &str = "/usr/lib/frr/bfdd";
+
+/// The verdicts a process logs, each with the moment its line arrived: a
+/// thread reads the lines as they come.
+struct Verdicts {
+    lines: Receiver<(Instant, String)>,
+    /// Reads a line: `Some(up)` when it gives a verdict.
+    verdict: fn(&str) -> Option<bool>,
+    current: Option<(bool, Instant)>,
+}
+
+impl Verdicts {
+    fn new(stream: impl Read + Send + 'static, verdict: fn(&str) -> Option<bool>) -> Verdicts {
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { return };
+                if tx.send((Instant::now(), line)).is_err() {
+                    return;
+                }
+            }
+        });
+        Verdicts { lines, verdict, current: None }
+    }
+
+    /// Waits up to `limit` for the verdict to be `up`; when it became so.
+    fn wait(&mut self, up: bool, limit: Duration) -> Option<Instant> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some((v, at)) = self.current {
+                if v == up {
+                    return Some(at);
+                }
+            }
+            let (at, line) = self.lines.recv_timeout(end.checked_duration_since(Instant::now())?).ok()?;
+            if let Some(v) = (self.verdict)(&line) {
+                if self.current.map(|(c, _)| c) != Some(v) {
+                    self.current = Some((v, at));
+                }
+            }
+        }
+    }
+}
+
+/// The agent's verdict on isp0's check: `… check uplink="isp0" … verdict="down" …`.
+fn wanc_verdict(line: &str) -> Option<bool> {
+    if !line.contains("uplink=\"isp0\"") {
+        return None;
+    }
+    [("verdict=\"up\"", true), ("verdict=\"down\"", false)].into_iter().find(|(m, _)| line.contains(m)).map(|(_, v)| v)
+}
+
+/// bfdd's: `state-change: [… peer:10.0.0.1 …] up -> down reason:control-expired`.
+fn bfdd_verdict(line: &str) -> Option<bool> {
+    let change = line.split("state-change:").nth(1)?;
+    [("-> up", true), ("-> down", false)].into_iter().find(|(m, _)| change.contains(m)).map(|(_, v)| v)
+}
+
+/// One bfdd in `ns`, a single-hop session from `local` to `peer` at
+/// `interval` × 3, its files in `dir`, logging to its stdout.
+struct Bfdd {
+    child: Child,
+    verdicts: Verdicts,
+}
+
+impl Bfdd {
+    fn start(ns: &str, dir: &Path, local: &str, peer: &str, interval_ms: u64) -> Bfdd {
+        std::fs::create_dir_all(dir).expect("bfdd dir");
+        // bfdd drops to the frr user: its pid file and sockets go here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let config = format!(
+            "debug bfd peer\nbfd\n peer {peer} local-address {local}\n  receive-interval {interval_ms}\n  \
+             transmit-interval {interval_ms}\n  detect-multiplier 3\n !\n!\n"
+        );
+        std::fs::write(dir.join("bfdd.conf"), config).expect("bfdd.conf");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, BFDD, "--log", "stdout", "--log-level", "debug", "-P", "0"])
+            .arg("-f")
+            .arg(dir.join("bfdd.conf"))
+            .arg("-i")
+            .arg(dir.join("bfdd.pid"))
+            .arg("--vty_socket")
+            .arg(dir)
+            .arg("--bfdctl")
+            .arg(dir.join("bfdd.sock"))
+            .arg("-z")
+            .arg(dir.join("zserv.api"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bfdd");
+        let verdicts = Verdicts::new(child.stdout.take().expect("stdout"), bfdd_verdict);
+        Bfdd { child, verdicts }
+    }
+}
+
+impl Drop for Bfdd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A number in [0, 1) from the standard library's random keys.
+fn random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Detection at `interval_ms` × 3, wanc next to bfdd on the same uplink
+/// and the same cuts.
+fn versus_bfdd(interval_ms: u64, rounds: usize) {
+    let every = format!("{interval_ms}ms");
+    let source = site(2, &every, &format!("{}ms", interval_ms / 2));
+    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let t = Topology::build(&model, &format!("v{interval_ms}"));
+    let dir = std::env::temp_dir().join(format!("wanc-bench-bfd{interval_ms}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut agent = spawn_agent(&dir, &source, &t.router, Stdio::piped(), dir.join("agent.log"));
+    let mut wanc = Verdicts::new(agent.child.stderr.take().expect("stderr"), wanc_verdict);
+    let mut router = Bfdd::start(&t.router, &dir.join("bfd-router"), "10.0.0.2", "10.0.0.1", interval_ms);
+    let _isp = Bfdd::start(&t.isps[0], &dir.join("bfd-isp"), "10.0.0.1", "10.0.0.2", interval_ms);
+    // Both directions die at the ISP: what it receives and what it sends.
+    let cut = "add table inet cut { chain i { type filter hook prerouting priority -300; drop; }; \
+               chain o { type filter hook output priority -300; drop; }; }";
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let settle = Duration::from_secs(15);
+        if wanc.wait(true, settle).is_none() || router.verdicts.wait(true, settle).is_none() {
+            println!("  {interval_ms} ms: a session did not come up; round skipped");
+            continue;
+        }
+        // A few good rounds, then a cut at a random phase of both schedules.
+        std::thread::sleep(Duration::from_millis(interval_ms * 3) + Duration::from_millis(interval_ms).mul_f64(random()));
+        netns::exec(&t.isps[0], &["nft", cut]);
+        let at = Instant::now();
+        let limit = Duration::from_millis(interval_ms * 3) + Duration::from_secs(3);
+        let (w, b) = (wanc.wait(false, limit), router.verdicts.wait(false, limit));
+        netns::exec(&t.isps[0], &["nft", "delete table inet cut"]);
+        match (w, b) {
+            (Some(w), Some(b)) => {
+                ours.push(w.saturating_duration_since(at).as_secs_f64() * 1000.0);
+                theirs.push(b.saturating_duration_since(at).as_secs_f64() * 1000.0);
+            }
+            _ => println!("  {interval_ms} ms: no verdict within {limit:?} (wanc {w:?}, bfdd {b:?}); round skipped"),
+        }
+    }
+    let spread = |v: &[f64]| {
+        let (lo, hi) = v.iter().fold((f64::MAX, 0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        format!("{lo:.0}–{hi:.0}")
+    };
+    let (so, st) = (spread(&ours), spread(&theirs));
+    let (mo, mt) = (median(&mut ours), median(&mut theirs));
+    println!(
+        "  {interval_ms:>3} ms × 3   wanc {mo:>5.0} ms ({so})   bfdd {mt:>5.0} ms ({st})   wanc/bfdd {:.2}   ({} rounds)",
+        mo / mt,
+        ours.len()
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -200,6 +388,15 @@ fn main() {
     }
     failover("200ms", "100ms", Duration::from_millis(600));
     footprint();
+    if Path::new(BFDD).exists() {
+        let rounds = std::env::var("WANC_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+        println!("detection, cut → verdict down (both directions dropped at the ISP; median (min–max)):");
+        for interval in [100, 200, 300] {
+            versus_bfdd(interval, rounds);
+        }
+    } else {
+        println!("(no `{BFDD}`: `apt-get install -y frr` for the detection next to FRR's bfdd)");
+    }
     if std::env::var_os("WANC_BENCH_DEFAULTS").is_some() {
         failover("10s", "1s", Duration::from_secs(30));
     } else {

@@ -765,3 +765,64 @@ fn a_late_interface_is_picked_up_and_its_routes_come_back() {
     }
     assert!(status(&agent).is_some(), "agent alive");
 }
+
+/// 64 uplinks × 3 checks whose interfaces do not exist, and one uplink on
+/// `lo` whose address is not there: every check fails at once, and says why.
+fn many_checks_site() -> String {
+    let mut s = String::from("site \"agenttest\"\n");
+    for i in 0..64 {
+        s.push_str(&format!(
+            "uplink isp{i} {{ interface nx{i}; address 10.{i}.0.2/24; gateway 10.{i}.0.1\n    \
+             check ping 10.{i}.0.1 {{ every 1s timeout 200ms }}\n    \
+             check tcp 10.{i}.0.1:80 {{ every 1s timeout 200ms }}\n    \
+             check http \"http://10.{i}.0.1/\" {{ every 1s timeout 200ms }} }}\n"
+        ));
+    }
+    s.push_str("uplink local { interface lo; address 192.0.2.2/24; gateway 192.0.2.1\n    check ping 192.0.2.1 { every 1s timeout 200ms } }\n");
+    s.push_str("policy { default via local, isp0 }\n");
+    s
+}
+
+/// The agent's threads do not grow with its checks: 193 checks run on the
+/// probe scheduler's event loop and its few workers. And a probe that cannot
+/// leave says what is missing. In a namespace of its own, dry run: nothing
+/// is sent, nothing set up.
+#[test]
+fn thread_count_is_independent_of_the_checks() {
+    if !common::require(&[common::Need::Root, common::IP]) {
+        return;
+    }
+    let dir = tempdir("agent-threads");
+    let policy = build(&dir, &many_checks_site());
+    let ns = format!("wthreads-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    netns::run(&["ip", "netns", "add", &ns]);
+    netns::run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+    let agent = start(&ns, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &["--backend", "dry-run"]);
+    let start = Instant::now();
+    let mut seen = None;
+    while start.elapsed() < Duration::from_secs(10) {
+        seen = status(&agent).filter(|s| s.uplinks.iter().all(|u| u.checks.iter().all(|c| c.verdict.is_some())));
+        if seen.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let proc_status = std::fs::read_to_string(format!("/proc/{}/status", agent.child.id())).unwrap_or_default();
+    drop(agent);
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    let s = seen.expect("every check has a verdict within 10 s");
+    let threads: usize = proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Threads: in /proc/PID/status");
+    // main, signals, control socket, the scheduler's loop and 4 workers;
+    // one thread per check would be 193 more.
+    assert!(threads <= 12, "{threads} threads for 193 checks");
+    let detail = |u: usize, c: usize| s.uplinks[u].checks[c].last.last().map(|o| o.detail.clone()).unwrap_or_default();
+    for c in 0..3 {
+        assert_eq!(detail(0, c), "interface `nx0` does not exist", "{:?}", s.uplinks[0].checks[c]);
+    }
+    assert_eq!(detail(64, 0), "address `192.0.2.2` is not on interface `lo` (yet)");
+}

@@ -2,9 +2,9 @@
 //! It probes every uplink itself, switches states, applies the policy, runs
 //! the actions, and takes a new policy without a restart.
 //!
-//! One thread per check (so a check never overlaps itself and a slow one
-//! delays no other), one per link watch, one for signals, one for the
-//! control socket; all report to the main loop, which alone owns the state.
+//! The probe scheduler's few threads for all checks (`schedule`), one per
+//! link watch, one for signals, one for the control socket; all report to
+//! the main loop, which alone owns the state.
 
 mod actions;
 pub mod apply;
@@ -14,6 +14,7 @@ mod health;
 mod metrics;
 mod nftables;
 mod probe;
+mod schedule;
 pub mod status;
 mod systemd;
 mod tls;
@@ -22,10 +23,11 @@ pub use control::{ask, Request};
 pub use probe::Outcome;
 
 use crate::ir::{Check, Probe, Site};
-use crate::plugin::{LoadedPlugin, PluginHost};
+use crate::plugin::PluginHost;
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
-use probe::{Prober, Source};
+use probe::Source;
+use schedule::{Job, Scheduler};
 use status::{Answer, CheckStatus, Reloaded, Status, Transition, UplinkStatus, Verdict};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -68,7 +70,7 @@ pub enum Event {
     Stop,
 }
 
-/// A running check thread.
+/// A running link watch.
 struct Running {
     key: String,
     stop: Arc<AtomicBool>,
@@ -85,9 +87,7 @@ struct Agent {
     keys: Vec<Vec<String>>,
     tx: Sender<Event>,
     applier: Applier,
-    plugins: Arc<PluginHost>,
-    tls: Arc<rustls::ClientConfig>,
-    checks: Vec<Running>,
+    probes: Scheduler,
     links: Vec<Running>,
     states: HashMap<String, CheckState>,
     link_up: HashMap<String, bool>,
@@ -111,7 +111,7 @@ const TRANSITIONS: usize = 16;
 /// The key under which a check's history lives: its uplink, where it is
 /// sent from, its whole definition and its plugin's file, so a check none
 /// of whose inputs changed keeps its history across a reload, and any other
-/// starts afresh (its thread probes with what it was started with).
+/// starts afresh (its probes go with what it was started with).
 fn keys(site: &Site) -> Vec<Vec<String>> {
     site.uplinks
         .iter()
@@ -141,6 +141,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let (tx, rx) = channel();
     let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
     let tls = tls::client_config(options.ca_file.as_deref())?;
+    let probes = Scheduler::start(tx.clone(), plugins, tls)?;
     let applier = Applier::new(options.backend)?;
     control::listen(&options.control, options.control_mode, tx.clone())
         .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
@@ -165,9 +166,7 @@ pub fn run(options: Options) -> Result<(), String> {
         site,
         tx,
         applier,
-        plugins,
-        tls,
-        checks: Vec::new(),
+        probes,
         links: Vec::new(),
         states: HashMap::new(),
         link_up: HashMap::new(),
@@ -370,33 +369,26 @@ impl Agent {
         });
     }
 
-    fn start_probes(&mut self) {
-        let mut wanted: Vec<(String, usize, Check)> = Vec::new();
-        for (i, up) in self.site.uplinks.iter().enumerate() {
-            for (j, c) in up.checks.iter().enumerate() {
-                wanted.push((self.keys[i][j].clone(), i, c.clone()));
-            }
-        }
-        let keep: Vec<String> = wanted.iter().map(|(k, _, _)| k.clone()).collect();
-        let (kept, stopped): (Vec<Running>, Vec<Running>) =
-            std::mem::take(&mut self.checks).into_iter().partition(|r| keep.contains(&r.key));
-        for r in &stopped {
-            r.stop.store(true, Ordering::Relaxed);
-            self.states.remove(&r.key);
-        }
-        self.checks = kept;
-        for (key, i, check) in wanted {
-            if self.checks.iter().any(|r| r.key == key) {
-                continue;
-            }
-            let up = &self.site.uplinks[i];
+    /// Runs the site's checks (see `Scheduler::set`) and link watches;
+    /// returns how many checks were kept and how many started.
+    fn start_probes(&mut self) -> (usize, usize) {
+        let mut jobs = Vec::new();
+        for (up, keys) in self.site.uplinks.iter().zip(&self.keys) {
             let source = Source { interface: up.interface.clone(), v4: up.address(false), v6: up.address(true) };
-            let plugin = self.plugin_for(&check);
-            let stop = Arc::new(AtomicBool::new(false));
-            let probing = Probing { source, plugins: self.plugins.clone(), plugin, tls: self.tls.clone() };
-            spawn_check(key.clone(), check, probing, stop.clone(), self.tx.clone());
-            self.checks.push(Running { key, stop });
+            for (check, key) in up.checks.iter().zip(keys) {
+                let plugin = match &check.probe {
+                    // Named relative to the policy file (`wanc build` copies
+                    // the plugins beside it), not to the working directory.
+                    Probe::Plugin { plugin, .. } => {
+                        self.site.plugins.iter().find(|p| &p.name == plugin).map(|p| beside(&self.options.policy, &p.path))
+                    }
+                    _ => None,
+                };
+                jobs.push(Job { key: key.clone(), check: check.clone(), source: source.clone(), plugin });
+            }
         }
+        self.states.retain(|key, _| jobs.iter().any(|j| &j.key == key));
+        let counts = self.probes.set(jobs);
         // Uplinks without checks are healthy while their link is up.
         let interfaces: Vec<String> =
             self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
@@ -413,23 +405,12 @@ impl Agent {
                 self.links.push(Running { key: interface, stop });
             }
         }
-    }
-
-    fn plugin_for(&self, check: &Check) -> Option<Arc<LoadedPlugin>> {
-        let Probe::Plugin { plugin, .. } = &check.probe else { return None };
-        let p = self.site.plugins.iter().find(|p| &p.name == plugin)?;
-        let path = beside(&self.options.policy, &p.path);
-        match self.plugins.load(&path) {
-            Ok(loaded) => Some(Arc::new(loaded)),
-            Err(e) => {
-                warn!(plugin, path = %path.display(), "cannot load plugin `{plugin}` from `{}`: {e}", path.display());
-                None
-            }
-        }
+        counts
     }
 
     fn stop_probes(&mut self) {
-        for r in self.checks.iter().chain(&self.links) {
+        self.probes.stop();
+        for r in &self.links {
             r.stop.store(true, Ordering::Relaxed);
         }
     }
@@ -468,10 +449,7 @@ impl Agent {
             return Err(e);
         }
         self.metrics.site(&self.site);
-        let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
-        self.start_probes();
-        let kept = self.checks.iter().filter(|r| before.contains(&r.key)).count();
-        let started_new = self.checks.len() - kept;
+        let (kept, started_new) = self.start_probes();
         self.options.policy = path.clone();
         if let Ok(mut watched) = self.watched.lock() {
             *watched = path;
@@ -564,41 +542,6 @@ pub fn describe(check: &Check) -> String {
         Probe::Dns { server, query } => format!("dns {server} {query}"),
         Probe::Plugin { plugin, .. } => format!("plugin {plugin}"),
     }
-}
-
-/// What a check thread probes with, owned by the thread.
-struct Probing {
-    source: Source,
-    plugins: Arc<PluginHost>,
-    plugin: Option<Arc<LoadedPlugin>>,
-    tls: Arc<rustls::ClientConfig>,
-}
-
-fn spawn_check(key: String, check: Check, probing: Probing, stop: Arc<AtomicBool>, tx: Sender<Event>) {
-    std::thread::spawn(move || {
-        let every = Duration::from_millis(check.every_ms.max(1));
-        let mut next = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            let prober = Prober {
-                source: &probing.source,
-                plugins: &probing.plugins,
-                plugin: probing.plugin.as_deref(),
-                tls: &probing.tls,
-            };
-            let outcome = prober.run(&check);
-            if stop.load(Ordering::Relaxed) || tx.send(Event::Result { key: key.clone(), outcome }).is_err() {
-                return;
-            }
-            // The next round starts one interval after this one started, or
-            // at once if this one overran: rounds never overlap.
-            next += every;
-            let now = Instant::now();
-            if next < now {
-                next = now;
-            }
-            sleep_until(next, &stop);
-        }
-    });
 }
 
 fn spawn_link_watch(interface: String, stop: Arc<AtomicBool>, tx: Sender<Event>) {

@@ -1,12 +1,15 @@
-//! One round of one check: ICMP echo, TCP connect, HTTP(S) GET, DNS query or a
-//! WASM plugin, each sent from the uplink's address and bound to its
-//! interface, so a failed uplink is still tested through itself.
+//! The probes: ICMP echo, TCP connect, HTTP(S) GET, DNS query or a WASM
+//! plugin, each sent from the uplink's address and bound to its interface,
+//! so a failed uplink is still tested through itself. Echoes and connects
+//! are pieces the scheduler's event loop drives without blocking; the rest
+//! are whole blocking rounds for its worker pool.
 
 use super::tls;
-use crate::ir::{Check, HttpUrl, Probe, Target};
+use crate::ir::{Check, HttpUrl, Target};
 use crate::plugin::{LoadedPlugin, PluginHost, ProbeRequest};
 use rustls::ClientConfig;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -23,7 +26,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn fail(detail: impl Into<String>) -> Outcome {
+    pub fn fail(detail: impl Into<String>) -> Outcome {
         Outcome { ok: false, detail: detail.into(), rtt_ms: None, loss_percent: None }
     }
 }
@@ -36,7 +39,37 @@ pub struct Source {
     pub v6: Option<IpAddr>,
 }
 
+/// The blocking probes (HTTP(S), DNS, plugins), run by the scheduler's
+/// worker pool; ping and tcp are driven by its event loop with the pieces
+/// below.
+pub struct Prober<'a> {
+    pub source: &'a Source,
+    /// For https checks.
+    pub tls: &'a Arc<ClientConfig>,
+    pub plugins: &'a PluginHost,
+}
+
 impl Source {
+    /// A socket bound to the uplink's interface and, when it has an address
+    /// of the target's family, to that address; the error says which of
+    /// them is missing.
+    pub fn bind(&self, domain: Domain, ty: Type, proto: Option<Protocol>, target: &IpAddr) -> Result<Socket, String> {
+        let socket = Socket::new(domain, ty, proto).map_err(|e| format!("cannot open a socket: {e}"))?;
+        socket.bind_device(Some(self.interface.as_bytes())).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODEV) => format!("interface `{}` does not exist", self.interface),
+            _ => format!("cannot bind to interface `{}`: {e}", self.interface),
+        })?;
+        if let Some(src) = self.for_target(target) {
+            socket.bind(&SockAddr::from(SocketAddr::new(src, 0))).map_err(|e| match e.raw_os_error() {
+                // Also while the address is still tentative (IPv6 DAD) or
+                // the interface has not got it yet (DHCP, PPP).
+                Some(libc::EADDRNOTAVAIL) => format!("address `{src}` is not on interface `{}` (yet)", self.interface),
+                _ => format!("cannot send from `{src}`: {e}"),
+            })?;
+        }
+        Ok(socket)
+    }
+
     fn for_target(&self, target: &IpAddr) -> Option<IpAddr> {
         if target.is_ipv4() {
             self.v4
@@ -44,109 +77,64 @@ impl Source {
             self.v6
         }
     }
-}
 
-pub struct Prober<'a> {
-    pub source: &'a Source,
-    /// For https checks.
-    pub tls: &'a Arc<ClientConfig>,
-    pub plugins: &'a PluginHost,
-    pub plugin: Option<&'a LoadedPlugin>,
-}
-
-impl Prober<'_> {
-    pub fn run(&self, check: &Check) -> Outcome {
-        let timeout = Duration::from_millis(check.timeout_ms.max(1));
-        match &check.probe {
-            Probe::Ping { target } => match resolve(target) {
-                Some(addr) => self.ping(check, addr, timeout),
-                None => Outcome::fail(format!("cannot resolve `{target}`")),
-            },
-            Probe::Tcp { target, port } => match resolve(target) {
-                Some(addr) => match self.connect(SocketAddr::new(addr, *port), timeout) {
-                    Ok((_, rtt)) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None },
-                    Err(e) => Outcome::fail(e.to_string()),
-                },
-                None => Outcome::fail(format!("cannot resolve `{target}`")),
-            },
-            Probe::Http { url, expect } => self.http(url, *expect, timeout),
-            Probe::Dns { server, query } => self.dns(*server, query, timeout),
-            Probe::Plugin { settings, .. } => match self.plugin {
-                Some(plugin) => {
-                    let source = self.source.v4.or(self.source.v6);
-                    let request = ProbeRequest::new(settings.clone(), source, timeout);
-                    let out = self.plugins.probe(plugin, &request);
-                    Outcome {
-                        ok: out.up,
-                        detail: out.reason,
-                        rtt_ms: out.measurement.map(|us| us as f64 / 1000.0),
-                        loss_percent: None,
-                    }
-                }
-                None => Outcome::fail("plugin did not load"),
-            },
-        }
-    }
-
-    fn bound(&self, domain: Domain, ty: Type, proto: Option<Protocol>, target: &IpAddr) -> std::io::Result<Socket> {
-        let socket = Socket::new(domain, ty, proto)?;
-        socket.bind_device(Some(self.source.interface.as_bytes()))?;
-        if let Some(src) = self.source.for_target(target) {
-            socket.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
-        }
+    /// A non-blocking raw ICMP (ICMPv6) socket for echoes to `target`.
+    pub fn echo_socket(&self, target: IpAddr) -> Result<Socket, String> {
+        let (domain, proto) = if target.is_ipv4() { (Domain::IPV4, Protocol::ICMPV4) } else { (Domain::IPV6, Protocol::ICMPV6) };
+        let socket = self.bind(domain, Type::RAW, Some(proto), &target)?;
+        socket.set_nonblocking(true).map_err(|e| format!("cannot open an ICMP socket: {e}"))?;
         Ok(socket)
     }
 
-    fn connect(&self, to: SocketAddr, timeout: Duration) -> std::io::Result<(TcpStream, Duration)> {
+    /// A non-blocking TCP connection attempt to `to`, under way: it ended
+    /// when the socket is writable (see [`connect_outcome`]).
+    pub fn start_connect(&self, to: SocketAddr) -> Result<Socket, String> {
+        let socket = self.bind(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP), &to.ip())?;
+        socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+        match socket.connect(&SockAddr::from(to)) {
+            Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => Err(e.to_string()),
+            _ => Ok(socket),
+        }
+    }
+}
+
+impl Prober<'_> {
+    fn connect(&self, to: SocketAddr, timeout: Duration) -> Result<(TcpStream, Duration), String> {
         let start = Instant::now();
-        let socket = self.bound(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP), &to.ip())?;
-        socket.connect_timeout(&SockAddr::from(to), timeout)?;
-        let stream: TcpStream = socket.into();
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        Ok((stream, start.elapsed()))
+        let socket = self.source.bind(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP), &to.ip())?;
+        let done = socket.connect_timeout(&SockAddr::from(to), timeout).and_then(|()| {
+            let stream: TcpStream = socket.into();
+            stream.set_read_timeout(Some(timeout))?;
+            stream.set_write_timeout(Some(timeout))?;
+            Ok(stream)
+        });
+        done.map(|stream| (stream, start.elapsed())).map_err(|e| e.to_string())
     }
 
-    fn ping(&self, check: &Check, target: IpAddr, timeout: Duration) -> Outcome {
-        let (domain, proto) = if target.is_ipv4() { (Domain::IPV4, Protocol::ICMPV4) } else { (Domain::IPV6, Protocol::ICMPV6) };
-        let socket = match self.bound(domain, Type::RAW, Some(proto), &target) {
-            Ok(s) => s,
-            Err(e) => return Outcome::fail(format!("cannot open an ICMP socket: {e}")),
+    /// A plugin's round; `plugin` is the loaded module or why it did not load.
+    pub fn plugin(
+        &self,
+        plugin: &Result<Arc<LoadedPlugin>, String>,
+        settings: &BTreeMap<String, String>,
+        timeout: Duration,
+    ) -> Outcome {
+        let plugin = match plugin {
+            Ok(p) => p,
+            Err(e) => return Outcome::fail(e.clone()),
         };
-        // A random identifier tells this round's replies from those of
-        // other checks and other pingers on the host.
-        let id = random_u16();
-        let mut rtts = Vec::new();
-        for seq in 0..check.count.max(1) as u16 {
-            if let Some(rtt) = echo(&socket, target, id, seq, timeout) {
-                rtts.push(rtt);
-            }
-        }
-        let sent = check.count.max(1) as f64;
-        let loss = 100.0 * (sent - rtts.len() as f64) / sent;
-        let rtt = (!rtts.is_empty()).then(|| rtts.iter().map(|d| ms(*d)).sum::<f64>() / rtts.len() as f64);
-        let within_loss = match check.max_loss_percent {
-            Some(max) => loss < max,
-            None => !rtts.is_empty(),
-        };
-        let within_latency = match (check.max_latency_ms, rtt) {
-            (Some(max), Some(r)) => r < max as f64,
-            _ => true,
-        };
-        let mut detail = format!("{}/{} replies", rtts.len(), check.count.max(1));
-        if let Some(r) = rtt {
-            detail.push_str(&format!(", {r:.1} ms"));
-        }
-        Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss) }
+        let source = self.source.v4.or(self.source.v6);
+        let request = ProbeRequest::new(settings.clone(), source, timeout);
+        let out = self.plugins.probe(plugin, &request);
+        Outcome { ok: out.up, detail: out.reason, rtt_ms: out.measurement.map(|us| us as f64 / 1000.0), loss_percent: None }
     }
 
     /// An HTTP/1.0 GET, over TLS for https; up when the status is the
     /// one expected. The round trip is the connection's, as for tcp.
-    fn http(&self, url: &HttpUrl, expect: u16, timeout: Duration) -> Outcome {
+    pub fn http(&self, url: &HttpUrl, expect: u16, timeout: Duration) -> Outcome {
         let Some(addr) = resolve(&url.host) else { return Outcome::fail(format!("cannot resolve `{}`", url.host)) };
         let (mut stream, rtt) = match self.connect(SocketAddr::new(addr, url.port), timeout) {
             Ok(s) => s,
-            Err(e) => return Outcome::fail(e.to_string()),
+            Err(e) => return Outcome::fail(e),
         };
         let request = format!("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: wanc-agent\r\n\r\n", url.path, url.authority());
         let line = if url.tls {
@@ -168,12 +156,12 @@ impl Prober<'_> {
         }
     }
 
-    fn dns(&self, server: IpAddr, query: &str, timeout: Duration) -> Outcome {
-        let socket = match self.bound(Domain::for_address(SocketAddr::new(server, 53)), Type::DGRAM, Some(Protocol::UDP), &server)
-        {
-            Ok(s) => s,
-            Err(e) => return Outcome::fail(e.to_string()),
-        };
+    pub fn dns(&self, server: IpAddr, query: &str, timeout: Duration) -> Outcome {
+        let socket =
+            match self.source.bind(Domain::for_address(SocketAddr::new(server, 53)), Type::DGRAM, Some(Protocol::UDP), &server) {
+                Ok(s) => s,
+                Err(e) => return Outcome::fail(e),
+            };
         let id = random_u16();
         let packet = dns_query(id, query);
         let start = Instant::now();
@@ -215,7 +203,7 @@ fn status_line(stream: &mut (impl Read + Write), request: &str) -> std::io::Resu
     Ok(String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string())
 }
 
-fn resolve(target: &Target) -> Option<IpAddr> {
+pub fn resolve(target: &Target) -> Option<IpAddr> {
     match target {
         Target::Address(a) => Some(*a),
         Target::Hostname(h) => (h.as_str(), 0).to_socket_addrs().ok()?.next().map(|s| s.ip()),
@@ -226,9 +214,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// One echo request and its reply; `None` on timeout.
-fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -> Option<Duration> {
-    let v6 = target.is_ipv6();
+/// An echo request (ICMP or ICMPv6) with this identifier and sequence.
+pub fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
     let mut packet = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
     packet.extend_from_slice(&id.to_be_bytes());
     packet.extend_from_slice(&seq.to_be_bytes());
@@ -238,37 +225,62 @@ fn echo(socket: &Socket, target: IpAddr, id: u16, seq: u16, timeout: Duration) -
         let sum = checksum(&packet);
         packet[2..4].copy_from_slice(&sum.to_be_bytes());
     }
-    let start = Instant::now();
-    socket.send_to(&packet, &SockAddr::from(SocketAddr::new(target, 0))).ok()?;
-    let deadline = start + timeout;
-    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        // A failed or foreign receive is not the end of the round: keep
-        // listening until the deadline.
-        let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
-        // SAFETY: recv_from initialised the first n bytes.
-        let data: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-        // Raw IPv4 sockets deliver the IP header; IPv6 ones do not.
-        let header = if v6 { 0 } else { data.first().map_or(0, |b| usize::from(b & 0x0f) * 4) };
-        let Some(icmp) = data.get(header..) else { continue };
-        let reply_type = if v6 { 129 } else { 0 };
-        let from_target = from.as_socket().map(|s| s.ip()) == Some(target);
-        if from_target
-            && icmp.len() >= 8
-            && icmp[0] == reply_type
-            && icmp[4..6] == id.to_be_bytes()
-            && icmp[6..8] == seq.to_be_bytes()
-        {
-            return Some(start.elapsed());
-        }
+    packet
+}
+
+/// Whether a packet read from a raw ICMP socket is the target's reply to
+/// the request with this identifier and sequence (a raw socket sees every
+/// ICMP packet of the host: other pingers', other checks').
+pub fn is_echo_reply(packet: &[u8], from: Option<IpAddr>, target: IpAddr, id: u16, seq: u16) -> bool {
+    let v6 = target.is_ipv6();
+    // Raw IPv4 sockets deliver the IP header; IPv6 ones do not.
+    let header = if v6 { 0 } else { packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4) };
+    let Some(icmp) = packet.get(header..) else { return false };
+    let reply_type = if v6 { 129 } else { 0 };
+    from == Some(target)
+        && icmp.len() >= 8
+        && icmp[0] == reply_type
+        && icmp[4..6] == id.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
+}
+
+/// A ping round's verdict from the round trips of the replies that came
+/// back of the `count` requests: up when some came back and the loss and
+/// latency thresholds hold. `error` is why requests could not be sent.
+pub fn ping_outcome(check: &Check, rtts: &[Duration], error: Option<&str>) -> Outcome {
+    let sent = check.count.max(1);
+    let loss = 100.0 * (sent as usize).saturating_sub(rtts.len()) as f64 / f64::from(sent);
+    let rtt = (!rtts.is_empty()).then(|| rtts.iter().map(|d| ms(*d)).sum::<f64>() / rtts.len() as f64);
+    let within_loss = match check.max_loss_percent {
+        Some(max) => loss < max,
+        None => !rtts.is_empty(),
+    };
+    let within_latency = match (check.max_latency_ms, rtt) {
+        (Some(max), Some(r)) => r < max as f64,
+        _ => true,
+    };
+    let mut detail = format!("{}/{} replies", rtts.len(), sent);
+    if let Some(r) = rtt {
+        detail.push_str(&format!(", {r:.1} ms"));
     }
-    None
+    if let (true, Some(e)) = (rtts.is_empty(), error) {
+        detail = e.to_string();
+    }
+    Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss) }
+}
+
+/// The verdict of a tcp round whose connection attempt ended (the socket
+/// became writable or failed) after `rtt`.
+pub fn connect_outcome(socket: &Socket, rtt: Duration) -> Outcome {
+    match socket.take_error() {
+        Ok(None) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None },
+        Ok(Some(e)) | Err(e) => Outcome::fail(e.to_string()),
+    }
 }
 
 /// A random number from the standard library's per-process random keys,
 /// so that identifiers cannot be guessed by other hosts.
-fn random_u16() -> u16 {
+pub fn random_u16() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos());
