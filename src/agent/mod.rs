@@ -2,15 +2,17 @@
 //! It probes every uplink itself, switches states, applies the policy, runs
 //! the actions, and takes a new policy without a restart.
 //!
-//! The probe scheduler's few threads for all checks (`schedule`), one per
-//! link watch, one for signals, one for the control socket; all report to
-//! the main loop, which alone owns the state.
+//! The probe scheduler's few threads for all checks (`schedule`), one
+//! following the kernel's link, address and route notifications (`kernel`),
+//! one for signals, one for the control socket; all report to the main
+//! loop, which alone owns the state.
 
 mod actions;
 pub mod apply;
 mod control;
 mod feed;
 mod health;
+mod kernel;
 mod metrics;
 mod nftables;
 mod probe;
@@ -22,7 +24,9 @@ mod tls;
 pub use control::{ask, Request};
 pub use probe::Outcome;
 
+use crate::ir::Family;
 use crate::ir::{Check, Probe, Site};
+use crate::lower::linux::Learned;
 use crate::plugin::PluginHost;
 use apply::{Applier, BackendKind};
 use health::{uplink_healthy, CheckState};
@@ -31,7 +35,6 @@ use schedule::{Job, Scheduler};
 use status::{Answer, CheckStatus, Reloaded, Status, Transition, UplinkStatus, Verdict};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -59,21 +62,14 @@ pub enum Event {
         key: String,
         outcome: Outcome,
     },
-    Link {
-        interface: String,
-        up: bool,
-    },
+    /// The kernel reported changes that may matter (or it is time for the
+    /// periodic look): read its state again.
+    Kernel,
     Control(control::Incoming),
     Reload,
     /// Time for a watchdog ping (systemd).
     Tick,
     Stop,
-}
-
-/// A running link watch.
-struct Running {
-    key: String,
-    stop: Arc<AtomicBool>,
 }
 
 struct Agent {
@@ -85,12 +81,14 @@ struct Agent {
     watched: Arc<Mutex<PathBuf>>,
     /// Per uplink, per check: the key of its history (see `keys`).
     keys: Vec<Vec<String>>,
-    tx: Sender<Event>,
     applier: Applier,
     probes: Scheduler,
-    links: Vec<Running>,
     states: HashMap<String, CheckState>,
-    link_up: HashMap<String, bool>,
+    /// Where the kernel's state is read from; `None` where there is no
+    /// netlink (OpenBSD): links are then taken as up, and nothing is learned.
+    netlink: Option<crate::netlink::Netlink>,
+    /// The kernel's links and leases, as last read.
+    view: kernel::View,
     /// Health per uplink, once every uplink has a verdict.
     health: Option<Vec<bool>>,
     state: Option<usize>,
@@ -112,11 +110,13 @@ const TRANSITIONS: usize = 16;
 /// sent from, its whole definition and its plugin's file, so a check none
 /// of whose inputs changed keeps its history across a reload, and any other
 /// starts afresh (its probes go with what it was started with).
-fn keys(site: &Site) -> Vec<Vec<String>> {
+fn keys(site: &Site, learned: &Learned) -> Vec<Vec<String>> {
     site.uplinks
         .iter()
-        .map(|u| {
-            let from = serde_json::json!([u.name, u.interface, u.addresses]);
+        .enumerate()
+        .map(|(i, u)| {
+            let source = sources(site, learned, i);
+            let from = serde_json::json!([u.name, u.interface, source.v4, source.v6]);
             u.checks
                 .iter()
                 .map(|c| {
@@ -131,6 +131,13 @@ fn keys(site: &Site) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Where uplink `u`'s probes leave from: its interface, and its address
+/// per family, given or learned.
+fn sources(site: &Site, learned: &Learned, u: usize) -> Source {
+    let from = |f| kernel::source(site, learned, u, f);
+    Source { interface: site.uplinks[u].interface.clone(), v4: from(Family::V4), v6: from(Family::V6) }
+}
+
 pub fn load(path: &Path) -> Result<Site, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     crate::bytecode::decode(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
@@ -143,6 +150,17 @@ pub fn run(options: Options) -> Result<(), String> {
     let tls = tls::client_config(options.ca_file.as_deref())?;
     let probes = Scheduler::start(tx.clone(), plugins, tls)?;
     let applier = Applier::new(options.backend)?;
+    let mut netlink = match options.backend {
+        BackendKind::Openbsd => None,
+        _ => crate::netlink::Netlink::open().map_err(|e| warn!("cannot read the kernel's links: {e}")).ok(),
+    };
+    let view = match &mut netlink {
+        Some(nl) => kernel::read(nl, &site).map_err(|e| format!("cannot read the kernel's links: {e}"))?,
+        None => kernel::View::default(),
+    };
+    if netlink.is_some() {
+        watch_kernel(tx.clone());
+    }
     control::listen(&options.control, options.control_mode, tx.clone())
         .map_err(|e| format!("cannot listen on `{}`: {e}", options.control.display()))?;
     watch_signals(tx.clone())?;
@@ -162,14 +180,13 @@ pub fn run(options: Options) -> Result<(), String> {
     let mut agent = Agent {
         options,
         watched,
-        keys: keys(&site),
+        keys: keys(&site, &view.learned),
         site,
-        tx,
         applier,
         probes,
-        links: Vec::new(),
         states: HashMap::new(),
-        link_up: HashMap::new(),
+        netlink,
+        view,
         health: None,
         state: None,
         dirty: false,
@@ -181,7 +198,8 @@ pub fn run(options: Options) -> Result<(), String> {
         transitions: VecDeque::new(),
     };
     info!(site = agent.site.name, uplinks = agent.site.uplinks.len(), states = agent.site.states.len(), "starting");
-    let result = match agent.applier.setup(&agent.site, Default::default()) {
+    agent.log_view(&kernel::View::default());
+    let result = match agent.applier.setup(&agent.site, agent.view.learned.clone()) {
         Ok(()) => {
             agent.start_probes();
             agent.main_loop(rx)
@@ -203,12 +221,7 @@ impl Agent {
         while let Ok(event) = rx.recv() {
             match event {
                 Event::Result { key, outcome } => self.result(&key, outcome),
-                Event::Link { interface, up } => {
-                    if self.link_up.insert(interface.clone(), up) != Some(up) {
-                        info!(interface, up, "link");
-                        self.recompute();
-                    }
-                }
+                Event::Kernel => self.kernel_changed(),
                 Event::Control(incoming) => {
                     let reply = match incoming.request {
                         Request::Status => Ok(Answer::Status(self.status())),
@@ -246,17 +259,91 @@ impl Agent {
         })
     }
 
-    /// Uplink health from the verdicts; the state from the health; actions
-    /// and the kernel from both. Nothing is decided until every uplink has
-    /// a verdict.
+    /// The kernel reported something: read its state again. A link or
+    /// lease that changed moves health, re-keys the uplink (rules, routes,
+    /// NAT, probe sources); whatever happened, everything wanc put in place
+    /// is put in place again (the kernel drops routes with their link, or
+    /// someone deleted a rule): each object is replaced, so this is
+    /// idempotent, and costs one netlink batch.
+    fn kernel_changed(&mut self) {
+        let Some(nl) = &mut self.netlink else { return };
+        let view = match kernel::read(nl, &self.site) {
+            Ok(view) => view,
+            Err(e) => {
+                warn!("cannot read the kernel's state, keeping the last reading: {e}");
+                return;
+            }
+        };
+        let old = std::mem::replace(&mut self.view, view);
+        self.log_view(&old);
+        if old.learned != self.view.learned {
+            if let Err(e) = self.applier.learn(self.view.learned.clone()) {
+                error!("applying the learned values failed, will retry: {e}");
+            }
+            self.keys = keys(&self.site, &self.view.learned);
+            self.start_probes();
+        }
+        self.applier.forget();
+        self.dirty = true;
+        self.recompute();
+    }
+
+    /// Logs what changed between two readings of the kernel.
+    fn log_view(&self, old: &kernel::View) {
+        for (u, up) in self.site.uplinks.iter().enumerate() {
+            let now = self.view.links.get(u).copied().flatten();
+            if old.links.get(u).copied().flatten() != now || old.links.len() != self.view.links.len() {
+                let link = match now {
+                    None => "missing",
+                    Some(true) => "up",
+                    Some(false) => "down",
+                };
+                info!(uplink = up.name, interface = up.interface, link, "link");
+            }
+            for family in crate::ir::Family::BOTH {
+                let (was, is) = (old.learned.lease(u, family), self.view.learned.lease(u, family));
+                if was != is {
+                    let show = |a: Option<std::net::IpAddr>| a.map_or("-".to_string(), |a| a.to_string());
+                    info!(
+                        uplink = up.name,
+                        family = family.word(),
+                        address = show(is.address),
+                        gateway = show(is.gateway),
+                        "learned"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether uplink `u` can carry traffic at all: its link is up and it
+    /// has learned what it needs. Without a kernel view, links count as up.
+    fn usable(&self, u: usize) -> bool {
+        if self.netlink.is_none() {
+            return true;
+        }
+        let up = &self.site.uplinks[u];
+        let lease_ok = crate::ir::Family::BOTH.iter().all(|&f| {
+            let lease = self.view.learned.lease(u, f);
+            (!up.learned.contains(&f) || lease.address.is_some())
+                && (!up.gateways.contains(&crate::ir::Gateway::Learned { family: f }) || lease.gateway.is_some())
+        });
+        self.view.link_up(u) && lease_ok
+    }
+
+    /// Uplink health from the link, the leases and the verdicts; the state
+    /// from the health; actions and the kernel from both. A lost link (or
+    /// lease) takes its uplink down at once, without waiting for probes;
+    /// otherwise nothing is decided until every uplink has a verdict.
     fn recompute(&mut self) {
         let mut health = Vec::with_capacity(self.site.uplinks.len());
-        for (up, keys) in self.site.uplinks.iter().zip(&self.keys) {
+        for (u, (up, keys)) in self.site.uplinks.iter().zip(&self.keys).enumerate() {
+            if !self.usable(u) {
+                health.push(false);
+                continue;
+            }
             if up.checks.is_empty() {
-                match self.link_up.get(&up.interface) {
-                    Some(v) => health.push(*v),
-                    None => return,
-                }
+                health.push(true);
                 continue;
             }
             let verdicts: Vec<Option<bool>> = keys.iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect();
@@ -369,12 +456,13 @@ impl Agent {
         });
     }
 
-    /// Runs the site's checks (see `Scheduler::set`) and link watches;
-    /// returns how many checks were kept and how many started.
+    /// Runs the site's checks (see `Scheduler::set`), from the addresses
+    /// given or learned; returns how many checks were kept and how many
+    /// started.
     fn start_probes(&mut self) -> (usize, usize) {
         let mut jobs = Vec::new();
-        for (up, keys) in self.site.uplinks.iter().zip(&self.keys) {
-            let source = Source { interface: up.interface.clone(), v4: up.address(false), v6: up.address(true) };
+        for (u, (up, keys)) in self.site.uplinks.iter().zip(&self.keys).enumerate() {
+            let source = sources(&self.site, &self.view.learned, u);
             for (check, key) in up.checks.iter().zip(keys) {
                 let plugin = match &check.probe {
                     // Named relative to the policy file (`wanc build` copies
@@ -388,31 +476,11 @@ impl Agent {
             }
         }
         self.states.retain(|key, _| jobs.iter().any(|j| &j.key == key));
-        let counts = self.probes.set(jobs);
-        // Uplinks without checks are healthy while their link is up.
-        let interfaces: Vec<String> =
-            self.site.uplinks.iter().filter(|u| u.checks.is_empty()).map(|u| u.interface.clone()).collect();
-        let (kept, stopped): (Vec<Running>, Vec<Running>) =
-            std::mem::take(&mut self.links).into_iter().partition(|r| interfaces.contains(&r.key));
-        for r in stopped {
-            r.stop.store(true, Ordering::Relaxed);
-        }
-        self.links = kept;
-        for interface in interfaces {
-            if !self.links.iter().any(|r| r.key == interface) {
-                let stop = Arc::new(AtomicBool::new(false));
-                spawn_link_watch(interface.clone(), stop.clone(), self.tx.clone());
-                self.links.push(Running { key: interface, stop });
-            }
-        }
-        counts
+        self.probes.set(jobs)
     }
 
     fn stop_probes(&mut self) {
         self.probes.stop();
-        for r in &self.links {
-            r.stop.store(true, Ordering::Relaxed);
-        }
     }
 
     /// Verifies and takes a new policy; on any problem the running one stays.
@@ -438,13 +506,28 @@ impl Agent {
                 return Err(e);
             }
         };
+        // The kernel as the new site sees it (other interfaces, leases).
+        let view = match &mut self.netlink {
+            Some(nl) => match kernel::read(nl, &new) {
+                Ok(view) => view,
+                Err(e) => {
+                    let e = format!("reload refused, cannot read the kernel's links: {e}");
+                    warn!("{e}");
+                    self.metrics.reload(started.elapsed(), false);
+                    return Err(e);
+                }
+            },
+            None => kernel::View::default(),
+        };
         let old = std::mem::replace(&mut self.site, Arc::new(new));
-        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site));
-        if let Err(e) = self.applier.setup(&self.site, Default::default()) {
+        let old_view = std::mem::replace(&mut self.view, view);
+        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site, &self.view.learned));
+        if let Err(e) = self.applier.setup(&self.site, self.view.learned.clone()) {
             error!("reload: setting up the new policy failed, going back: {e}");
             self.site = old;
             self.keys = old_keys;
-            let _ = self.applier.setup(&self.site, Default::default());
+            self.view = old_view;
+            let _ = self.applier.setup(&self.site, self.view.learned.clone());
             self.metrics.reload(started.elapsed(), false);
             return Err(e);
         }
@@ -500,8 +583,14 @@ impl Agent {
                         }
                     })
                     .collect();
-                let why = if up.checks.is_empty() {
-                    format!("link {}", if self.link_up.get(&up.interface).copied().unwrap_or(false) { "up" } else { "down" })
+                let why = if !self.usable(i) {
+                    match self.view.links.get(i).copied().flatten() {
+                        None => "interface missing".to_string(),
+                        Some(false) => "link down".to_string(),
+                        Some(true) => "waiting for a lease".to_string(),
+                    }
+                } else if up.checks.is_empty() {
+                    "link up".to_string()
                 } else {
                     format!("healthy when {:?} of {} checks", up.healthy, up.checks.len()).to_lowercase()
                 };
@@ -544,26 +633,42 @@ pub fn describe(check: &Check) -> String {
     }
 }
 
-fn spawn_link_watch(interface: String, stop: Arc<AtomicBool>, tx: Sender<Event>) {
+/// Follows the kernel's link, address and route notifications, and looks
+/// every `RECONCILE` whatever it says: the main loop reads the kernel again.
+fn watch_kernel(tx: Sender<Event>) {
+    const RECONCILE: Duration = Duration::from_secs(10);
     std::thread::spawn(move || {
-        // Its own socket: the main loop's applier owns the other one.
-        let mut netlink = crate::netlink::Netlink::open().ok();
-        while !stop.load(Ordering::Relaxed) {
-            let up = netlink.as_mut().is_some_and(|nl| nl.link_up(&interface).unwrap_or(false));
-            if tx.send(Event::Link { interface: interface.clone(), up }).is_err() {
-                return;
+        let mut watcher = match crate::netlink::Watcher::open() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!("cannot follow the kernel's notifications, reading it every {RECONCILE:?} instead: {e}");
+                None
             }
-            sleep_until(Instant::now() + Duration::from_millis(500), &stop);
+        };
+        let mut last = Instant::now();
+        loop {
+            let news = match &mut watcher {
+                Some(w) => match w.recv(Duration::from_millis(500)) {
+                    Ok(events) => kernel::matters(&events),
+                    Err(e) => {
+                        warn!("kernel notifications: {e}");
+                        std::thread::sleep(Duration::from_millis(500));
+                        true
+                    }
+                },
+                None => {
+                    std::thread::sleep(Duration::from_millis(500));
+                    false
+                }
+            };
+            if news || last.elapsed() >= RECONCILE {
+                last = Instant::now();
+                if tx.send(Event::Kernel).is_err() {
+                    return;
+                }
+            }
         }
     });
-}
-
-/// Sleeps in short steps so a stop request is seen within 50 ms.
-fn sleep_until(deadline: Instant, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
-        std::thread::sleep(left.min(Duration::from_millis(50)));
-    }
 }
 
 fn watch_signals(tx: Sender<Event>) -> Result<(), String> {
