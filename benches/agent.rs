@@ -16,6 +16,15 @@
 //!
 //!     cargo bench --bench agent
 //!
+//! - kernel events: with checks only every 10 s, so that no probe is
+//!   involved, the time from taking an uplink's carrier away (its ISP's
+//!   end of the link goes down) to the main table's default route moving
+//!   to the other uplink, and from a new address on a learned uplink
+//!   (`address auto ipv4`, as a DHCP client would set it) to its source
+//!   rule naming it; both seen by `ip monitor` in the router, several
+//!   rounds, medians. NAT needs no update: a learned address is
+//!   masqueraded.
+//!
 //! `WANC_BENCH_ROUNDS=N` sets the rounds per interval of the side-by-side
 //! (default 15). Aims: failover within interval × fall + 100 ms, apply under 5 ms, reload
 //! under 10 ms, RSS under 20 MB, wanc/bfdd ≤ 1.0 at the median.
@@ -328,6 +337,107 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// `ip monitor route rule` in a namespace: each line with the time it
+/// arrived.
+struct Monitor {
+    child: Child,
+    lines: Receiver<(Instant, String)>,
+}
+
+impl Monitor {
+    fn start(ns: &str) -> Monitor {
+        let mut child = Command::new("ip")
+            .args(["-n", ns, "monitor", "route", "rule"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ip monitor");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send((Instant::now(), line)).is_err() {
+                    return;
+                }
+            }
+        });
+        Monitor { child, lines }
+    }
+
+    /// The time from `since` to the first line after it that `matches`.
+    fn until(&self, since: Instant, limit: Duration, matches: impl Fn(&str) -> bool) -> Option<Duration> {
+        let end = Instant::now() + limit;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok((at, line)) if at >= since && matches(&line) => return Some(at - since),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn drain(&self) {
+        while self.lines.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Carrier loss → default route moved; new learned address → source rule.
+fn kernel_events(rounds: usize) {
+    let source = "site \"bench\"\nlan inside { interface vr_lan; network 192.168.1.0/24 }\n\
+        uplink isp0 { interface vr0; address 10.0.0.2/24; gateway 10.0.0.1; nat\n    check ping 10.0.0.1 { every 10s timeout 1s } }\n\
+        uplink isp1 { interface vr1; address auto ipv4; gateway 10.1.0.1; nat\n    check ping 10.1.0.1 { every 10s timeout 1s } }\n\
+        policy {\n    default via isp0, isp1\n    route from inside via isp0, isp1\n}\n";
+    let model = wanc::driver::compile_source("bench.wan", source).plan.expect("site compiles").site;
+    let t = Topology::build(&model, "k");
+    // The learned uplink's link, as its DHCP client would have set it up.
+    netns::exec(&t.isps[1], &["ip", "addr", "add", "10.1.0.1/24", "dev", "eth0"]);
+    netns::exec(&t.router, &["ip", "addr", "add", "10.1.0.2/24", "dev", "vr1"]);
+    let dir = std::env::temp_dir().join(format!("wanc-bench-kernel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = start(&dir, source, &t.router);
+    wait_for(Duration::from_secs(30), || state(&r) == "via_isp0").expect("agent settles");
+    let monitor = Monitor::start(&t.router);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (mut carrier, mut address) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_millis(200));
+        monitor.drain();
+        let cut = Instant::now();
+        netns::exec(&t.isps[0], &["ip", "link", "set", "eth0", "down"]);
+        if let Some(d) = monitor.until(cut, Duration::from_secs(5), |l| l.starts_with("default via 10.1.0.1 dev vr1")) {
+            carrier.push(ms(d));
+        }
+        netns::exec(&t.isps[0], &["ip", "link", "set", "eth0", "up"]);
+        wait_for(Duration::from_secs(10), || state(&r) == "via_isp0").expect("back on isp0");
+        // A new lease's address: added before the old one goes, as dhcpcd does.
+        let (old, new) = (2 + round % 2, 2 + (round + 1) % 2);
+        std::thread::sleep(Duration::from_millis(200));
+        monitor.drain();
+        let change = Instant::now();
+        netns::exec(&t.router, &["ip", "addr", "add", &format!("10.1.0.{}/24", new + 100), "dev", "vr1"]);
+        netns::exec(&t.router, &["ip", "addr", "del", &format!("10.1.0.{}/24", if round == 0 { 2 } else { old + 100 }), "dev", "vr1"]);
+        let rule = format!("from 10.1.0.{} lookup", new + 100);
+        if let Some(d) = monitor.until(change, Duration::from_secs(5), |l| l.contains(&rule) && !l.starts_with("Deleted")) {
+            address.push(ms(d));
+        }
+    }
+    let show = |v: &mut Vec<f64>| {
+        let n = v.len();
+        let max = v.iter().copied().fold(f64::NAN, f64::max);
+        format!("median {:.1} ms, max {:.1} ms ({n} of {rounds} rounds seen)", median(v), max)
+    };
+    println!("kernel events (checks every 10 s: no probe involved):");
+    println!("  carrier lost → default route moved       {}   (aim: under 20 ms)", show(&mut carrier));
+    println!("  address changed → source rule re-keyed    {}   (aim: under 50 ms; NAT masquerades, nothing to change)", show(&mut address));
+}
+
 /// Detection at `interval_ms` × 3, wanc next to bfdd on the same uplink
 /// and the same cuts.
 fn versus_bfdd(interval_ms: u64, rounds: usize) {
@@ -387,6 +497,7 @@ fn main() {
         return;
     }
     failover("200ms", "100ms", Duration::from_millis(600));
+    kernel_events(std::env::var("WANC_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15));
     footprint();
     if Path::new(BFDD).exists() {
         let rounds = std::env::var("WANC_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
