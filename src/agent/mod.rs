@@ -53,18 +53,11 @@ pub struct Options {
 }
 
 pub enum Event {
-    Result {
-        key: String,
-        outcome: Outcome,
-    },
-    Link {
-        interface: String,
-        up: bool,
-    },
+    Result { key: String, outcome: Outcome },
+    Link { interface: String, up: bool },
     Control(control::Incoming),
     Reload,
-    /// Time for a watchdog ping (systemd).
-    Tick,
+    Tick, // time for a watchdog ping (systemd)
     Stop,
 }
 
@@ -112,7 +105,7 @@ const TRANSITIONS: usize = 16;
 /// sent from, its whole definition and its plugin's file, so a check none
 /// of whose inputs changed keeps its history across a reload, and any other
 /// starts afresh (its thread probes with what it was started with).
-fn keys(site: &Site) -> Vec<Vec<String>> {
+fn keys(site: &Site, policy: &Path) -> Vec<Vec<String>> {
     site.uplinks
         .iter()
         .map(|u| {
@@ -121,7 +114,7 @@ fn keys(site: &Site) -> Vec<Vec<String>> {
                 .iter()
                 .map(|c| {
                     let plugin = match &c.probe {
-                        Probe::Plugin { plugin, .. } => site.plugins.iter().find(|p| &p.name == plugin).map(|p| p.path.clone()),
+                        Probe::Plugin { plugin, .. } => site.plugins.iter().find(|p| &p.name == plugin).map(|p| beside(policy, &p.path)),
                         _ => None,
                     };
                     serde_json::json!([from, c, plugin]).to_string()
@@ -159,9 +152,9 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     let systemd = systemd::Systemd::start(tx.clone());
     let mut agent = Agent {
+        keys: keys(&site, &options.policy),
         options,
         watched,
-        keys: keys(&site),
         site,
         tx,
         applier,
@@ -422,7 +415,7 @@ impl Agent {
         match self.plugins.load(&path) {
             Ok(loaded) => Some(Arc::new(loaded)),
             Err(e) => {
-                warn!(plugin, path = %path.display(), "cannot load plugin `{plugin}` from `{}`: {e}", path.display());
+                warn!("cannot load plugin `{plugin}` from `{}`: {e}", path.display());
                 None
             }
         }
@@ -458,7 +451,7 @@ impl Agent {
             }
         };
         let old = std::mem::replace(&mut self.site, Arc::new(new));
-        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site));
+        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site, &path));
         if let Err(e) = self.applier.setup(&self.site) {
             error!("reload: setting up the new policy failed, going back: {e}");
             self.site = old;
@@ -468,11 +461,12 @@ impl Agent {
             return Err(e);
         }
         self.metrics.site(&self.site);
+        // Before the probes start: their plugins are found beside it.
+        self.options.policy = path.clone();
         let before: Vec<String> = self.checks.iter().map(|r| r.key.clone()).collect();
         self.start_probes();
         let kept = self.checks.iter().filter(|r| before.contains(&r.key)).count();
         let started_new = self.checks.len() - kept;
-        self.options.policy = path.clone();
         if let Ok(mut watched) = self.watched.lock() {
             *watched = path;
         }
