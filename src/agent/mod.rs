@@ -114,7 +114,9 @@ fn keys(site: &Site, policy: &Path) -> Vec<Vec<String>> {
                 .iter()
                 .map(|c| {
                     let plugin = match &c.probe {
-                        Probe::Plugin { plugin, .. } => site.plugins.iter().find(|p| &p.name == plugin).map(|p| beside(policy, &p.path)),
+                        Probe::Plugin { plugin, .. } => {
+                            site.plugins.iter().find(|p| &p.name == plugin).map(|p| beside(policy, &p.path))
+                        }
                         _ => None,
                     };
                     serde_json::json!([from, c, plugin]).to_string()
