@@ -67,8 +67,7 @@ pub enum Event {
     Kernel,
     Control(control::Incoming),
     Reload,
-    /// Time for a watchdog ping (systemd).
-    Tick,
+    Tick, // time for a watchdog ping (systemd)
     Stop,
 }
 
@@ -110,7 +109,7 @@ const TRANSITIONS: usize = 16;
 /// sent from, its whole definition and its plugin's file, so a check none
 /// of whose inputs changed keeps its history across a reload, and any other
 /// starts afresh (its probes go with what it was started with).
-fn keys(site: &Site, learned: &Learned) -> Vec<Vec<String>> {
+fn keys(site: &Site, learned: &Learned, policy: &Path) -> Vec<Vec<String>> {
     site.uplinks
         .iter()
         .enumerate()
@@ -121,7 +120,9 @@ fn keys(site: &Site, learned: &Learned) -> Vec<Vec<String>> {
                 .iter()
                 .map(|c| {
                     let plugin = match &c.probe {
-                        Probe::Plugin { plugin, .. } => site.plugins.iter().find(|p| &p.name == plugin).map(|p| p.path.clone()),
+                        Probe::Plugin { plugin, .. } => {
+                            site.plugins.iter().find(|p| &p.name == plugin).map(|p| beside(policy, &p.path))
+                        }
                         _ => None,
                     };
                     serde_json::json!([from, c, plugin]).to_string()
@@ -178,9 +179,9 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     let systemd = systemd::Systemd::start(tx.clone());
     let mut agent = Agent {
+        keys: keys(&site, &view.learned, &options.policy),
         options,
         watched,
-        keys: keys(&site, &view.learned),
         site,
         applier,
         probes,
@@ -280,7 +281,7 @@ impl Agent {
             if let Err(e) = self.applier.learn(self.view.learned.clone()) {
                 error!("applying the learned values failed, will retry: {e}");
             }
-            self.keys = keys(&self.site, &self.view.learned);
+            self.keys = keys(&self.site, &self.view.learned, &self.options.policy);
             self.start_probes();
         }
         self.applier.forget();
@@ -521,7 +522,7 @@ impl Agent {
         };
         let old = std::mem::replace(&mut self.site, Arc::new(new));
         let old_view = std::mem::replace(&mut self.view, view);
-        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site, &self.view.learned));
+        let old_keys = std::mem::replace(&mut self.keys, keys(&self.site, &self.view.learned, &path));
         if let Err(e) = self.applier.setup(&self.site, self.view.learned.clone()) {
             error!("reload: setting up the new policy failed, going back: {e}");
             self.site = old;
@@ -532,8 +533,9 @@ impl Agent {
             return Err(e);
         }
         self.metrics.site(&self.site);
-        let (kept, started_new) = self.start_probes();
+        // Before the probes start: their plugins are found beside it.
         self.options.policy = path.clone();
+        let (kept, started_new) = self.start_probes();
         if let Ok(mut watched) = self.watched.lock() {
             *watched = path;
         }
