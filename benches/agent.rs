@@ -74,6 +74,7 @@ impl Drop for Running {
 }
 
 fn start(dir: &Path, source: &str, router: &str) -> Running {
+    std::fs::create_dir_all(dir).expect("dir");
     let log = dir.join("agent.log");
     spawn_agent(dir, source, router, Stdio::from(std::fs::File::create(&log).expect("log")), log)
 }

@@ -817,9 +817,11 @@ fn thread_count_is_independent_of_the_checks() {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|n| n.trim().parse().ok())
         .expect("Threads: in /proc/PID/status");
-    // main, signals, control socket, the scheduler's loop and 4 workers;
-    // one thread per check would be 193 more.
-    assert!(threads <= 12, "{threads} threads for 193 checks");
+    // The main loop, signals, the control socket, the plugin host's ticker,
+    // the scheduler's loop and its 4 workers, and a few more (11 in all
+    // today); one thread per check would be 193 more.
+    println!("{threads} threads for 193 checks");
+    assert!(threads <= 16, "{threads} threads for 193 checks");
     let detail = |u: usize, c: usize| s.uplinks[u].checks[c].last.last().map(|o| o.detail.clone()).unwrap_or_default();
     for c in 0..3 {
         assert_eq!(detail(0, c), "interface `nx0` does not exist", "{:?}", s.uplinks[0].checks[c]);

@@ -323,6 +323,45 @@ mod tests {
         assert_eq!(checksum(&[8, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
     }
 
+    fn check(count: u32, loss: Option<f64>) -> Check {
+        Check {
+            probe: crate::ir::Probe::Ping { target: Target::Address("192.0.2.1".parse().unwrap()) },
+            every_ms: 1000,
+            timeout_ms: 100,
+            count,
+            rise: 2,
+            fall: 3,
+            max_loss_percent: loss,
+            max_latency_ms: Some(50),
+        }
+    }
+
+    #[test]
+    fn echo_replies_are_told_from_other_icmp() {
+        let target: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut reply = vec![0x45; 1];
+        reply.resize(20, 0);
+        reply.extend_from_slice(&echo_request(false, 7, 2));
+        reply[20] = 0; // echo reply
+        assert!(is_echo_reply(&reply, Some(target), target, 7, 2));
+        assert!(!is_echo_reply(&reply, Some(target), target, 7, 1), "another request's");
+        assert!(!is_echo_reply(&reply, Some("192.0.2.9".parse().unwrap()), target, 7, 2), "another host's");
+        assert!(!is_echo_reply(&reply[..24], Some(target), target, 7, 2), "truncated");
+        assert!(!is_echo_reply(&[0x4f], Some(target), target, 7, 2), "a header longer than the packet");
+    }
+
+    #[test]
+    fn ping_rounds_weigh_loss_latency_and_send_errors() {
+        let ms = Duration::from_millis;
+        let two_of_three = ping_outcome(&check(3, Some(50.0)), &[ms(10), ms(20)], None);
+        assert!(two_of_three.ok);
+        assert_eq!(two_of_three.detail, "2/3 replies, 15.0 ms");
+        assert!(!ping_outcome(&check(3, Some(30.0)), &[ms(10), ms(20)], None).ok, "33% loss is not < 30%");
+        assert!(!ping_outcome(&check(1, None), &[ms(60)], None).ok, "60 ms is not < 50 ms");
+        let unsent = ping_outcome(&check(1, None), &[], Some("cannot send: Network is unreachable"));
+        assert_eq!((unsent.ok, unsent.detail.as_str()), (false, "cannot send: Network is unreachable"));
+    }
+
     #[test]
     fn dns_query_encodes_labels() {
         let q = dns_query(0x1234, "example.net.");

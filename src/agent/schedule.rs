@@ -226,6 +226,8 @@ struct Task {
     next: Instant,
     /// When the last good round ended, and how long it took.
     last_good: Option<(Instant, Duration)>,
+    /// Rounds lost since.
+    lost: u32,
     /// The round's number (from `ROUNDS`), so that a worker's late answer
     /// is not taken for a later round's, nor for one of a check stopped and
     /// started again under the same key.
@@ -270,7 +272,7 @@ struct Echo {
 
 impl Task {
     fn new(spec: Spec, now: Instant) -> Task {
-        Task { spec: Arc::new(spec), next: now, last_good: None, serial: 0, round: None }
+        Task { spec: Arc::new(spec), next: now, last_good: None, lost: 0, serial: 0, round: None }
     }
 
     fn every(&self) -> Duration {
@@ -294,16 +296,21 @@ impl Task {
         // timer, when the last good round is `fall × every` old: the round
         // that would be the `fall`-th lost in a row gets as long as the last
         // good one took, and as much again (at least a millisecond) for
-        // jitter. Not with `fall 1`: there the next round after a good one
-        // would be held to its round trip, and a slower reply would be a
-        // loss.
+        // jitter; when it starts late (a busy host) and that moment has
+        // passed, it is lost at once. Not with `fall 1`: there the next
+        // round after a good one would be held to its round trip, and a
+        // slower reply would be a loss.
         let mut deadline = self.next;
-        if let (Some((good, took)), 2..) = (self.last_good, self.spec.check.fall) {
-            let detection = self
-                .every()
-                .checked_mul(self.spec.check.fall)
-                .and_then(|d| good.checked_add(d + took.max(Duration::from_millis(1))));
-            if let Some(detection) = detection.filter(|d| *d > now) {
+        let fall = self.spec.check.fall;
+        if let (Some((good, took)), true) = (self.last_good, fall >= 2 && self.lost + 1 == fall) {
+            let detection = self.every().checked_mul(fall).and_then(|d| good.checked_add(d + took.max(Duration::from_millis(1))));
+            if let Some(detection) = detection {
+                if detection <= now {
+                    return Some(Outcome::fail(format!(
+                        "no good round for {fall} × {}",
+                        crate::duration::format(self.spec.check.every_ms)
+                    )));
+                }
                 deadline = deadline.min(detection);
             }
         }
@@ -441,8 +448,12 @@ impl Task {
     fn settle(&mut self, outcome: Option<Outcome>, now: Instant) -> Option<Outcome> {
         let outcome = outcome?;
         let round = self.round.take();
-        if let (true, Some(round)) = (outcome.ok, round) {
-            self.last_good = Some((now, now - round.started));
+        match (outcome.ok, round) {
+            (true, Some(round)) => {
+                self.last_good = Some((now, now - round.started));
+                self.lost = 0;
+            }
+            _ => self.lost = self.lost.saturating_add(1),
         }
         Some(outcome)
     }
