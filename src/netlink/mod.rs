@@ -1,5 +1,8 @@
 //! A small synchronous rtnetlink client: what the agent needs to put the
-//! routes and rules of `crate::lower::linux` in place without starting `ip`.
+//! routes and rules of `crate::lower::linux` in place without starting `ip`,
+//! to read the kernel's links, addresses and routes, and (`events`) to hear
+//! of their changes. The messages are netlink-packet-route's; the socket is
+//! netlink-sys's.
 //!
 //! The messages are those `ip route replace …` / `ip rule add …` send for
 //! `Route::command()` and `IpRule::args()`, so the kernel ends up in the
@@ -15,16 +18,25 @@
 //! Interfaces are looked up by name over the same socket (`RTM_GETLINK`),
 //! so a socket opened in another network namespace works there whole.
 
-mod msg;
+mod dump;
+pub mod events;
+mod objects;
+mod requests;
+mod socket;
+
+pub use events::{KernelEvent, Watcher};
+pub use objects::{Address, Link, RouteEntry, RouteHop};
 
 use crate::ir::Family;
-use crate::lower::linux::{IpRule, Route, Selector, MARK_MASK};
-use msg::*;
+use crate::lower::linux::{IpRule, Route};
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP_INTR, NLM_F_REQUEST};
+use netlink_packet_route::link::LinkFlags;
+use netlink_packet_route::RouteNetlinkMessage;
+use requests::{delete_default, delete_rules, link_request, route_request, rule_request, RT_TABLE_MAIN};
+use socket::Message;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// `proto static`: routes an administrator (or a daemon for one) installed.
@@ -40,9 +52,6 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// A bound on "delete until none is left".
 const MAX_DELETES: usize = 1024;
 
-const ENOENT: i32 = libc::ENOENT;
-const ESRCH: i32 = libc::ESRCH;
-const EEXIST: i32 = libc::EEXIST;
 const EINVAL: i32 = libc::EINVAL;
 
 /// One object the kernel (or the request's validation) refused.
@@ -111,9 +120,25 @@ fn invalid(object: &str, detail: impl Into<String>) -> Failure {
 #[derive(Clone)]
 struct Request {
     object: String,
-    bytes: Vec<u8>,
+    /// `NLM_F_*` besides `NLM_F_REQUEST`.
+    flags: u16,
+    message: RouteNetlinkMessage,
     /// Errnos that count as success (ENOENT for a delete, EEXIST for an add).
     tolerated: &'static [i32],
+}
+
+impl Request {
+    /// The message on the wire, with its sequence number.
+    fn bytes(&self, seq: u32) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.flags = self.flags | NLM_F_REQUEST;
+        header.sequence_number = seq;
+        let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(self.message.clone()));
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
 }
 
 /// The kernel's answer to one request.
@@ -124,13 +149,16 @@ struct Reply {
     /// The errno before toleration, to tell "deleted" from "nothing there".
     raw_errno: i32,
     detail: Option<String>,
-    /// Messages before the ACK: (type, payload).
-    data: Vec<(u16, Vec<u8>)>,
+    /// Messages before the ACK (or a dump's NLMSG_DONE).
+    data: Vec<RouteNetlinkMessage>,
+    /// A dump changed while it was read (NLM_F_DUMP_INTR): it may be
+    /// inconsistent.
+    interrupted: bool,
 }
 
 /// An `AF_NETLINK`/`NETLINK_ROUTE` socket.
 pub struct Netlink {
-    fd: OwnedFd,
+    socket: netlink_sys::Socket,
     seq: u32,
     protocol: u8,
     buf: Vec<u8>,
@@ -138,64 +166,21 @@ pub struct Netlink {
 
 impl fmt::Debug for Netlink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Netlink").field("fd", &self.fd.as_raw_fd()).field("seq", &self.seq).finish()
+        f.debug_struct("Netlink").field("seq", &self.seq).field("protocol", &self.protocol).finish()
     }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, value: &T) -> io::Result<()> {
-    // SAFETY: `value` is a live reference to a `T`, and the length passed is
-    // exactly `size_of::<T>()`; the kernel only reads that many bytes.
-    let r = unsafe {
-        libc::setsockopt(fd.as_raw_fd(), level, name, (value as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t)
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn kernel_addr() -> libc::sockaddr_nl {
-    // SAFETY: sockaddr_nl is a plain C struct for which all-zero bytes is a
-    // valid value (and is what the kernel expects in the unused fields).
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    addr
 }
 
 impl Netlink {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> io::Result<Self> {
-        // SAFETY: plain system call with constant arguments; the result is
-        // checked before use.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a freshly created descriptor owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let addr = kernel_addr();
-        // SAFETY: `addr` is a valid sockaddr_nl and the length is its size.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let socket = socket::open(&[])?;
         // Best effort: older kernels lack these, and then errors just come
         // without the kernel's message (and with the request echoed).
-        let one: libc::c_int = 1;
-        let _ = setsockopt(&fd, SOL_NETLINK, NETLINK_CAP_ACK, &one);
-        let _ = setsockopt(&fd, SOL_NETLINK, NETLINK_EXT_ACK, &one);
-        let rcvbuf: libc::c_int = 1 << 20;
-        let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf);
-        let tv = libc::timeval { tv_sec: TIMEOUT.as_secs() as libc::time_t, tv_usec: 0 };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-        Ok(Netlink { fd, seq: 0, protocol: RTPROT_STATIC, buf: vec![0; 32 * 1024] })
+        let _ = socket.set_cap_ack(true);
+        let _ = socket.set_ext_ack(true);
+        let _ = socket.set_rx_buf_sz(1 << 20);
+        socket2::SockRef::from(&socket).set_read_timeout(Some(TIMEOUT))?;
+        Ok(Netlink { socket, seq: 0, protocol: RTPROT_STATIC, buf: Vec::with_capacity(32 * 1024) })
     }
 
     /// The protocol routes are installed with; `RTPROT_STATIC` unless set.
@@ -230,14 +215,14 @@ impl Netlink {
                 continue;
             }
             match route_request(route, self.protocol, &indices, &object) {
-                Ok(bytes) => {
-                    requests.push(Request { object, bytes, tolerated: &[] });
+                Ok(request) => {
+                    requests.push(request);
                     owners.push(k);
                 }
                 Err(f) => failures.push((k, f)),
             }
         }
-        let replies = self.transact(&mut requests)?;
+        let replies = self.transact(&requests)?;
         // Per removal, how many of its deletions deleted something.
         let mut deleted: HashMap<usize, usize> = HashMap::new();
         for ((request, reply), &k) in requests.iter().zip(&replies).zip(&owners) {
@@ -279,11 +264,11 @@ impl Netlink {
         for rule in rules {
             let object = format!("ip {} rule add {}", rule.family.flag(), rule.args());
             match rule_request(rule, &object) {
-                Ok(bytes) => requests.push(Request { object, bytes, tolerated: &[EEXIST] }),
+                Ok(request) => requests.push(request),
                 Err(f) => failures.push(f),
             }
         }
-        let replies = self.transact(&mut requests)?;
+        let replies = self.transact(&requests)?;
         failures.extend(requests.iter().zip(&replies).filter(|(_, r)| r.errno != 0).map(|(q, r)| failure(q, r)));
         check(failures)
     }
@@ -324,15 +309,14 @@ impl Netlink {
     /// `/sys/class/net/DEV/carrier`, but in this socket's namespace.
     pub fn link_up(&mut self, dev: &str) -> io::Result<bool> {
         let (_, flags) = self.link(dev)?;
-        Ok(flags & IFF_LOWER_UP != 0)
+        Ok(flags.contains(LinkFlags::LowerUp))
     }
 
-    fn link(&mut self, dev: &str) -> io::Result<(u32, u32)> {
-        let mut requests = vec![link_request(dev)?];
-        let replies = self.transact(&mut requests)?;
-        let reply = replies.into_iter().next().unwrap_or_default();
+    fn link(&mut self, dev: &str) -> io::Result<(u32, LinkFlags)> {
+        let requests = [link_request(dev)?];
+        let reply = self.transact(&requests)?.into_iter().next().unwrap_or_default();
         if reply.errno != 0 {
-            return check(vec![failure(&requests[0], &reply)]).map(|_| (0, 0));
+            return Err(Error { failures: vec![failure(&requests[0], &reply)] }.into_io());
         }
         parse_link(&reply).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("link {dev}: malformed reply")))
     }
@@ -357,7 +341,7 @@ impl Netlink {
                 }
             }
         }
-        let replies = self.transact(&mut requests)?;
+        let replies = self.transact(&requests)?;
         for ((name, request), reply) in asked.into_iter().zip(&requests).zip(&replies) {
             let index = if reply.errno != 0 {
                 Err(failure(request, reply))
@@ -380,8 +364,8 @@ impl Netlink {
             if active.is_empty() {
                 break;
             }
-            let mut requests: Vec<Request> = active.iter().flat_map(|t| std::iter::repeat_n(t.clone(), COPIES)).collect();
-            let replies = self.transact(&mut requests)?;
+            let requests: Vec<Request> = active.iter().flat_map(|t| std::iter::repeat_n(t.clone(), COPIES)).collect();
+            let replies = self.transact(&requests)?;
             let mut still = Vec::new();
             for (template, replies) in active.into_iter().zip(replies.chunks(COPIES)) {
                 if let Some(bad) = replies.iter().find(|r| r.errno != 0) {
@@ -410,50 +394,56 @@ impl Netlink {
     /// Sends requests in batches and collects one reply per request, in
     /// order. An `Err` is a failure of the socket itself (or a timeout),
     /// after which the state of the requests is unknown.
-    fn transact(&mut self, requests: &mut [Request]) -> io::Result<Vec<Reply>> {
+    fn transact(&mut self, requests: &[Request]) -> io::Result<Vec<Reply>> {
         let mut replies = Vec::with_capacity(requests.len());
-        for chunk in requests.chunks_mut(BATCH) {
+        for chunk in requests.chunks(BATCH) {
             let mut batch = Vec::new();
             let mut pending: HashMap<u32, usize> = HashMap::new();
-            for (i, request) in chunk.iter_mut().enumerate() {
+            for (i, request) in chunk.iter().enumerate() {
                 let seq = self.next_seq();
-                set_seq(&mut request.bytes, seq);
-                batch.extend_from_slice(&request.bytes);
+                batch.extend(request.bytes(seq));
                 pending.insert(seq, i);
             }
             self.send(&batch)?;
             let mut got: Vec<Reply> = (0..chunk.len()).map(|_| Reply::default()).collect();
             while !pending.is_empty() {
-                let n = self.recv().map_err(|e| {
+                socket::receive(&self.socket, &mut self.buf, 0).map_err(|e| {
                     let mut waiting: Vec<usize> = pending.values().copied().collect();
                     waiting.sort_unstable();
                     let objects: Vec<&str> = waiting.iter().filter_map(|&i| chunk.get(i)).map(|r| r.object.as_str()).collect();
                     io::Error::new(e.kind(), format!("netlink: {e}; no answer for: {}", objects.join(", ")))
                 })?;
-                let Some(data) = self.buf.get(..n) else { continue };
-                for message in messages(data) {
-                    let message = message.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("netlink: {e}")))?;
-                    let Some(&i) = pending.get(&message.seq) else { continue };
-                    let Some(reply) = got.get_mut(i) else { continue };
-                    match message.kind {
-                        NLMSG_NOOP => {}
-                        NLMSG_OVERRUN => return Err(io::Error::other("netlink: overrun")),
-                        NLMSG_ERROR | NLMSG_DONE => {
-                            let (errno, detail) = if message.kind == NLMSG_DONE {
-                                (ne_i32(message.payload, 0).and_then(i32::checked_neg).unwrap_or(0), None)
-                            } else {
-                                parse_error(message.flags, message.payload).ok_or_else(|| {
-                                    io::Error::new(io::ErrorKind::InvalidData, "netlink: truncated error message")
-                                })?
-                            };
-                            reply.raw_errno = errno;
-                            let tolerated = chunk.get(i).is_some_and(|r| r.tolerated.contains(&errno));
-                            reply.errno = if tolerated { 0 } else { errno };
-                            reply.detail = detail;
-                            pending.remove(&message.seq);
+                for message in socket::messages(&self.buf) {
+                    let (header, payload) = match message? {
+                        Message::Parsed(m) => m.into_parts(),
+                        Message::Unparsed { header, error } => {
+                            if pending.contains_key(&header.sequence_number) {
+                                tracing::warn!(kind = header.message_type, "netlink: skipped a reply: {error}");
+                            }
+                            continue;
                         }
-                        kind => reply.data.push((kind, message.payload.to_vec())),
-                    }
+                    };
+                    let seq = header.sequence_number;
+                    let Some(&i) = pending.get(&seq) else { continue };
+                    let Some(reply) = got.get_mut(i) else { continue };
+                    reply.interrupted |= header.flags & NLM_F_DUMP_INTR != 0;
+                    let (errno, detail) = match payload {
+                        NetlinkPayload::InnerMessage(m) => {
+                            reply.data.push(m);
+                            continue;
+                        }
+                        NetlinkPayload::Overrun(_) => return Err(io::Error::other("netlink: overrun")),
+                        NetlinkPayload::Done(done) => (done.code.checked_neg().unwrap_or(0), None),
+                        NetlinkPayload::Error(e) => {
+                            (e.raw_code().checked_neg().unwrap_or(0), socket::ack_text(header.flags, &e.header))
+                        }
+                        _ => continue,
+                    };
+                    reply.raw_errno = errno;
+                    let tolerated = chunk.get(i).is_some_and(|r| r.tolerated.contains(&errno));
+                    reply.errno = if tolerated { 0 } else { errno };
+                    reply.detail = detail;
+                    pending.remove(&seq);
                 }
             }
             replies.extend(got);
@@ -465,81 +455,14 @@ impl Netlink {
         if batch.is_empty() {
             return Ok(());
         }
-        let addr = kernel_addr();
+        let kernel = netlink_sys::SocketAddr::new(0, 0);
         loop {
-            // SAFETY: `batch` is a live slice and the length passed is its
-            // length; `addr` is a valid sockaddr_nl of the size passed.
-            let n = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    batch.as_ptr().cast(),
-                    batch.len(),
-                    0,
-                    (&addr as *const libc::sockaddr_nl).cast(),
-                    std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            match self.socket.send_to(batch, &kernel, 0) {
+                Ok(n) if n == batch.len() => return Ok(()),
+                Ok(_) => return Err(io::Error::new(io::ErrorKind::WriteZero, "netlink: short send")),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
-            if n as usize != batch.len() {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "netlink: short send"));
-            }
-            return Ok(());
-        }
-    }
-
-    /// Receives one datagram from the kernel into `self.buf`, growing it to
-    /// the datagram's size first; returns its length.
-    fn recv(&mut self) -> io::Result<usize> {
-        loop {
-            // Peek with MSG_TRUNC for the datagram's full size.
-            // SAFETY: the pointer and length describe `self.buf`, which is
-            // live and writable for the duration of the call.
-            let size = unsafe {
-                libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_PEEK | libc::MSG_TRUNC)
-            };
-            if size < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let size = size as usize;
-            if size > self.buf.len() {
-                self.buf.resize(size, 0);
-            }
-            let mut from = kernel_addr();
-            let mut from_len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            // SAFETY: as above for the buffer; `from` and `from_len` are
-            // live, and `from_len` holds the size of `from`.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    0,
-                    (&mut from as *mut libc::sockaddr_nl).cast(),
-                    &mut from_len,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            // Only the kernel (port 0) answers; drop anything else.
-            if from.nl_pid != 0 {
-                continue;
-            }
-            return Ok((n as usize).min(self.buf.len()));
         }
     }
 }
@@ -557,146 +480,11 @@ fn failures_of(e: io::Error) -> Vec<Failure> {
     }
 }
 
-/// The table byte of a header: the table itself when it fits, else
-/// RT_TABLE_UNSPEC with the table in an attribute.
-fn table_byte(table: u32) -> u8 {
-    u8::try_from(table).unwrap_or(RT_TABLE_UNSPEC)
-}
-
-fn delete_rules(family: Family, priority: u32) -> Request {
-    let object = format!("ip {} rule del priority {priority}", family.flag());
-    let mut b = Builder::new(RTM_DELRULE, NLM_F_ACK);
-    b.header(&fib_rule_hdr(af(family), 0, RT_TABLE_UNSPEC, FR_ACT_UNSPEC)).u32(FRA_PRIORITY, priority);
-    Request { object, bytes: b.finish(), tolerated: &[ENOENT, ESRCH] }
-}
-
-fn delete_default(family: Family, table: u32, object: String) -> Request {
-    let mut b = Builder::new(RTM_DELROUTE, NLM_F_ACK);
-    // Type, protocol 0 and scope "nowhere" match any route.
-    b.header(&rtmsg(af(family), table_byte(table), 0, RT_SCOPE_NOWHERE, RTN_UNSPEC, 0)).u32(RTA_TABLE, table);
-    Request { object, bytes: b.finish(), tolerated: &[ESRCH, ENOENT] }
-}
-
-fn addr_bytes(addr: &IpAddr) -> Vec<u8> {
-    match addr {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
-fn route_request(
-    route: &Route,
-    protocol: u8,
-    indices: &HashMap<String, Result<u32, Failure>>,
-    object: &str,
-) -> Result<Vec<u8>, Failure> {
-    let table = route.table.unwrap_or(RT_TABLE_MAIN);
-    let family = af(route.family);
-    let mut hops = Vec::new();
-    for hop in &route.nexthops {
-        if let Some(gw) = &hop.gateway {
-            if Family::of(gw) != route.family {
-                return Err(invalid(object, format!("gateway {gw} is not {:?}", route.family)));
-            }
-        }
-        let index = match indices.get(&hop.dev) {
-            Some(Ok(i)) => *i,
-            Some(Err(f)) => return Err(Failure { object: object.to_string(), errno: f.errno, detail: Some(f.to_string()) }),
-            None => return Err(invalid(object, format!("interface {} not looked up", hop.dev))),
-        };
-        hops.push((hop, index));
-    }
-    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-    let mut b = Builder::new(RTM_NEWROUTE, flags);
-    match hops.as_slice() {
-        [] => {
-            b.header(&rtmsg(family, table_byte(table), protocol, RT_SCOPE_UNIVERSE, RTN_THROW, 0)).u32(RTA_TABLE, table);
-        }
-        [(hop, index)] => {
-            // As `ip`: a route without a gateway is a link route.
-            let (scope, flags) = match hop.gateway {
-                Some(_) => (RT_SCOPE_UNIVERSE, u32::from(RTNH_F_ONLINK)),
-                None => (RT_SCOPE_LINK, 0),
-            };
-            b.header(&rtmsg(family, table_byte(table), protocol, scope, RTN_UNICAST, flags)).u32(RTA_TABLE, table);
-            if let Some(gw) = &hop.gateway {
-                b.attr(RTA_GATEWAY, &addr_bytes(gw));
-            }
-            b.u32(RTA_OIF, *index);
-        }
-        many => {
-            b.header(&rtmsg(family, table_byte(table), protocol, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)).u32(RTA_TABLE, table);
-            b.begin(RTA_MULTIPATH);
-            for (hop, index) in many {
-                let hops = match hop.weight {
-                    1..=256 => (hop.weight - 1) as u8,
-                    w => return Err(invalid(object, format!("weight {w} is outside 1-256"))),
-                };
-                let flags = if hop.gateway.is_some() { RTNH_F_ONLINK } else { 0 };
-                b.nexthop(flags, hops, *index, |b| {
-                    if let Some(gw) = &hop.gateway {
-                        b.attr(RTA_GATEWAY, &addr_bytes(gw));
-                    }
-                });
-            }
-            b.end();
-        }
-    }
-    Ok(b.finish())
-}
-
-fn rule_request(rule: &IpRule, object: &str) -> Result<Vec<u8>, Failure> {
-    if rule.priority == 0 {
-        return Err(invalid(object, "priority 0 is the local rule's"));
-    }
-    let family = af(rule.family);
-    let table = match rule.selector {
-        Selector::SuppressMain => RT_TABLE_MAIN,
-        _ => rule.table,
-    };
-    let src_len = match &rule.selector {
-        Selector::From(net) => {
-            if Family::of(&net.addr()) != rule.family {
-                return Err(invalid(object, format!("{net} is not {:?}", rule.family)));
-            }
-            net.prefix_len()
-        }
-        _ => 0,
-    };
-    let mut b = Builder::new(RTM_NEWRULE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-    b.header(&fib_rule_hdr(family, src_len, table_byte(table), FR_ACT_TO_TBL))
-        .u32(FRA_PRIORITY, rule.priority)
-        .u32(FRA_TABLE, table);
-    match &rule.selector {
-        Selector::SuppressMain => {
-            b.u32(FRA_SUPPRESS_PREFIXLEN, 0);
-        }
-        Selector::From(net) => {
-            b.attr(FRA_SRC, &addr_bytes(&net.addr()));
-        }
-        Selector::Fwmark(mark) => {
-            b.u32(FRA_FWMARK, *mark).u32(FRA_FWMASK, MARK_MASK);
-        }
-    }
-    Ok(b.finish())
-}
-
-fn link_request(dev: &str) -> io::Result<Request> {
-    let object = format!("link {dev}");
-    if dev.is_empty() || dev.len() >= 16 || dev.bytes().any(|c| c == 0 || c == b'/' || c.is_ascii_whitespace()) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{object}: not an interface name")));
-    }
-    let mut name = dev.as_bytes().to_vec();
-    name.push(0);
-    let mut b = Builder::new(RTM_GETLINK, NLM_F_ACK);
-    b.header(&ifinfomsg()).attr(IFLA_IFNAME, &name).u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-    Ok(Request { object, bytes: b.finish(), tolerated: &[] })
-}
-
 /// The index and flags of the link in a GETLINK reply.
-fn parse_link(reply: &Reply) -> Option<(u32, u32)> {
-    let (_, payload) = reply.data.iter().find(|(kind, _)| *kind == RTM_NEWLINK)?;
-    let index = ne_i32(payload, 4)?;
-    let flags = ne_u32(payload, 8)?;
-    Some((u32::try_from(index).ok().filter(|i| *i > 0)?, flags))
+fn parse_link(reply: &Reply) -> Option<(u32, LinkFlags)> {
+    let link = reply.data.iter().find_map(|m| match m {
+        RouteNetlinkMessage::NewLink(link) => Some(link),
+        _ => None,
+    })?;
+    Some((link.header.index, link.header.flags)).filter(|(index, _)| *index > 0)
 }
