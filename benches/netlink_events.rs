@@ -17,7 +17,7 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use wanc::netlink::{KernelEvent, Watcher};
+use wanc::netlink::{KernelEvent, Netlink, Watcher};
 
 const ROUNDS: usize = 50;
 
@@ -48,8 +48,11 @@ fn set_link(socket: &Socket, index: u32, up: bool) {
     }
 }
 
+/// The index of a link in this thread's namespace (/sys shows the
+/// namespace it was mounted in).
 fn index(name: &str) -> u32 {
-    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).expect("ifindex").trim().parse().expect("a number")
+    let links = Netlink::open().and_then(|mut nl| nl.links()).expect("links");
+    links.iter().find(|l| l.name == name).map(|l| l.index).expect("the link exists")
 }
 
 fn main() {
