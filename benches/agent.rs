@@ -347,11 +347,8 @@ struct Monitor {
 
 impl Monitor {
     fn start(ns: &str) -> Monitor {
-        let mut child = Command::new("ip")
-            .args(["-n", ns, "monitor", "route", "rule"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("ip monitor");
+        let mut child =
+            Command::new("ip").args(["-n", ns, "monitor", "route", "rule"]).stdout(Stdio::piped()).spawn().expect("ip monitor");
         let out = child.stdout.take().expect("stdout");
         let (tx, lines) = channel();
         std::thread::spawn(move || {
@@ -423,7 +420,10 @@ fn kernel_events(rounds: usize) {
         monitor.drain();
         let change = Instant::now();
         netns::exec(&t.router, &["ip", "addr", "add", &format!("10.1.0.{}/24", new + 100), "dev", "vr1"]);
-        netns::exec(&t.router, &["ip", "addr", "del", &format!("10.1.0.{}/24", if round == 0 { 2 } else { old + 100 }), "dev", "vr1"]);
+        netns::exec(
+            &t.router,
+            &["ip", "addr", "del", &format!("10.1.0.{}/24", if round == 0 { 2 } else { old + 100 }), "dev", "vr1"],
+        );
         let rule = format!("from 10.1.0.{} lookup", new + 100);
         if let Some(d) = monitor.until(change, Duration::from_secs(5), |l| l.contains(&rule) && !l.starts_with("Deleted")) {
             address.push(ms(d));
@@ -436,7 +436,10 @@ fn kernel_events(rounds: usize) {
     };
     println!("kernel events (checks every 10 s: no probe involved):");
     println!("  carrier lost → default route moved       {}   (aim: under 20 ms)", show(&mut carrier));
-    println!("  address changed → source rule re-keyed    {}   (aim: under 50 ms; NAT masquerades, nothing to change)", show(&mut address));
+    println!(
+        "  address changed → source rule re-keyed    {}   (aim: under 50 ms; NAT masquerades, nothing to change)",
+        show(&mut address)
+    );
 }
 
 /// Detection at `interval_ms` × 3, wanc next to bfdd on the same uplink

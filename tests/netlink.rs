@@ -1,7 +1,8 @@
 //! The agent's rtnetlink client, run for real: each test gets a fresh
 //! network namespace for the client and a second one where the same objects
 //! are put in place by `ip` (the commands the Linux back end's scripts
-//! run), and the two kernels' routes and rules must read the same.
+//! run), and the two kernels' routes and rules must read the same. The
+//! dumps must read what `ip -j` shows, and a watcher must hear of changes.
 //!
 //! Needs root and iproute2. Under CI=true their absence fails the test;
 //! elsewhere the test is skipped with a note.
@@ -9,11 +10,13 @@
 mod common;
 
 use common::{Need, IP};
+use ipnet::IpNet;
 use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::time::{Duration, Instant};
 use wanc::ir::Family;
 use wanc::lower::linux::{self, IpRule, Nexthop, Route, Selector};
-use wanc::netlink::{self, Netlink};
+use wanc::netlink::{self, Address, KernelEvent, Link, Netlink, RouteEntry, RouteHop, Watcher};
 
 /// Root and iproute2; the other tools of the namespace tests are not needed.
 fn available() -> bool {
@@ -65,9 +68,9 @@ impl Ns {
         }
     }
 
-    /// A client whose socket lives in this namespace: opened on a thread
-    /// that entered it, so the test's own threads stay where they are.
-    fn netlink(&self) -> Netlink {
+    /// `open` run on a thread that entered this namespace, so the test's
+    /// own threads stay where they are; the socket it opens lives here.
+    fn inside<T: Send + 'static>(&self, open: fn() -> std::io::Result<T>) -> T {
         let path = format!("/run/netns/{}", self.name);
         std::thread::spawn(move || {
             let file = std::fs::File::open(&path)?;
@@ -76,11 +79,21 @@ impl Ns {
             if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Netlink::open()
+            open()
         })
         .join()
         .expect("thread")
         .expect("netlink socket in the namespace")
+    }
+
+    /// A client whose socket lives in this namespace.
+    fn netlink(&self) -> Netlink {
+        self.inside(Netlink::open)
+    }
+
+    /// The namespace's `ip -j ARGS` output.
+    fn json(&self, args: &str) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ip(&format!("-j {args}"))).expect("ip -j gives JSON")
     }
 
     /// Routes of every table and rules, per family, one object a line
@@ -439,4 +452,273 @@ fn triple_dual_stack_matches_the_scripts() {
     }
     let state = a.state();
     assert!(state.contains("nexthop via"), "a multipath route was exercised:\n{state}");
+}
+
+/// The interface indices of a namespace, by name.
+fn indices(ns: &Ns) -> std::collections::HashMap<String, u32> {
+    ns.json("link show").iter().map(|l| (text(&l["ifname"]), l["ifindex"].as_u64().expect("ifindex") as u32)).collect()
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_string()
+}
+
+fn number<T: std::str::FromStr>(v: &serde_json::Value) -> T {
+    let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    s.parse().unwrap_or_else(|_| panic!("not a number: {v}"))
+}
+
+/// A route destination as `ip -j` writes it: `default`, an address or a
+/// prefix.
+fn destination(family: Family, dst: &str) -> IpNet {
+    match (dst, family) {
+        ("default", Family::V4) => "0.0.0.0/0".parse().unwrap(),
+        ("default", Family::V6) => "::/0".parse().unwrap(),
+        (d, _) if d.contains('/') => d.parse().unwrap(),
+        (d, _) => IpNet::from(d.parse::<std::net::IpAddr>().unwrap()),
+    }
+}
+
+/// The routes of a table as `ip -j -d -N` (numeric types and protocols)
+/// shows them.
+fn ip_routes(ns: &Ns, family: Family, table: u32, index: &std::collections::HashMap<String, u32>) -> Vec<RouteEntry> {
+    let dev = |v: &serde_json::Value| v.as_str().map(|d| index[d]);
+    let gateway = |v: &serde_json::Value| v.as_str().map(|g| g.parse().unwrap());
+    ns.json(&format!("-d -N {} route show table {table}", family.flag()))
+        .iter()
+        .map(|r| RouteEntry {
+            destination: destination(family, &text(&r["dst"])),
+            gateway: gateway(&r["gateway"]),
+            oif: dev(&r["dev"]),
+            protocol: number(&r["protocol"]),
+            kind: number(&r["type"]),
+            priority: r.get("metric").map(number),
+            multipath: r
+                .get("nexthops")
+                .and_then(|n| n.as_array())
+                .map(|hops| {
+                    hops.iter()
+                        .map(|h| RouteHop {
+                            gateway: gateway(&h["gateway"]),
+                            oif: dev(&h["dev"]).unwrap(),
+                            weight: number(&h["weight"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn sorted<T: std::fmt::Debug>(mut v: Vec<T>) -> Vec<T> {
+    v.sort_by_key(|x| format!("{x:?}"));
+    v
+}
+
+/// The dumps read what `ip -j` shows: links (up, carrier-less, down),
+/// addresses (global, link, deprecated, tentative), routes of the main,
+/// local and a numbered table, with metrics, protocols, types and a
+/// multipath route.
+#[test]
+fn dumps_agree_with_ip() {
+    if !available() {
+        return;
+    }
+    let a = Ns::new("d");
+    a.veth("a0");
+    for d in ["a1", "a2"] {
+        a.ip(&format!("link add {d} type veth peer name p{d}"));
+        a.ip(&format!("link set dev {d} addrgenmode none"));
+    }
+    a.ip("link set dev a1 up"); // up, but its peer is down: no carrier
+    for (addr, dev) in [
+        ("10.1.0.2/24", "a0"),
+        ("2001:db8:1::2/64 nodad", "a0"),
+        ("2001:db8:3::2/64 nodad preferred_lft 0", "a0"),
+        ("fe80::2/64 nodad", "a0"),
+        ("10.2.0.2/24", "a1"),
+        ("2001:db8:2::2/64", "a1"),
+    ] {
+        let (address, options) = addr.split_once(' ').unwrap_or((addr, ""));
+        a.ip(&format!("addr add {address} dev {dev} {options}"));
+    }
+    a.ip("-4 route add default via 10.1.0.1 dev a0 metric 10 proto dhcp");
+    a.ip("-4 route add default via 10.2.0.1 dev a1 metric 20 onlink");
+    a.ip("-6 route add default proto ra nexthop via 2001:db8:1::1 dev a0 weight 3 nexthop via fe80::1 dev a0");
+    a.ip("-4 route add 10.9.0.0/16 via 10.1.0.1 dev a0 table 100");
+    a.ip("-4 route add throw 10.8.0.0/16 table 100");
+    a.ip("-6 route add 2001:db8:9::/48 via 2001:db8:1::1 dev a0 table 100 metric 5");
+    let mut nl = a.netlink();
+
+    let links = nl.links().unwrap();
+    let up = |flags: &serde_json::Value| {
+        let flags: Vec<&str> = flags.as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+        flags.contains(&"UP") && flags.contains(&"LOWER_UP")
+    };
+    let want: Vec<Link> = a
+        .json("link show")
+        .iter()
+        .map(|l| Link { index: number(&l["ifindex"]), name: text(&l["ifname"]), up: up(&l["flags"]) })
+        .collect();
+    assert_eq!(sorted(links.clone()), sorted(want));
+    let state = |name: &str| links.iter().find(|l| l.name == name).map(|l| l.up);
+    assert_eq!((state("lo"), state("a0"), state("a1"), state("a2")), (Some(true), Some(true), Some(false), Some(false)));
+
+    let addresses = nl.addresses().unwrap();
+    let mut want = Vec::new();
+    for link in a.json("addr show") {
+        for info in link["addr_info"].as_array().unwrap() {
+            want.push(Address {
+                index: number(&link["ifindex"]),
+                address: IpNet::new(text(&info["local"]).parse().unwrap(), number(&info["prefixlen"])).unwrap(),
+                scope_global: info["scope"] == "global",
+                deprecated: info["deprecated"] == true,
+                tentative: info["tentative"] == true,
+            });
+        }
+    }
+    assert_eq!(sorted(addresses.clone()), sorted(want));
+    let find = |a: &str| addresses.iter().find(|x| x.address.to_string() == a).cloned().unwrap();
+    assert!(find("2001:db8:3::2/64").deprecated && find("2001:db8:2::2/64").tentative);
+    assert!(find("10.1.0.2/24").scope_global && !find("fe80::2/64").scope_global);
+
+    let index = indices(&a);
+    for family in [Family::V4, Family::V6] {
+        for table in [254, 255, 100] {
+            let got = nl.routes(family, table).unwrap();
+            assert_eq!(sorted(got), sorted(ip_routes(&a, family, table, &index)), "{family:?} table {table}");
+        }
+        // `ip` fails on a table that does not exist; the dump is empty.
+        assert_eq!(nl.routes(family, 4242).unwrap(), []);
+    }
+    // What the agent looks for: the DHCP uplink's gateway, and the shares.
+    let main = nl.routes(Family::V4, 254).unwrap();
+    let dhcp = main.iter().find(|r| r.protocol == 16 && r.destination.prefix_len() == 0).expect("dhcp default");
+    assert_eq!((dhcp.gateway, dhcp.oif, dhcp.priority), (Some("10.1.0.1".parse().unwrap()), Some(index["a0"]), Some(10)));
+    let main6 = nl.routes(Family::V6, 254).unwrap();
+    let multipath = main6.iter().find(|r| r.destination.prefix_len() == 0).expect("v6 default");
+    assert_eq!(multipath.multipath.iter().map(|h| h.weight).collect::<Vec<_>>(), [3, 1]);
+}
+
+/// Events until one satisfies `want`, reading for at most 5 s; all of them.
+fn wait_for(watcher: &mut Watcher, what: &str, want: impl Fn(&KernelEvent) -> bool) -> Vec<KernelEvent> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let events = watcher.recv(Duration::from_millis(200)).expect("recv");
+        let hit = events.iter().any(&want);
+        seen.extend(events);
+        if hit {
+            return seen;
+        }
+    }
+    panic!("{what}: not seen within 5 s; saw {seen:#?}");
+}
+
+fn link_event(events: &[KernelEvent], index: u32) -> Option<bool> {
+    events.iter().rev().find_map(|e| match e {
+        KernelEvent::Link { index: i, up, .. } if *i == index => Some(*up),
+        _ => None,
+    })
+}
+
+/// A watcher in a namespace hears of a link created late and brought up,
+/// carrier loss and return, addresses, routes and rules coming and going,
+/// and the link's deletion.
+#[test]
+fn watcher_sees_links_addresses_routes_and_rules() {
+    if !available() {
+        return;
+    }
+    let a = Ns::new("w");
+    let mut watcher = a.inside(Watcher::open);
+    let started = Instant::now();
+    assert_eq!(watcher.recv(Duration::from_millis(50)).unwrap(), [], "nothing happens in a quiet namespace");
+    assert!(started.elapsed() >= Duration::from_millis(50), "recv waited for its timeout");
+
+    a.ip("link add w0 type veth peer name pw0");
+    let w0 = indices(&a)["w0"];
+    let events = wait_for(&mut watcher, "w0 created", |e| matches!(e, KernelEvent::Link { name, .. } if name == "w0"));
+    assert_eq!(link_event(&events, w0), Some(false), "created down");
+    a.ip("link set dev w0 addrgenmode none");
+    a.ip("link set dev w0 up");
+    a.ip("link set dev pw0 up");
+    wait_for(&mut watcher, "w0 up", |e| matches!(e, KernelEvent::Link { index, up: true, .. } if *index == w0));
+
+    a.ip("link set dev pw0 down");
+    let events =
+        wait_for(&mut watcher, "carrier loss", |e| matches!(e, KernelEvent::Link { index, up: false, .. } if *index == w0));
+    assert_eq!(link_event(&events, w0), Some(false));
+    a.ip("link set dev pw0 up");
+    wait_for(&mut watcher, "carrier back", |e| matches!(e, KernelEvent::Link { index, up: true, .. } if *index == w0));
+
+    for (verb, added) in [("add", true), ("del", false)] {
+        a.ip(&format!("addr {verb} 10.5.0.2/24 dev w0"));
+        let want: IpNet = "10.5.0.2/24".parse().unwrap();
+        wait_for(&mut watcher, &format!("address {verb}"), |e| *e == KernelEvent::Address { index: w0, address: want, added });
+    }
+
+    for (verb, added) in [("add", true), ("del", false)] {
+        a.ip(&format!("-4 route {verb} 10.6.0.0/16 via 10.5.0.1 dev w0 onlink table 200 metric 7"));
+        let entry = RouteEntry {
+            destination: "10.6.0.0/16".parse().unwrap(),
+            gateway: Some("10.5.0.1".parse().unwrap()),
+            oif: Some(w0),
+            protocol: netlink::RTPROT_BOOT,
+            kind: 1,
+            priority: Some(7),
+            multipath: vec![],
+        };
+        wait_for(&mut watcher, &format!("route {verb}"), |e| {
+            *e == KernelEvent::Route { added, family: Family::V4, table: 200, entry: entry.clone() }
+        });
+    }
+
+    for (verb, added) in [("add", true), ("del", false)] {
+        a.ip(&format!("-6 rule {verb} fwmark 0x100 lookup 200 priority 12345"));
+        wait_for(&mut watcher, &format!("rule {verb}"), |e| {
+            *e == KernelEvent::Rule { added, family: Family::V6, priority: 12345, table: 200 }
+        });
+    }
+
+    // The link goes, and with it its IPv6 route (IPv4 routes go silently).
+    a.ip("-6 route add 2001:db8:6::/48 via 2001:db8:5::1 dev w0 onlink table 200");
+    wait_for(&mut watcher, "v6 route added", |e| matches!(e, KernelEvent::Route { added: true, family: Family::V6, .. }));
+    a.ip("link del w0");
+    let events = wait_for(
+        &mut watcher,
+        "w0 deleted",
+        |e| matches!(e, KernelEvent::LinkGone { index, name } if *index == w0 && name == "w0"),
+    );
+    let more = watcher.recv(Duration::from_millis(200)).unwrap();
+    let gone = events.iter().chain(&more).any(
+        |e| matches!(e, KernelEvent::Route { added: false, family: Family::V6, table: 200, entry } if entry.oif == Some(w0)),
+    );
+    assert!(gone, "the IPv6 route via w0 is reported gone: {events:#?} {more:#?}");
+    assert_eq!(watcher.skipped(), 0, "every message was read");
+}
+
+/// A watcher that is not read while a burst of changes arrives reports the
+/// loss once its small receive buffer overflowed, and works on.
+#[test]
+fn watcher_reports_lost_events() {
+    if !available() {
+        return;
+    }
+    let a = Ns::new("o");
+    a.veth("o0");
+    let mut watcher = a.inside(|| Watcher::with_receive_buffer(0));
+    let batch: String = (0..1000).map(|i| format!("addr add 10.{}.{}.1/32 dev o0\n", i / 250, i % 250)).collect();
+    let file = common::tempdir("netlink-lost").join("batch");
+    std::fs::write(&file, batch).unwrap();
+    a.ip(&format!("-batch {}", file.display()));
+    let events = wait_for(&mut watcher, "overflow", |e| *e == KernelEvent::Lost);
+    assert!(events.len() < 1000, "some events were lost: {}", events.len());
+    a.ip("addr add 10.200.0.1/32 dev o0");
+    let want: IpNet = "10.200.0.1/32".parse().unwrap();
+    wait_for(
+        &mut watcher,
+        "after the loss",
+        |e| matches!(e, KernelEvent::Address { address, added: true, .. } if *address == want),
+    );
 }

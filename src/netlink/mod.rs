@@ -32,7 +32,7 @@ use crate::lower::linux::{IpRule, Route};
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP_INTR, NLM_F_REQUEST};
 use netlink_packet_route::link::LinkFlags;
 use netlink_packet_route::RouteNetlinkMessage;
-use requests::*;
+use requests::{delete_default, delete_rules, link_request, route_request, rule_request, RT_TABLE_MAIN};
 use socket::Message;
 use std::collections::HashMap;
 use std::fmt;

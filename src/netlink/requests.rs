@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io;
 
 /// The main routing table.
-pub const RT_TABLE_MAIN: u32 = 254;
+pub(super) const RT_TABLE_MAIN: u32 = 254;
 
 const ENOENT: i32 = libc::ENOENT;
 const ESRCH: i32 = libc::ESRCH;
