@@ -59,7 +59,8 @@ fn build(dir: &Path, source: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
     let wan = dir.join("site.wan");
     std::fs::write(&wan, source).expect("write site");
-    let out = wanc(&["build", wan.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
+    // The agent's platform here is Linux (OpenBSD refuses learned addresses).
+    let out = wanc(&["build", "--target", "linux", wan.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join("out/agenttest.wanc")
 }
@@ -627,7 +628,8 @@ fn dhcp_lease_changes_follow_the_uplink() {
     let source = DHCP_SITE.replace("IFNAME", &interface);
     let dir = tempdir("agent-dhcp");
     let policy = build(&dir, &source);
-    let site = wanc::driver::compile_source("dhcp.wan", &source).plan.expect("site compiles").site;
+    let site =
+        wanc::driver::compile_source_for("dhcp.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&site, "d");
     let isp = t.isps[1].clone();
     // The cable ISP's side of the link: two possible gateways.
@@ -659,8 +661,10 @@ fn dhcp_lease_changes_follow_the_uplink() {
     wait_uplink(&agent, 1, false);
     assert_eq!(t.paths(lan, false, 8080, 3, None), vec![Some(0); 3], "lan via isp1 without a lease");
 
-    // A lease outside the uplink's `network`: logged, not taken.
-    let server = DhcpServer::start(&isp, &dir, "10.99.0.5", "100.65.0.1");
+    // A lease outside the uplink's `network`: logged, not taken. (dnsmasq
+    // serves a range only on a link with an address in it.)
+    netns::exec(&isp, &["ip", "addr", "add", "10.99.0.1/16", "dev", "eth0"]);
+    let server = DhcpServer::start(&isp, &dir, "10.99.0.5", "10.99.0.1");
     let client = DhcpClient::start(&t.router, &interface);
     wait_for("the lease outside the network is logged", Duration::from_secs(10), || {
         std::fs::read_to_string(&log).unwrap_or_default().contains("outside the uplink's networks")

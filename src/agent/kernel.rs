@@ -53,7 +53,10 @@ pub fn read(netlink: &mut Netlink, site: &Site) -> std::io::Result<View> {
     for (u, up) in site.uplinks.iter().enumerate() {
         let link = links.iter().find(|l| l.name == up.interface);
         view.links.push(link.map(|l| l.up));
-        let Some(link) = link else { continue };
+        let Some(link) = link else {
+            view.learned.missing.push(up.interface.clone());
+            continue;
+        };
         for &family in &up.learned {
             let mine = addresses
                 .iter()

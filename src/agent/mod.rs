@@ -62,9 +62,12 @@ pub enum Event {
         key: String,
         outcome: Outcome,
     },
-    /// The kernel reported changes that may matter (or it is time for the
-    /// periodic look): read its state again.
-    Kernel,
+    /// The kernel reported changes that may matter: read its state again.
+    /// `reassert`: also put everything in place again whatever the reading
+    /// (the periodic look, or notifications were lost).
+    Kernel {
+        reassert: bool,
+    },
     Control(control::Incoming),
     Reload,
     Tick, // time for a watchdog ping (systemd)
@@ -222,7 +225,7 @@ impl Agent {
         while let Ok(event) = rx.recv() {
             match event {
                 Event::Result { key, outcome } => self.result(&key, outcome),
-                Event::Kernel => self.kernel_changed(),
+                Event::Kernel { reassert } => self.kernel_changed(reassert),
                 Event::Control(incoming) => {
                     let reply = match incoming.request {
                         Request::Status => Ok(Answer::Status(self.status())),
@@ -266,7 +269,7 @@ impl Agent {
     /// is put in place again (the kernel drops routes with their link, or
     /// someone deleted a rule): each object is replaced, so this is
     /// idempotent, and costs one netlink batch.
-    fn kernel_changed(&mut self) {
+    fn kernel_changed(&mut self, reassert: bool) {
         let Some(nl) = &mut self.netlink else { return };
         let view = match kernel::read(nl, &self.site) {
             Ok(view) => view,
@@ -276,6 +279,11 @@ impl Agent {
             }
         };
         let old = std::mem::replace(&mut self.view, view);
+        // wanc's own changes come back as notifications too: acting only on
+        // a changed reading (or the periodic look) keeps that from looping.
+        if old == self.view && !reassert {
+            return;
+        }
         self.log_view(&old);
         if old.learned != self.view.learned {
             if let Err(e) = self.applier.learn(self.view.learned.clone()) {
@@ -649,23 +657,28 @@ fn watch_kernel(tx: Sender<Event>) {
         };
         let mut last = Instant::now();
         loop {
-            let news = match &mut watcher {
+            let (news, lost) = match &mut watcher {
                 Some(w) => match w.recv(Duration::from_millis(500)) {
-                    Ok(events) => kernel::matters(&events),
+                    Ok(events) => {
+                        (kernel::matters(&events), events.iter().any(|e| matches!(e, crate::netlink::KernelEvent::Lost)))
+                    }
                     Err(e) => {
                         warn!("kernel notifications: {e}");
                         std::thread::sleep(Duration::from_millis(500));
-                        true
+                        (true, true)
                     }
                 },
                 None => {
                     std::thread::sleep(Duration::from_millis(500));
-                    false
+                    (false, false)
                 }
             };
-            if news || last.elapsed() >= RECONCILE {
-                last = Instant::now();
-                if tx.send(Event::Kernel).is_err() {
+            let periodic = last.elapsed() >= RECONCILE;
+            if news || periodic {
+                if periodic {
+                    last = Instant::now();
+                }
+                if tx.send(Event::Kernel { reassert: periodic || lost }).is_err() {
                     return;
                 }
             }

@@ -268,6 +268,9 @@ impl std::fmt::Display for Value {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Learned {
     pub uplinks: Vec<[Lease; 2]>,
+    /// Interfaces that do not exist now (a PPP session or tunnel not up
+    /// yet): routes through them wait for them.
+    pub missing: Vec<String>,
 }
 
 /// One uplink's learned values in one family.
@@ -279,7 +282,7 @@ pub struct Lease {
 
 impl Learned {
     pub fn new(uplinks: usize) -> Learned {
-        Learned { uplinks: vec![[Lease::default(); 2]; uplinks] }
+        Learned { uplinks: vec![[Lease::default(); 2]; uplinks], missing: Vec::new() }
     }
 
     pub fn lease(&self, uplink: UplinkId, family: Family) -> Lease {
@@ -375,11 +378,13 @@ pub struct Route {
 
 impl Route {
     /// The route with learned gateways filled in; nexthops whose gateway is
-    /// not known are left out (their uplink cannot carry traffic yet).
+    /// not known, or whose interface does not exist, are left out (their
+    /// uplink cannot carry traffic yet).
     pub fn resolve(&self, learned: &Learned) -> Route {
         let nexthops = self
             .nexthops
             .iter()
+            .filter(|h| !learned.missing.contains(&h.dev))
             .filter_map(|h| match h.gateway {
                 Some(v) => Some(Nexthop { gateway: Some(Value::Known(learned.resolve(v)?)), ..h.clone() }),
                 None => Some(h.clone()),

@@ -173,9 +173,12 @@ impl Platform for Linux {
     }
 
     fn forget(&mut self) {
-        // The table name stays: it says what a renamed site must delete.
-        let table = std::mem::take(&mut self.applied.table);
-        self.applied = Applied { table, ..Applied::default() };
+        // Routes go with their link and are replaced atomically; rules stay
+        // in the kernel when a link goes, and putting them back means
+        // deleting them first, a gap for the traffic they steer: they are
+        // not forgotten. The table name says what a renamed site must delete.
+        let (table, rules) = (std::mem::take(&mut self.applied.table), std::mem::take(&mut self.applied.rules));
+        self.applied = Applied { table, rules, ..Applied::default() };
     }
 
     fn teardown(&mut self, plan: &Plan) -> Result<(), String> {
