@@ -86,8 +86,8 @@ struct Agent {
     applier: Applier,
     probes: Scheduler,
     states: HashMap<String, CheckState>,
-    /// Where the kernel's state is read from; `None` where there is no
-    /// netlink (OpenBSD): links are then taken as up, and nothing is learned.
+    /// Where the kernel's state is read from; `None` for OpenBSD and dry
+    /// runs: links are then taken as up, and nothing is learned.
     netlink: Option<crate::netlink::Netlink>,
     /// The kernel's links and leases, as last read.
     view: kernel::View,
@@ -154,9 +154,11 @@ pub fn run(options: Options) -> Result<(), String> {
     let tls = tls::client_config(options.ca_file.as_deref())?;
     let probes = Scheduler::start(tx.clone(), plugins, tls)?;
     let applier = Applier::new(options.backend)?;
+    // Only the Linux platform follows this machine's kernel: a dry run
+    // describes a router, not the machine it runs on.
     let mut netlink = match options.backend {
-        BackendKind::Openbsd => None,
-        _ => crate::netlink::Netlink::open().map_err(|e| warn!("cannot read the kernel's links: {e}")).ok(),
+        BackendKind::Linux => crate::netlink::Netlink::open().map_err(|e| warn!("cannot read the kernel's links: {e}")).ok(),
+        BackendKind::Openbsd | BackendKind::DryRun => None,
     };
     let view = match &mut netlink {
         Some(nl) => kernel::read(nl, &site).map_err(|e| format!("cannot read the kernel's links: {e}"))?,
