@@ -649,7 +649,10 @@ fn dhcp_lease_changes_follow_the_uplink() {
     // NATed to the leased address (as the ISP sees it).
     let server = DhcpServer::start(&isp, &dir, "100.65.0.10", "100.65.0.1");
     let client = DhcpClient::start(&t.router, &interface);
-    wait_uplink(&agent, 1, true);
+    // dhcpcd takes about 5 s to its first lease.
+    wait_for("the cable up with its lease", Duration::from_secs(20), || {
+        status(&agent).and_then(|s| s.uplinks[1].healthy) == Some(true)
+    });
     conntrack_flush();
     wait_for("lan via the cable", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
     assert!(sources_at_isp(&isp).contains("src=100.65.0.10 "), "the ISP sees the lease's address:\n{}", sources_at_isp(&isp));
@@ -679,7 +682,10 @@ fn dhcp_lease_changes_follow_the_uplink() {
     // the new address.
     let server = DhcpServer::start(&isp, &dir, "100.65.9.20", "100.65.9.1");
     let client = DhcpClient::start(&t.router, &interface);
-    wait_uplink(&agent, 1, true);
+    // dhcpcd takes about 5 s to its first lease.
+    wait_for("the cable up with its lease", Duration::from_secs(20), || {
+        status(&agent).and_then(|s| s.uplinks[1].healthy) == Some(true)
+    });
     conntrack_flush();
     wait_for("lan via the cable again", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
     let seen = sources_at_isp(&isp);
