@@ -142,7 +142,8 @@ impl Agent {
             .arg(policy)
             .arg("--control")
             .arg(control)
-            .stderr(Stdio::null())
+            // Beside the control socket, for a failure to be read.
+            .stderr(std::fs::File::create(control.with_extension("log")).map(Stdio::from).unwrap_or(Stdio::null()))
             .spawn()
             .expect("agent starts");
         Agent { child, control: control.to_path_buf() }

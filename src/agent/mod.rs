@@ -208,6 +208,8 @@ pub fn run(options: Options) -> Result<(), String> {
     let result = match agent.applier.setup(&agent.site, agent.view.learned.clone()) {
         Ok(()) => {
             agent.start_probes();
+            // Uplinks without checks are decided by their links alone, now.
+            agent.recompute();
             agent.main_loop(rx)
         }
         Err(e) => Err(e),
