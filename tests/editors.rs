@@ -275,8 +275,10 @@ const WEB: &str = "examples/multihomed-webserver.wan";
 const MULTI: &str = "examples/redundant-multipath.wan";
 const TUNNEL: &str = "examples/tunnel-source-routing.wan";
 const TRIPLE: &str = "examples/triple-dual-stack.wan";
+const DHCP: &str = "examples/dhcp-and-static.wan";
 
 const CASES: &[Case] = &[
+    case(DHCP, "    address auto ipv4", "auto", "keyword.other.wan", "wanKeyword"),
     case(TRIPLE, "    address 2001:db8:a::2/64", "2001:db8:a::2/64", "constant.other.prefix.ipv6.wan", "wanPrefix"),
     case(TRIPLE, "    weight 2", "weight", "keyword.other.wan", "wanKeyword"),
     case(TRIPLE, "state lte_only", "lte_only", "entity.name.type.state.wan", "wanStateDef"),
@@ -457,6 +459,7 @@ lan inside {
 uplink ext1 {
     interface em0
     address 192.0.2.10
+    address auto ipv6
     gateway 192.0.2.1
     nat to 192.0.2.10
     weight 2

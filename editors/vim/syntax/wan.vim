@@ -63,7 +63,7 @@ syn match wanPluginDef /\h[[:alnum:]_-]*/ contained
 syn match wanStateDef  /\h[[:alnum:]_-]*/ contained
 
 " ---------------------------------------------------------------- statements
-syn keyword wanKeyword network address gateway dev nat to weight table healthy
+syn keyword wanKeyword network address gateway dev auto nat to weight table healthy
 syn keyword wanKeyword on run notify flush states default route from
 syn keyword wanEventKeyword up down enter exit
 " Interface names are bare words, validated by the checker.
