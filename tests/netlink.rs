@@ -86,9 +86,12 @@ impl Ns {
         .expect("netlink socket in the namespace")
     }
 
-    /// A client whose socket lives in this namespace.
+    /// A client whose socket lives in this namespace, installing routes
+    /// with wanc's protocol, as the `ip` commands of `Route::command` do.
     fn netlink(&self) -> Netlink {
-        self.inside(Netlink::open)
+        let mut nl = self.inside(Netlink::open);
+        nl.set_protocol(wanc::lower::linux::PROTOCOL);
+        nl
     }
 
     /// The namespace's `ip -j ARGS` output.
@@ -247,10 +250,10 @@ fn routes_match_ip_step_by_step() {
     let state = a.state();
     assert!(!state.contains("default via 10.1.0.1 dev a0 table 1000"), "replaced by throw:\n{state}");
     for want in [
-        "-4 route throw default table 1000 proto static scope global",
-        "-4 route unicast default via 10.2.0.1 dev a1 table 100 proto static scope global onlink",
-        "-4 route unicast default dev a1 table 102 proto static scope link",
-        "-6 route throw default dev lo table 100 proto static",
+        "-4 route throw default table 1000 proto 250 scope global",
+        "-4 route unicast default via 10.2.0.1 dev a1 table 100 proto 250 scope global onlink",
+        "-4 route unicast default dev a1 table 102 proto 250 scope link",
+        "-6 route throw default dev lo table 100 proto 250",
         "nexthop via 10.1.0.1 dev a0 weight 1 onlink nexthop dev a1 weight 5",
     ] {
         assert!(state.contains(want), "missing {want:?} in\n{state}");
@@ -281,11 +284,11 @@ fn every_main_default_route_is_deleted() {
     let (a, b) = pair("m", &["a0", "a1"]);
     let mut nl = a.netlink();
     for ns in [&a, &b] {
-        ns.ip("-4 route add default via 10.1.0.1 dev a0 onlink metric 10");
-        ns.ip("-4 route add default via 10.2.0.1 dev a1 onlink metric 20");
-        ns.ip("-4 route add unreachable default metric 30");
-        ns.ip("-6 route add default via 2001:db8:1::1 dev a0 onlink metric 10");
-        ns.ip("-6 route add default via 2001:db8:2::1 dev a1 onlink metric 20");
+        ns.ip("-4 route add default via 10.1.0.1 dev a0 onlink metric 10 proto 250");
+        ns.ip("-4 route add default via 10.2.0.1 dev a1 onlink metric 20 proto 250");
+        ns.ip("-4 route add unreachable default metric 30 proto 250");
+        ns.ip("-6 route add default via 2001:db8:1::1 dev a0 onlink metric 10 proto 250");
+        ns.ip("-6 route add default via 2001:db8:2::1 dev a1 onlink metric 20 proto 250");
         ns.ip("-4 route add 10.9.0.0/16 via 10.1.0.1 dev a0 onlink");
     }
     assert_eq!(main_defaults(&a.state()).len(), 5);
@@ -427,7 +430,7 @@ fn triple_dual_stack_matches_the_scripts() {
         }
     }
     let mut nl = a.netlink();
-    nl.set_protocol(netlink::RTPROT_BOOT);
+    nl.set_protocol(wanc::lower::linux::PROTOCOL);
 
     let setup_routes = linux::uplink_routes(&plan);
     let rules = linux::ip_rules(&plan, ids);
