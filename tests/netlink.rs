@@ -277,7 +277,7 @@ fn routes_match_ip_step_by_step() {
 }
 
 #[test]
-fn every_main_default_route_is_deleted() {
+fn every_main_default_route_of_wancs_is_deleted() {
     if !available() {
         return;
     }
@@ -290,14 +290,17 @@ fn every_main_default_route_is_deleted() {
         ns.ip("-6 route add default via 2001:db8:1::1 dev a0 onlink metric 10 proto 250");
         ns.ip("-6 route add default via 2001:db8:2::1 dev a1 onlink metric 20 proto 250");
         ns.ip("-4 route add 10.9.0.0/16 via 10.1.0.1 dev a0 onlink");
+        // A DHCP client's default route: not wanc's, it stays.
+        ns.ip("-4 route add default via 10.2.0.1 dev a1 onlink metric 1002 proto dhcp");
     }
-    assert_eq!(main_defaults(&a.state()).len(), 5);
+    assert_eq!(main_defaults(&a.state()).len(), 6);
     let routes = [route(Family::V4, None, vec![]), route(Family::V6, None, vec![])];
     nl.apply(&routes).unwrap();
     b.ip_routes(&routes);
     assert_same(&a, &b, "flush");
     let state = a.state();
-    assert_eq!(main_defaults(&state), Vec::<&str>::new(), "main default left");
+    let left = main_defaults(&state);
+    assert!(left.len() == 1 && left[0].contains("proto dhcp"), "only the DHCP client's default stays: {left:?}");
     assert!(state.contains("10.9.0.0/16"), "only default routes go:\n{state}");
 }
 

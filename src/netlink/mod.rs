@@ -209,7 +209,7 @@ impl Netlink {
             if route.table.is_none() && route.nexthops.is_empty() {
                 // Twice: the second finds nothing in the usual case of one
                 // default route, and no further round trip is needed.
-                let request = delete_default(route.family, RT_TABLE_MAIN, object);
+                let request = delete_default(route.family, RT_TABLE_MAIN, self.protocol, object);
                 requests.extend([request.clone(), request]);
                 owners.extend([k, k]);
                 continue;
@@ -249,7 +249,7 @@ impl Netlink {
     /// there, or no such table, is success.
     pub fn delete_route(&mut self, family: Family, table: u32) -> io::Result<()> {
         let object = format!("ip {} route del default table {table}", family.flag());
-        self.drain(vec![delete_default(family, table, object)])
+        self.drain(vec![delete_default(family, table, self.protocol, object)])
     }
 
     /// Adds a rule; the same rule being there already is success.

@@ -49,12 +49,14 @@ pub(super) fn delete_rules(family: Family, priority: u32) -> Request {
     request(object, NLM_F_ACK, RouteNetlinkMessage::DelRule(rule), &[ENOENT, ESRCH])
 }
 
-pub(super) fn delete_default(family: Family, table: u32, object: String) -> Request {
+/// Deletes one default route of `table` installed with `protocol` (the
+/// kernel matches a non-zero protocol): wanc's own, never a DHCP client's.
+pub(super) fn delete_default(family: Family, table: u32, protocol: u8, object: String) -> Request {
     let mut route = RouteMessage::default();
     route.header.address_family = address_family(family);
     route.header.table = table_byte(table);
-    // Type, protocol 0 and scope "nowhere" match any route.
-    route.header.protocol = RouteProtocol::Unspec;
+    // Type unspec and scope "nowhere" match any route of that protocol.
+    route.header.protocol = RouteProtocol::from(protocol);
     route.header.scope = RouteScope::NoWhere;
     route.header.kind = RouteType::Unspec;
     route.attributes.push(RouteAttribute::Table(table));
