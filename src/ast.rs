@@ -155,6 +155,8 @@ impl Gateway {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Nat {
+    /// The lans, hosts or prefixes translated; `None`: every lan.
+    pub from: Option<Value>,
     pub to: Option<Value>,
     pub span: Span,
 }
@@ -254,7 +256,7 @@ pub struct Rule {
 pub enum RuleKind {
     Default(Via),
     Route { matches: Vec<Match>, via: Via },
-    Forward { proto: Ident, ports: Value, on: Ident, to: Value, to_port: Option<Value> },
+    Forward { proto: Ident, ports: Value, on: Value, to: Value, to_port: Option<Value> },
     Serve { proto: Ident, ports: Value, on: Value, via: Ident, stateless: bool },
 }
 

@@ -196,7 +196,12 @@ gateway on an uplink whose only address is IPv6, or the reverse.
 
 Give the uplink an address of the gateway's family, or use a gateway of the
 uplink's family. (A probe target of the wrong family is E0503; a `nat to`
-address that is not the uplink's is E0207.)";
+address that is not the uplink's is E0207.)
+
+The same holds where an uplink's address meets an inside one: a `forward`
+to an IPv6 host on an uplink (or an address) with no IPv6, and a `nat from
+SOURCES to A` where none of the sources is of `A`'s family: a firewall
+translates within one family.";
 
     GatewayOutsidePrefix = "E0203", Error, "gateway outside the uplink's prefix",
 "The uplink's `address` carries a prefix length, and the gateway does not lie
@@ -264,6 +269,17 @@ plugin declares (see E0705).
 action block names an event of the other kind, or repeats one, or an action
 does not fit its event (`flush states` belongs to `on down`, where the uplink
 whose connections are flushed is known).";
+
+    ForwardAddress = "E0212", Error, "forward on an address no uplink has",
+"`forward … on ADDRESS` listens on one address of an uplink, so the address
+must be one an uplink declares with `address`. A connection to any other
+address never arrives at the router.
+
+    uplink ext1 { interface em0; address 192.0.2.10/29; address 192.0.2.11/29; gateway 192.0.2.9 }
+    forward tcp port smtp on 192.0.2.12 to mail   # error: ext1 has .10 and .11
+
+Add the address to its uplink, or name the uplink (`on ext1`: its first
+address of the family).";
 
     HostBitsSet = "W0211", Warning, "prefix has host bits set",
 "A network prefix has bits set below its length, such as `192.168.1.5/24`, in a

@@ -70,8 +70,10 @@ pub struct Host {
 pub struct Uplink {
     pub name: String,
     pub interface: String,
-    /// At most one address per family; the prefix length is the one written,
-    /// or the full length when none was.
+    /// The given addresses, in the order written; the first of a family is
+    /// the uplink's address in it (probes' source, plain `nat`, `forward …
+    /// on UPLINK`). The prefix length is the one written, or the full
+    /// length when none was.
     pub addresses: Vec<IpNet>,
     /// The families whose address the router learns at run time (`address
     /// auto`): never one that `addresses` has.
@@ -80,8 +82,10 @@ pub struct Uplink {
     /// A learned address outside them is not taken.
     pub networks: Vec<IpNet>,
     pub gateways: Vec<Gateway>,
-    /// The address NAT translates to per family; empty without `nat`.
-    pub nat: Vec<Address>,
+    /// The `nat` lines, one per family each applies to, in the order
+    /// they are tried: those naming sources first, as written, then the
+    /// one for every lan.
+    pub nat: Vec<Nat>,
     pub weight: u32,
     pub table: u32,
     pub checks: Vec<Check>,
@@ -110,9 +114,17 @@ impl Uplink {
     }
 }
 
+/// Lan traffic leaving by an uplink translated to one of its addresses.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Nat {
+    /// The sources translated, all of `to`'s family; `None`: every lan.
+    pub from: Option<Vec<IpNet>>,
+    pub to: Address,
+}
+
 /// An address the site gives, or the one the router learns for a family
 /// of an uplink (DHCP, SLAAC, a PPP session).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(tag = "kind", content = "value", rename_all = "lowercase")]
 pub enum Address {
     Known(IpAddr),
@@ -322,10 +334,32 @@ pub struct Rule {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "rule", rename_all = "lowercase")]
 pub enum RuleKind {
-    Default { via: ViaId },
-    Route { from: Vec<IpNet>, to: Vec<IpNet>, proto: Option<Proto>, ports: Vec<Ports>, via: ViaId },
-    Forward { proto: Proto, ports: Vec<Ports>, on: UplinkId, to: IpAddr, to_port: Option<u16> },
-    Serve { proto: Proto, ports: Vec<Ports>, host: IpAddr, via: UplinkId, stateless: bool },
+    Default {
+        via: ViaId,
+    },
+    Route {
+        from: Vec<IpNet>,
+        to: Vec<IpNet>,
+        proto: Option<Proto>,
+        ports: Vec<Ports>,
+        via: ViaId,
+    },
+    /// `at`: the address of `on` the connections arrive at, of `to`'s family.
+    Forward {
+        proto: Proto,
+        ports: Vec<Ports>,
+        on: UplinkId,
+        at: Address,
+        to: IpAddr,
+        to_port: Option<u16>,
+    },
+    Serve {
+        proto: Proto,
+        ports: Vec<Ports>,
+        host: IpAddr,
+        via: UplinkId,
+        stateless: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -311,7 +311,11 @@ fn odd_site() -> Site {
                     Gateway::Address { address: v4("fe80::1"), zone: Some("eth0".into()) },
                     Gateway::Address { address: v4("192.0.2.1"), zone: None },
                 ],
-                nat: vec![Address::Known(v4("192.0.2.9")), Address::Known(v4("2001:db8::9")), Address::Learned(Family::V4)],
+                nat: vec![
+                    Nat { from: Some(vec![net("10.1.2.3/32"), net("::/0")]), to: Address::Known(v4("192.0.2.9")) },
+                    Nat { from: None, to: Address::Known(v4("2001:db8::9")) },
+                    Nat { from: Some(vec![]), to: Address::Learned(Family::V4) },
+                ],
                 weight: u32::MAX,
                 table: u32::MAX,
                 checks: vec![
@@ -359,7 +363,14 @@ fn odd_site() -> Site {
             Rule {
                 text: "f".into(),
                 line: 7,
-                kind: RuleKind::Forward { proto: Proto::Gre, ports: vec![], on: 1, to: v4("2001:db8::80"), to_port: Some(0) },
+                kind: RuleKind::Forward {
+                    proto: Proto::Gre,
+                    ports: vec![],
+                    on: 1,
+                    at: Address::Learned(Family::V6),
+                    to: v4("2001:db8::80"),
+                    to_port: Some(0),
+                },
             },
             Rule {
                 text: "s".into(),
@@ -504,7 +515,8 @@ fn foreign_files_are_not_policies() {
 #[test]
 fn other_major_versions_are_refused_before_the_checksum() {
     let bytes = example(OFFICE);
-    for major in [0u16, 1, 2, 4, u16::MAX] {
+    let ours = wanc::bytecode::format::MAJOR;
+    for major in (0..ours).chain([ours + 1, u16::MAX]) {
         let mut newer = bytes.clone();
         newer[8..10].copy_from_slice(&major.to_le_bytes());
         let err = refused(&newer);

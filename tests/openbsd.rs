@@ -219,12 +219,33 @@ fn forwarded_services_reply_by_their_uplink() {
         let policy = &out["pf/wanc.conf"];
         assert!(
             policy.contains(
-                "pass in on $ext1_if inet proto tcp from any to $ext1_addr port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
+                "pass in on $ext1_if inet proto tcp from any to 192.0.2.11 port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
             ),
             "{policy}"
         );
-        assert!(policy.contains("proto udp from any to $ext1_addr port 53 rdr-to $mail_host reply-to $ext1_gw"), "{policy}");
+        assert!(policy.contains("proto udp from any to 192.0.2.12 port 53 rdr-to $mail_host reply-to $ext1_gw"), "{policy}");
     }
+}
+
+#[test]
+fn several_addresses_of_an_uplink_nat_and_reply_by_it() {
+    let out = outputs(&example("redundant-multipath.wan"));
+    let conf = &out["pf/wanc.conf"];
+    // pf applies the last matching `match … nat-to`: the line for every
+    // source first, then the named ones, the first written last.
+    let nat: Vec<&str> = conf.lines().filter(|l| l.starts_with("match out on $ext1_if")).collect();
+    assert_eq!(
+        nat,
+        [
+            "match out on $ext1_if inet from 10.0.1.20/32 nat-to 192.0.2.12",
+            "match out on $ext1_if inet from 10.0.1.10/32 nat-to 192.0.2.11",
+            "match out on $ext1_if inet from 10.0.0.0/24 nat-to $ext1_addr",
+        ]
+    );
+    // Traffic from any of ext1's addresses leaves by ext1.
+    assert!(
+        conf.contains("pass out on $ext2_if inet from { $ext1_addr, 192.0.2.11, 192.0.2.12 } route-to $ext1_gw label \"ext1\"\n")
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@ use super::format::{crc32, tag, Section, CHECKSUM_FROM, HEADER_LEN, MAGIC, MAJOR
 use super::format::{STRING_EXPANSION, STRING_FLOOR};
 use super::reader::{Pool, Reader};
 use crate::ir::{
-    Action, Address, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Plugin, PluginSetting, Ports, Probe, Routing,
-    Rule, RuleKind, Site, State, Target, Uplink, Via,
+    Action, Check, Cond, Gateway, Healthy, Host, HttpUrl, Lan, Member, Nat, Plugin, PluginSetting, Ports, Probe, Routing, Rule,
+    RuleKind, Site, State, Target, Uplink, Via,
 };
 use crate::validate;
 use std::cell::Cell;
@@ -191,11 +191,7 @@ fn uplink(r: &mut Reader) -> Result<Uplink, LoadError> {
             tag::GATEWAY_ADDRESS => Ok(Gateway::Address { address: r.ip()?, zone: r.option(Reader::str)? }),
             other => Err(r.bad_tag("gateway", other)),
         })?,
-        nat: r.list(|r| match r.u8()? {
-            tag::ADDRESS_KNOWN => Ok(Address::Known(r.ip()?)),
-            tag::ADDRESS_LEARNED => Ok(Address::Learned(r.family()?)),
-            other => Err(r.bad_tag("nat address", other)),
-        })?,
+        nat: r.list(|r| Ok(Nat { from: r.option(|r| r.list(Reader::net))?, to: r.address("nat address")? }))?,
         weight: r.int("weight")?,
         table: r.int("table")?,
         checks: Vec::new(), // from the checks section
@@ -321,6 +317,7 @@ fn rule(r: &mut Reader, uplinks: usize, vias: usize) -> Result<Rule, LoadError> 
             proto: r.tagged()?,
             ports: ports(r)?,
             on: r.index(uplinks, "uplink")?,
+            at: r.address("forward address")?,
             to: r.ip()?,
             to_port: r.option(|r| r.int("port"))?,
         },

@@ -106,7 +106,14 @@ fn site_records(out: &mut String, site: &Site) {
                 Gateway::Address { address, zone: None } => address.to_string(),
             })
             .collect();
-        let nat: Vec<String> = up.nat.iter().map(|a| a.to_string()).collect();
+        let nat: Vec<String> = up
+            .nat
+            .iter()
+            .map(|n| match &n.from {
+                Some(from) => format!("from {} to {}", list(&from.iter().map(|n| n.to_string()).collect::<Vec<_>>()), n.to),
+                None => n.to.to_string(),
+            })
+            .collect();
         let _ = writeln!(out, "     addresses {}  gateways {}  nat {}", list(&addresses), list(&gateways), list(&nat));
         for c in &up.checks {
             let _ = writeln!(out, "     check {}", check(c));
@@ -194,8 +201,8 @@ fn rule(site: &Site, kind: &RuleKind) -> String {
             }
             format!("{s} {}", via(v))
         }
-        RuleKind::Forward { proto, ports: ps, on, to, to_port } => format!(
-            "forward {} port {} on {} to {to}{}",
+        RuleKind::Forward { proto, ports: ps, on, at, to, to_port } => format!(
+            "forward {} port {} on {} at {at} to {to}{}",
             proto.as_str(),
             ports(ps),
             uplink(site, *on),

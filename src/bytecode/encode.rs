@@ -116,6 +116,19 @@ impl Out<'_> {
         });
     }
 
+    fn address(&mut self, address: &Address) {
+        match address {
+            Address::Known(ip) => {
+                self.u8(tag::ADDRESS_KNOWN);
+                self.ip(ip);
+            }
+            Address::Learned(f) => {
+                self.u8(tag::ADDRESS_LEARNED);
+                self.family(*f);
+            }
+        }
+    }
+
     fn ip(&mut self, addr: &IpAddr) {
         match addr {
             IpAddr::V4(a) => {
@@ -251,15 +264,9 @@ fn uplink(o: &mut Out, up: &Uplink) {
             o.option(zone, |o, z| o.str(z));
         }
     });
-    o.list(&up.nat, |o, a| match a {
-        Address::Known(ip) => {
-            o.u8(tag::ADDRESS_KNOWN);
-            o.ip(ip);
-        }
-        Address::Learned(f) => {
-            o.u8(tag::ADDRESS_LEARNED);
-            o.family(*f);
-        }
+    o.list(&up.nat, |o, n| {
+        o.option(&n.from, |o, nets| o.list(nets, Out::net));
+        o.address(&n.to);
     });
     o.int(up.weight);
     o.int(up.table);
@@ -345,11 +352,12 @@ fn rule(o: &mut Out, rule: &Rule) {
             o.ports(ports);
             o.index(*via);
         }
-        RuleKind::Forward { proto, ports, on, to, to_port } => {
+        RuleKind::Forward { proto, ports, on, at, to, to_port } => {
             o.u8(tag::RULE_FORWARD);
             o.tagged(*proto);
             o.ports(ports);
             o.index(*on);
+            o.address(at);
             o.ip(to);
             o.option(to_port, |o, p| o.int(*p));
         }

@@ -8,7 +8,7 @@ use crate::ir::{Health, Proto};
 pub const MAGIC: &[u8; 4] = b"WANC";
 /// Bumped on any change an older reader would misread; readers refuse other
 /// majors.
-pub const MAJOR: u16 = 3;
+pub const MAJOR: u16 = 4;
 /// Bumped when sections are added; a reader skips sections it does not know
 /// only in files of a newer minor.
 pub const MINOR: u16 = 0;

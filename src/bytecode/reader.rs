@@ -5,7 +5,7 @@
 
 use super::error::LoadError;
 use super::format::{tag, Section, Tagged};
-use crate::ir::Family;
+use crate::ir::{Address, Family};
 use ipnet::IpNet;
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -174,6 +174,16 @@ impl<'a> Reader<'a> {
             tag::IPV4 => Ok(Family::V4),
             tag::IPV6 => Ok(Family::V6),
             other => Err(self.bad_tag("address family", other)),
+        }
+    }
+
+    /// A given or learned address (`ADDRESS_KNOWN` + an address, or
+    /// `ADDRESS_LEARNED` + a family).
+    pub fn address(&mut self, what: &'static str) -> Result<Address, LoadError> {
+        match self.u8()? {
+            tag::ADDRESS_KNOWN => Ok(Address::Known(self.ip()?)),
+            tag::ADDRESS_LEARNED => Ok(Address::Learned(self.family()?)),
+            other => Err(self.bad_tag(what, other)),
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Checker<'a, 'd> {
     diags: &'d mut Diagnostics,
     host_addrs: Vec<Option<IpAddr>>,
     lan_networks: Vec<Vec<IpNet>>,
+    /// Per uplink, its given addresses and learned families.
+    uplink_addrs: Vec<(Vec<IpNet>, Vec<ir::Family>)>,
     /// Per plugin, the settings it declares; `None` if it did not load.
     plugin_infos: Vec<Option<Vec<ir::PluginSetting>>>,
     /// Interface name → where it was claimed and by whom.
@@ -55,6 +57,7 @@ pub fn check(files: &[ast::File], sources: &SourceMap, diags: &mut Diagnostics) 
         diags,
         host_addrs: Vec::new(),
         lan_networks: Vec::new(),
+        uplink_addrs: Vec::new(),
         plugin_infos: Vec::new(),
         interfaces: HashMap::new(),
         rule_spans: Vec::new(),

@@ -6,7 +6,7 @@
 use super::Checker;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::ir::{self, Family, RuleId, RuleKind};
+use crate::ir::{self, RuleId, RuleKind};
 use std::collections::BTreeSet;
 
 impl Checker<'_, '_> {
@@ -21,11 +21,11 @@ impl Checker<'_, '_> {
     ) {
         // Sorted by what a forward matches, then by its first port: an
         // overlap is with one of the forwards before it that reach this far.
-        let mut forwards: Vec<(usize, u8, usize, u16, u16, RuleId)> = policy
+        let mut forwards: Vec<(usize, ir::Address, u8, u16, u16, RuleId)> = policy
             .iter()
             .filter_map(|&r| match &rules[r].kind {
-                RuleKind::Forward { proto, ports, on, to, .. } => {
-                    Some(ports.iter().map(move |p| (*on, *proto as u8, Family::of(to).index(), p.first, p.last, r)))
+                RuleKind::Forward { proto, ports, on, at, .. } => {
+                    Some(ports.iter().map(move |p| (*on, *at, *proto as u8, p.first, p.last, r)))
                 }
                 _ => None,
             })
@@ -34,9 +34,9 @@ impl Checker<'_, '_> {
         forwards.sort_unstable();
         let mut open: Vec<(u16, RuleId)> = Vec::new();
         let mut key = None;
-        for &(on, proto, family, first, last, r) in &forwards {
-            if key != Some((on, proto, family)) {
-                key = Some((on, proto, family));
+        for &(on, at, proto, first, last, r) in &forwards {
+            if key != Some((on, at, proto)) {
+                key = Some((on, at, proto));
                 open.clear();
             }
             open.retain(|&(end, _)| end >= first);

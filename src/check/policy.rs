@@ -7,7 +7,7 @@ use crate::ast::{self, Match, RuleKind};
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::ir::ViaMode;
-use crate::ir::{self, Proto};
+use crate::ir::{self, Family, Proto};
 use crate::source::Span;
 
 impl<'a> Checker<'a, '_> {
@@ -92,13 +92,14 @@ impl<'a> Checker<'a, '_> {
                 let proto = self.proto(proto, true);
                 let mut port_list = Vec::new();
                 self.ports(ports, &mut port_list);
-                let on = self.uplink_ref(on, "forwarded connections arrive on the uplink's address");
                 let to = self.plain_address(to, "the address of `forward … to`");
+                let on = self.forward_on(on, to.as_ref().map(|a| Family::of(&a.addr)));
                 let to_port = match to_port {
                     Some(p) => Some(self.port(p)?),
                     None => None,
                 };
-                ir::RuleKind::Forward { proto: proto?, ports: port_list, on: on?, to: to?.addr, to_port }
+                let (on, at) = on?;
+                ir::RuleKind::Forward { proto: proto?, ports: port_list, on, at, to: to?.addr, to_port }
             }
             RuleKind::Serve { proto, ports, on, via, stateless } => {
                 let proto = self.proto(proto, true);
@@ -109,6 +110,64 @@ impl<'a> Checker<'a, '_> {
                 ir::RuleKind::Serve { proto: proto?, ports: port_list, host: host?.addr, via: via?, stateless: *stateless }
             }
         })
+    }
+
+    /// Where `forward … on` listens: an uplink's address in `family` (the
+    /// first given, or the learned one), or one of an uplink's addresses
+    /// named (E0211 if it is no uplink's).
+    fn forward_on(&mut self, on: &'a ast::Value, family: Option<Family>) -> Option<(usize, ir::Address)> {
+        let sym = match &on.kind {
+            ast::ValueKind::Name(ident) => Some(self.names.expect(ident, &[Kind::Uplink, Kind::Const], self.diags)?),
+            _ => None,
+        };
+        if let Some(sym) = sym.filter(|s| s.kind == Kind::Uplink) {
+            let up = self.items.uplinks[sym.index];
+            if up.addresses.is_empty() {
+                self.needs_address(up, on.span, "forwarded connections arrive on the uplink's address");
+                return None;
+            }
+            let family = family?;
+            let (given, learned) = &self.uplink_addrs[sym.index];
+            let at = match given.iter().find(|n| Family::of(&n.addr()) == family) {
+                Some(n) => ir::Address::Known(n.addr()),
+                None if learned.contains(&family) => ir::Address::Learned(family),
+                None => {
+                    let fam = if family == Family::V4 { "IPv4" } else { "IPv6" };
+                    self.diags.push(
+                        Diagnostic::new(Code::FamilyMismatch, on.span, format!("uplink `{}` has no {fam} address", up.name.name))
+                            .label(format!("an {fam} host is forwarded to"))
+                            .with(up.name.span, "uplink declared here")
+                            .help(format!("forward to an address of the uplink's family, or give the uplink an {fam} `address`")),
+                    );
+                    return None;
+                }
+            };
+            return Some((sym.index, at));
+        }
+        let addr = self.plain_address(on, "the address of `forward … on`")?.addr;
+        let Some(u) = self.uplink_addrs.iter().position(|(given, _)| given.iter().any(|n| n.addr() == addr)) else {
+            let owned: Vec<String> =
+                self.uplink_addrs.iter().flat_map(|(g, _)| g.iter().map(|n| format!("`{}`", n.addr()))).collect();
+            let help = match owned.is_empty() {
+                true => "name an uplink: connections arriving at its address are forwarded".to_string(),
+                false => format!("name an uplink, or one of the uplinks' addresses: {}", owned.join(", ")),
+            };
+            self.diags.push(
+                Diagnostic::new(Code::ForwardAddress, on.span, format!("`{addr}` is not an address of any uplink"))
+                    .label("no uplink has this address")
+                    .help(help),
+            );
+            return None;
+        };
+        if family.is_some_and(|f| f != Family::of(&addr)) {
+            self.diags.push(
+                Diagnostic::new(Code::FamilyMismatch, on.span, format!("`{addr}` and the forwarded host differ in family"))
+                    .label("connections arrive at this address")
+                    .help("forward from an address of the host's family: a firewall translates within one family"),
+            );
+            return None;
+        }
+        Some((u, ir::Address::Known(addr)))
     }
 
     /// An uplink that must own an address (`forward … on`, `serve … via`).
@@ -196,8 +255,8 @@ pub fn same_selector(a: &ir::RuleKind, b: &ir::RuleKind) -> bool {
         (K::Route { from, to, proto, ports, .. }, K::Route { from: f2, to: t2, proto: p2, ports: o2, .. }) => {
             same_set(from, f2) && same_set(to, t2) && proto == p2 && same_set(ports, o2)
         }
-        (K::Forward { proto, ports, on, .. }, K::Forward { proto: p2, ports: o2, on: n2, .. }) => {
-            proto == p2 && same_set(ports, o2) && on == n2
+        (K::Forward { proto, ports, on, at, .. }, K::Forward { proto: p2, ports: o2, on: n2, at: a2, .. }) => {
+            proto == p2 && same_set(ports, o2) && on == n2 && at == a2
         }
         (K::Serve { proto, ports, host, .. }, K::Serve { proto: p2, ports: o2, host: h2, .. }) => {
             proto == p2 && same_set(ports, o2) && host == h2

@@ -43,6 +43,7 @@ impl<'a> Checker<'a, '_> {
     fn uplink(&mut self, up: &'a ast::Uplink) -> ir::Uplink {
         let interface = self.interface(&up.interfaces, &up.name, "uplink", up.recovered).unwrap_or_default();
         let (addresses, learned) = self.uplink_addresses(up);
+        self.uplink_addrs.push((addresses.clone(), learned.clone()));
         let networks: Vec<IpNet> = up.networks.iter().filter_map(|n| self.network(n)).collect();
         // The families the uplink has an address in, given or learned.
         let mut families: Vec<Family> = addresses.iter().map(|n| Family::of(&n.addr())).chain(learned.iter().copied()).collect();
@@ -84,37 +85,53 @@ impl<'a> Checker<'a, '_> {
         Some(first)
     }
 
-    /// The given addresses and the learned families, at most one of either
-    /// per family (E0104).
+    /// The given addresses and the learned families. A family has any
+    /// number of given addresses, each once, or one learned address alone
+    /// (E0104).
     fn uplink_addresses(&mut self, up: &'a ast::Uplink) -> (Vec<IpNet>, Vec<Family>) {
-        let mut given: Vec<IpNet> = Vec::new();
-        let mut learned: Vec<Family> = Vec::new();
-        let mut seen: Vec<(Family, crate::source::Span)> = Vec::new();
+        let mut given: Vec<(IpNet, crate::source::Span)> = Vec::new();
+        let mut learned: Vec<(Family, crate::source::Span)> = Vec::new();
         for address in &up.addresses {
-            let family = match address {
-                Address::Learned(l) => l.family,
-                Address::Value(value) if self.learned_without_family(value, "address") => continue,
-                Address::Value(value) => match self.interface_address(value) {
-                    Some(net) => Family::of(&net.addr()),
-                    None => continue,
-                },
-            };
-            if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == family) {
-                self.diags.push(
-                    Diagnostic::new(Code::DuplicateSetting, address.span(), "`address` is given twice for one family")
-                        .label("second address of this family")
-                        .with(first, "first given here")
-                        .help("an uplink has at most one IPv4 and one IPv6 address, each given or `auto`"),
-                );
-                continue;
-            }
-            seen.push((family, address.span()));
+            let span = address.span();
             match address {
-                Address::Learned(_) => learned.push(family),
-                Address::Value(value) => given.extend(self.interface_address(value)),
+                Address::Learned(l) => {
+                    let other =
+                        learned.iter().map(|&(f, s)| (f, s)).chain(given.iter().map(|(n, s)| (Family::of(&n.addr()), *s)));
+                    if let Some((_, first)) = other.filter(|(f, _)| *f == l.family).next() {
+                        self.learned_alone(span, first);
+                        continue;
+                    }
+                    learned.push((l.family, span));
+                }
+                Address::Value(value) if self.learned_without_family(value, "address") => {}
+                Address::Value(value) => {
+                    let Some(net) = self.interface_address(value) else { continue };
+                    if let Some(&(_, first)) = learned.iter().find(|(f, _)| *f == Family::of(&net.addr())) {
+                        self.learned_alone(span, first);
+                    } else if let Some(&(_, first)) = given.iter().find(|(n, _)| n.addr() == net.addr()) {
+                        self.diags.push(
+                            Diagnostic::new(Code::DuplicateSetting, span, format!("address `{}` is given twice", net.addr()))
+                                .label("given again here")
+                                .with(first, "first given here")
+                                .help("keep one line per address"),
+                        );
+                    } else {
+                        given.push((net, span));
+                    }
+                }
             }
         }
-        (given, learned)
+        (given.into_iter().map(|(n, _)| n).collect(), learned.into_iter().map(|(f, _)| f).collect())
+    }
+
+    /// E0104: a learned address next to another address of its family.
+    fn learned_alone(&mut self, again: crate::source::Span, first: crate::source::Span) {
+        self.diags.push(
+            Diagnostic::new(Code::DuplicateSetting, again, "a learned address is the only one of its family")
+                .label("another address of this family")
+                .with(first, "first given here")
+                .help("the router learns one address per family (`address auto`); give fixed addresses instead, or only `auto`"),
+        );
     }
 
     /// `address auto` or `gateway auto` without a family reads as the name
@@ -164,13 +181,16 @@ impl<'a> Checker<'a, '_> {
                 Gateway::Value(value) => value,
             };
             let Some(addr) = self.address(value) else { continue };
-            let same_family: Vec<&IpNet> = addresses.iter().filter(|n| n.addr().is_ipv4() == addr.addr.is_ipv4()).collect();
             self.gateway_family(Family::of(&addr.addr), span, families);
             // A link-local next hop is on the link by definition, whatever
-            // prefix the uplink's own address has.
-            let on_link = is_link_local(addr.addr);
-            for net in same_family {
-                if !on_link && net.prefix_len() < net.max_prefix_len() && !net.contains(&addr.addr) {
+            // prefix the uplink's own addresses have. Otherwise it lies in
+            // one of the links the addresses with a length put it on.
+            let links: Vec<&IpNet> = addresses
+                .iter()
+                .filter(|n| n.addr().is_ipv4() == addr.addr.is_ipv4() && n.prefix_len() < n.max_prefix_len())
+                .collect();
+            if let (false, Some(net)) = (is_link_local(addr.addr), links.first()) {
+                if !links.iter().any(|n| n.contains(&addr.addr)) {
                     self.diags.push(
                         Diagnostic::new(
                             Code::GatewayOutsidePrefix,
@@ -232,21 +252,84 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// Per family, the address NAT translates to: a given one, or the
-    /// interface's current address where it is learned.
-    fn nat(&mut self, up: &'a ast::Uplink, addresses: &[IpNet], learned: &[Family]) -> Vec<ir::Address> {
-        let Some(nat) = self.single(&up.nats, "nat") else { return Vec::new() };
-        if addresses.is_empty() && learned.is_empty() {
-            self.needs_address(up, nat.span, "NAT translates to the uplink's address");
+    /// The `nat` lines, per family, in the order they are tried: those
+    /// naming sources first, as written, then the one for every lan.
+    fn nat(&mut self, up: &'a ast::Uplink, addresses: &[IpNet], learned: &[Family]) -> Vec<ir::Nat> {
+        if up.nats.is_empty() {
             return Vec::new();
         }
-        let plain: Vec<ir::Address> = addresses
-            .iter()
-            .map(|n| ir::Address::Known(n.addr()))
-            .chain(learned.iter().map(|&f| ir::Address::Learned(f)))
+        if addresses.is_empty() && learned.is_empty() {
+            self.needs_address(up, up.nats[0].span, "NAT translates to the uplink's address");
+            return Vec::new();
+        }
+        // Plain `nat`: the uplink's address in each family, given or learned.
+        let primary: Vec<ir::Address> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter_map(|f| match addresses.iter().find(|n| Family::of(&n.addr()) == f) {
+                Some(n) => Some(ir::Address::Known(n.addr())),
+                None => learned.contains(&f).then_some(ir::Address::Learned(f)),
+            })
             .collect();
-        let Some(to) = &nat.to else { return plain };
-        let Some(addr) = self.plain_address(to, "`nat to`") else { return Vec::new() };
+        let (mut named, mut every) = (Vec::new(), Vec::new());
+        let mut every_at = None;
+        for nat in &up.nats {
+            let from = nat.from.as_ref().map(|v| {
+                let mut nets = Vec::new();
+                self.address_set(v, &mut nets);
+                nets
+            });
+            if from.is_none() {
+                if let Some(first) = every_at {
+                    self.twice(nat.span, first, "nat");
+                    continue;
+                }
+                every_at = Some(nat.span);
+            }
+            let to = match &nat.to {
+                Some(to) => match self.nat_to(up, to, addresses, learned) {
+                    Some(addr) => Some(ir::Address::Known(addr)),
+                    None => continue,
+                },
+                None => None,
+            };
+            // `to` sets its family's address; the other keeps the plain one.
+            let targets = primary.iter().filter(|p| to.is_none_or(|t| t.family() != p.family())).copied().chain(to);
+            for to in targets {
+                let Some(from) = &from else {
+                    every.push(ir::Nat { from: None, to });
+                    continue;
+                };
+                let nets: Vec<IpNet> = from.iter().filter(|n| Family::of(&n.addr()) == to.family()).copied().collect();
+                if !nets.is_empty() {
+                    named.push(ir::Nat { from: Some(nets), to });
+                }
+            }
+            if let (Some(from), Some(v), Some(to)) = (&from, &nat.from, to) {
+                if !from.is_empty() && !from.iter().any(|n| Family::of(&n.addr()) == to.family()) {
+                    self.nat_family(v.span, to.family());
+                }
+            }
+        }
+        named.extend(every);
+        named
+    }
+
+    /// E0202: `nat from … to A` whose sources have none of `A`'s family.
+    fn nat_family(&mut self, span: crate::source::Span, family: Family) {
+        let fam = if family == Family::V4 { "IPv4" } else { "IPv6" };
+        self.diags.push(
+            Diagnostic::new(Code::FamilyMismatch, span, format!("no {fam} source to translate"))
+                .label(format!("no {fam} network or host here"))
+                .help(format!(
+                    "`nat to` an {fam} address translates {fam} sources; name some, or translate to an address of theirs"
+                )),
+        );
+    }
+
+    /// The address of `nat to`: one of the uplink's or inside one of its
+    /// prefixes, not a network or broadcast address (E0207).
+    fn nat_to(&mut self, up: &'a ast::Uplink, to: &'a ast::Value, addresses: &[IpNet], learned: &[Family]) -> Option<IpAddr> {
+        let addr = self.plain_address(to, "`nat to`")?;
         if learned.contains(&Family::of(&addr.addr)) {
             self.diags.push(
                 Diagnostic::new(
@@ -257,7 +340,7 @@ impl<'a> Checker<'a, '_> {
                 .label("the uplink's address of this family is `auto`")
                 .help("write plain `nat`: it translates to whatever address the interface has at the time"),
             );
-            return Vec::new();
+            return None;
         }
         let owned =
             addresses.iter().any(|n| n.addr() == addr.addr || (n.prefix_len() < n.max_prefix_len() && n.contains(&addr.addr)));
@@ -271,7 +354,7 @@ impl<'a> Checker<'a, '_> {
                         net.trunc()
                     )),
             );
-            return Vec::new();
+            return None;
         }
         if !owned {
             let list = addresses.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
@@ -284,11 +367,9 @@ impl<'a> Checker<'a, '_> {
                 .label("not the uplink's")
                 .help(format!("the uplink has {list}; write plain `nat` to use it")),
             );
-            return Vec::new();
+            return None;
         }
-        let mut out: Vec<ir::Address> = plain.into_iter().filter(|a| a.family() != Family::of(&addr.addr)).collect();
-        out.push(ir::Address::Known(addr.addr));
-        out
+        Some(addr.addr)
     }
 
     pub fn needs_address(&mut self, up: &ast::Uplink, span: crate::source::Span, why: &str) {

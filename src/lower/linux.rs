@@ -55,8 +55,9 @@ pub const PRIO_MARK: u32 = 11_000;
 pub const PRIO_SERVE: u32 = 12_000;
 /// How many serve rules fit between PRIO_SERVE and the end of wanc's range.
 pub const MAX_SERVE: usize = 999;
-/// Source rules: two per uplink (one per family) fit below PRIO_MARK.
-pub const MAX_UPLINKS: usize = 450;
+/// Source rules, one per address of an uplink (given or learned), fit
+/// below PRIO_MARK.
+pub const MAX_SOURCES: usize = (PRIO_MARK - PRIO_SOURCE) as usize;
 
 /// A multipath pool: a routing table whose default route spreads over its
 /// uplinks, selected by the pool's mark.
@@ -80,7 +81,7 @@ pub struct Numbers {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overflow {
     Marks(usize),
-    Uplinks(usize),
+    Sources(usize),
     Serves(usize),
     /// A multipath member's weight, reduced, is still above the kernel's.
     Weight {
@@ -93,7 +94,7 @@ impl std::fmt::Display for Overflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Overflow::Marks(n) => write!(f, "{n} uplinks and multipath pools need marks, {MAX_SLOTS} fit"),
-            Overflow::Uplinks(n) => write!(f, "{n} uplinks, {MAX_UPLINKS} fit in wanc's rule priorities"),
+            Overflow::Sources(n) => write!(f, "{n} uplink addresses, {MAX_SOURCES} fit in wanc's rule priorities"),
             Overflow::Serves(n) => write!(f, "{n} serve rules, {MAX_SERVE} fit in wanc's rule priorities"),
             Overflow::Weight { reduced, .. } => {
                 write!(
@@ -108,8 +109,9 @@ impl std::fmt::Display for Overflow {
 /// Allocates marks and pool tables. Pools are the distinct uplink lists of
 /// `multipath(…)` choices, numbered after the highest uplink table.
 pub fn allocate(site: &Site, choices: &[Choice]) -> Result<Numbers, Overflow> {
-    if site.uplinks.len() > MAX_UPLINKS {
-        return Err(Overflow::Uplinks(site.uplinks.len()));
+    let sources: usize = site.uplinks.iter().map(|u| u.addresses.len() + u.learned.len()).sum();
+    if sources > MAX_SOURCES {
+        return Err(Overflow::Sources(sources));
     }
     let serves = site.rules.iter().filter(|r| matches!(r.kind, ir::RuleKind::Serve { .. })).count();
     if serves > MAX_SERVE {
@@ -464,12 +466,13 @@ pub fn ip_rules(plan: &Plan, numbers: &Numbers) -> Vec<IpRule> {
         .iter()
         .map(|&family| IpRule { family, priority: PRIO_MAIN, selector: Selector::SuppressMain, table: 254 })
         .collect();
-    for (i, up) in site.uplinks.iter().enumerate() {
+    let sources = site.uplinks.iter().enumerate().flat_map(|(i, up)| {
         let given = up.addresses.iter().map(|a| (Family::of(&a.addr()), Selector::From(IpNet::from(a.addr()))));
-        let learned = up.learned.iter().map(|&f| (f, Selector::FromLearned(i, f)));
-        for (j, (family, selector)) in given.chain(learned).enumerate() {
-            out.push(IpRule { family, priority: PRIO_SOURCE + 2 * i as u32 + j as u32, selector, table: up.table });
-        }
+        let learned = up.learned.iter().map(move |&f| (f, Selector::FromLearned(i, f)));
+        given.chain(learned).map(|(family, selector)| (family, selector, up.table))
+    });
+    for (k, (family, selector, table)) in sources.enumerate() {
+        out.push(IpRule { family, priority: PRIO_SOURCE + k as u32, selector, table });
     }
     let marks = site.uplinks.iter().zip(&numbers.uplink_marks).map(|(u, m)| (*m, u.table));
     let pools = numbers.pools.iter().map(|p| (p.mark, p.table));

@@ -151,6 +151,8 @@ fn rule_words(r: Rule) -> Option<&'static str> {
         Rule::gateway_stmt => "`gateway`",
         Rule::gateway_dev => "`dev`",
         Rule::nat_stmt => "`nat`",
+        Rule::nat_from => "`from`",
+        Rule::nat_to => "`to`",
         Rule::weight_stmt => "`weight`",
         Rule::table_stmt => "`table`",
         Rule::healthy_stmt => "`healthy`",

@@ -182,7 +182,17 @@ impl Builder<'_> {
                 }
                 (Rule::gateway_stmt, Some(v)) => up.gateways.push(Gateway::Value(self.value(v))),
                 (Rule::network_stmt, Some(v)) => up.networks.push(self.value(v)),
-                (Rule::nat_stmt, to) => up.nats.push(Nat { to: to.map(|v| self.value(v)), span: stmt_span }),
+                (Rule::nat_stmt, _) => {
+                    let mut nat = Nat { from: None, to: None, span: stmt_span };
+                    for part in kids(stmt) {
+                        let value = kids(part.clone()).next().map(|v| self.value(v));
+                        match part.as_rule() {
+                            Rule::nat_from => nat.from = value,
+                            _ => nat.to = value,
+                        }
+                    }
+                    up.nats.push(nat)
+                }
                 (Rule::weight_stmt, Some(v)) => up.weights.push(self.value(v)),
                 (Rule::table_stmt, Some(v)) => up.tables.push(self.value(v)),
                 (Rule::healthy_stmt, Some(v)) => {
@@ -315,7 +325,7 @@ impl Builder<'_> {
             Rule::forward_rule => RuleKind::Forward {
                 proto: self.ident(inner.next()?),
                 ports: self.value(inner.next()?),
-                on: self.ident(inner.next()?),
+                on: self.value(inner.next()?),
                 to: self.value(inner.next()?),
                 to_port: inner.next().map(|p| self.value(p)),
             },

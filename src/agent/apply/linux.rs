@@ -155,15 +155,17 @@ impl Platform for Linux {
         // the main table) NATed to the uplink's address. Off the main loop:
         // a slow conntrack must not delay failover.
         let mark = format!("{:#x}/{MARK_MASK:#x}", numbers.uplink_marks[uplink]);
-        let nat: Vec<String> = plan.site.uplinks[uplink]
+        let mut nat: Vec<String> = plan.site.uplinks[uplink]
             .nat
             .iter()
-            .filter_map(|a| match a {
-                Address::Known(ip) => Some(*ip),
-                Address::Learned(f) => learned.lease(uplink, *f).address,
+            .filter_map(|n| match n.to {
+                Address::Known(ip) => Some(ip),
+                Address::Learned(f) => learned.lease(uplink, f).address,
             })
             .map(|a| a.to_string())
             .collect();
+        nat.sort();
+        nat.dedup();
         std::thread::spawn(move || {
             run_logged(&["conntrack", "-D", "--mark", &mark]);
             for addr in &nat {

@@ -272,14 +272,13 @@ pub fn load_state_forwards(plan: &Plan, state: StateId) -> Option<String> {
 fn forward_rules(plan: &Plan, rules: &[RuleId]) -> Vec<String> {
     let mut out = Vec::new();
     for &id in rules {
-        let RuleKind::Forward { proto, ports, on, to, to_port } = &plan.site.rules[id].kind else { continue };
+        let RuleKind::Forward { proto, ports, on, at, to, to_port } = &plan.site.rules[id].kind else { continue };
         let up = &plan.site.uplinks[*on];
         let (word, family_v6) = if to.is_ipv6() { ("ip6", true) } else { ("ip", false) };
         // A learned address is whichever the interface has: the router's own.
-        let daddr = match up.source(if family_v6 { Family::V6 } else { Family::V4 }) {
-            Some(Address::Known(addr)) => format!("{word} daddr {addr}"),
-            Some(Address::Learned(_)) => "fib daddr type local".to_string(),
-            None => continue,
+        let daddr = match at {
+            Address::Known(addr) => format!("{word} daddr {addr}"),
+            Address::Learned(_) => "fib daddr type local".to_string(),
         };
         let target = match (to_port, family_v6) {
             (Some(p), true) => format!("[{to}]:{p}"),
@@ -296,23 +295,27 @@ fn forward_rules(plan: &Plan, rules: &[RuleId]) -> Vec<String> {
     out
 }
 
+/// The `nat` lines in the order the uplink tries them; the first that
+/// matches translates (snat and masquerade end the chain for the packet).
 fn nats(plan: &Plan) -> Vec<String> {
     let site = &plan.site;
     let mut out = Vec::new();
     for up in &site.uplinks {
         for nat in &up.nat {
-            let family = nat.family();
+            let family = nat.to.family();
             let word = if family == Family::V6 { "ip6" } else { "ip" };
-            let lan_nets: Vec<&IpNet> =
-                site.lans.iter().flat_map(|l| &l.networks).filter(|n| Family::of(&n.addr()) == family).collect();
-            let from = match (lan_nets.is_empty(), nat) {
+            let lan_nets: Vec<&IpNet> = match &nat.from {
+                Some(from) => from.iter().collect(),
+                None => site.lans.iter().flat_map(|l| &l.networks).filter(|n| Family::of(&n.addr()) == family).collect(),
+            };
+            let from = match (lan_nets.is_empty(), nat.to) {
                 (false, _) => format!("{word} saddr {}", net_set(&lan_nets)),
                 (true, Address::Known(a)) => format!("{word} saddr != {a}"),
                 (true, Address::Learned(_)) => format!("meta nfproto {} fib saddr type != local", family.word()),
             };
             // A learned address is translated to whatever the interface
             // has when the packet leaves: a new lease needs no reload.
-            let to = match nat {
+            let to = match nat.to {
                 Address::Known(a) => format!("snat {word} to {a}"),
                 Address::Learned(_) => "masquerade".to_string(),
             };

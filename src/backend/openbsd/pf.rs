@@ -106,16 +106,23 @@ fn main(ctx: &Ctx) -> String {
     }
     let mut nat = String::new();
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
-        // Learned addresses never reach this back end (E0605).
-        for to in up.nat.iter().filter_map(|a| match a {
-            crate::ir::Address::Known(ip) => Some(ip),
-            crate::ir::Address::Learned(_) => None,
-        }) {
-            let f = Family::of(to);
-            if ctx.site.lans.iter().flat_map(|l| &l.networks).any(|n| Family::of(&n.addr()) == f) {
-                let to = if address(up, f) == Some(*to) { uplink_macro(ctx, u, "addr", f) } else { to.to_string() };
-                let _ = writeln!(nat, "match out on ${}_if {} from <wanc_lan> nat-to {to}", ctx.names.uplinks[u], f.pf());
-            }
+        // A later `match` rule's `nat-to` replaces an earlier one's, so the
+        // lines go last tried first: the ones for every lan, then the named
+        // sources from the last written to the first. Learned addresses
+        // never reach this back end (E0605).
+        let (named, every): (Vec<_>, Vec<_>) = up.nat.iter().partition(|n| n.from.is_some());
+        for n in every.into_iter().chain(named.into_iter().rev()) {
+            let crate::ir::Address::Known(to) = n.to else { continue };
+            let f = Family::of(&to);
+            let from = match &n.from {
+                Some(nets) => set(&nets.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
+                None if ctx.site.lans.iter().flat_map(|l| &l.networks).any(|n| Family::of(&n.addr()) == f) => {
+                    "<wanc_lan>".to_string()
+                }
+                None => continue,
+            };
+            let to = if address(up, f) == Some(to) { uplink_macro(ctx, u, "addr", f) } else { to.to_string() };
+            let _ = writeln!(nat, "match out on ${}_if {} from {from} nat-to {to}", ctx.names.uplinks[u], f.pf());
         }
     }
     if !nat.is_empty() {
@@ -171,8 +178,7 @@ fn source_replies(ctx: &Ctx) -> String {
             continue;
         }
         for f in Family::BOTH {
-            if let (Some(_), Some(next)) = (address(up, f), next_hop(ctx, u, f)) {
-                let from = uplink_macro(ctx, u, "addr", f);
+            if let (Some(from), Some(next)) = (uplink_addresses(ctx, u, f), next_hop(ctx, u, f)) {
                 let _ = writeln!(s, "pass out on {} {} from {from} route-to {next} {}", set(&others), f.pf(), label(ctx, u));
             }
         }
@@ -325,7 +331,7 @@ pub fn member_rule(ctx: &Ctx, f: Family, via: Option<UplinkId>) -> String {
 /// The lines of a `forward` or `serve` rule.
 fn pinned_lines(ctx: &Ctx, id: RuleId) -> Vec<String> {
     match &ctx.site.rules[id].kind {
-        RuleKind::Forward { proto, ports, on, to, to_port } => forward(ctx, *proto, ports, *on, *to, *to_port),
+        RuleKind::Forward { proto, ports, on, at, to, to_port } => forward(ctx, *proto, ports, *on, *at, *to, *to_port),
         RuleKind::Serve { proto, ports, host, via, stateless } => serve(ctx, *proto, ports, *host, *via, *stateless),
         _ => Vec::new(),
     }
@@ -396,22 +402,31 @@ impl Selector<'_> {
     }
 }
 
-fn forward(ctx: &Ctx, proto: Proto, port_list: &[Ports], on: UplinkId, to: IpAddr, to_port: Option<u16>) -> Vec<String> {
+fn forward(
+    ctx: &Ctx,
+    proto: Proto,
+    port_list: &[Ports],
+    on: UplinkId,
+    at: crate::ir::Address,
+    to: IpAddr,
+    to_port: Option<u16>,
+) -> Vec<String> {
     let f = Family::of(&to);
     let up = &ctx.site.uplinks[on];
-    let (Some(_), Some(next)) = (address(up, f), next_hop(ctx, on, f)) else {
+    // Learned addresses never reach this back end (E0605).
+    let (crate::ir::Address::Known(at), Some(next)) = (at, next_hop(ctx, on, f)) else {
         return vec![missing(&up.name, f)];
     };
+    let at = if address(up, f) == Some(at) { uplink_macro(ctx, on, "addr", f) } else { at.to_string() };
     let rdr = match to_port {
         Some(p) => format!("rdr-to {} port {p}", host_ref(ctx, &to)),
         None => format!("rdr-to {}", host_ref(ctx, &to)),
     };
     vec![format!(
-        "pass in on ${}_if {} proto {} from any to {} port {} {rdr} reply-to {next} {}",
+        "pass in on ${}_if {} proto {} from any to {at} port {} {rdr} reply-to {next} {}",
         ctx.names.uplinks[on],
         f.pf(),
         proto.as_str(),
-        uplink_macro(ctx, on, "addr", f),
         ports(port_list),
         label(ctx, on)
     )]
@@ -490,6 +505,15 @@ fn set(items: &[String]) -> String {
         [one] => one.clone(),
         _ => format!("{{ {} }}", items.join(", ")),
     }
+}
+
+/// The uplink's addresses of a family: its macro for the first, the
+/// others as written.
+fn uplink_addresses(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
+    let up = &ctx.site.uplinks[u];
+    address(up, f)?;
+    let others = up.addresses.iter().map(|n| n.addr()).filter(|a| Family::of(a) == f).skip(1).map(|a| a.to_string());
+    Some(set(&std::iter::once(uplink_macro(ctx, u, "addr", f)).chain(others).collect::<Vec<_>>()))
 }
 
 fn uplink_macro(ctx: &Ctx, u: UplinkId, what: &str, f: Family) -> String {
