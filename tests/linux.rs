@@ -175,7 +175,7 @@ fn triple_dual_stack_follows_every_state() {
 
 #[test]
 fn redundant_multipath_answers_forwards_by_the_arrival_uplink() {
-    if !netns::available() {
+    if !netns::available() || !common::require(&[common::CONNTRACK]) {
         return;
     }
     let b = build("examples/redundant-multipath.wan", "multi");
@@ -189,12 +189,41 @@ fn redundant_multipath_answers_forwards_by_the_arrival_uplink() {
     // came in on ext1 must still leave by ext1, or the remote never sees them.
     b.state(&t, "via_ext2");
     assert_spread(&t.paths(&t.lans[1], false, 8080, 6, None), &[ext2], "dmz out by ext2");
+    // www's ports are forwarded on its own address of ext1, 192.0.2.11, and
+    // on no other: the uplink's address (192.0.2.10) and mail's (.12) do not
+    // take them.
     for port in [80, 443] {
         for _ in 0..5 {
-            let seen = netns::connect(&t.remote, "192.0.2.10", port, None);
+            let seen = netns::connect(&t.remote, "192.0.2.11", port, None);
             assert_eq!(seen.as_deref(), Some("100.64.0.2"), "forwarded port {port} answered from www through ext1");
         }
+        for other in ["192.0.2.10", "192.0.2.12"] {
+            assert_eq!(netns::connect(&t.remote, other, port, None), None, "port {port} forwarded on {other} too");
+        }
     }
+    // Each source leaves ext1 translated to its own address: the office to
+    // the uplink's, www and mail to theirs (seen in ext1's ISP's conntrack,
+    // before the ISP's own NAT); by ext2, all to ext2's one address.
+    for (source, by_ext1) in [(None, "192.0.2.10"), (Some("10.0.1.10"), "192.0.2.11"), (Some("10.0.1.20"), "192.0.2.12")] {
+        let lan = if source.is_some() { &t.lans[1] } else { &t.lans[0] };
+        b.state(&t, "via_ext1");
+        for isp in &t.isps {
+            let _ = netns::try_exec(isp, &["conntrack", "-F"]);
+        }
+        let paths = t.paths(lan, false, 8080, 12, source);
+        assert_spread(&paths, &[ext1, ext2], &format!("{source:?} over the pool"));
+        let seen = |isp: &str| {
+            netns::try_exec(isp, &["conntrack", "-L", "-p", "tcp", "--orig-dst", netns::REMOTE_V4]).unwrap_or_default()
+        };
+        let (at1, at2) = (seen(&t.isps[ext1]), seen(&t.isps[ext2]));
+        assert!(at1.contains(&format!("src={by_ext1} ")), "{source:?} by ext1 should be {by_ext1}:\n{at1}");
+        let others = ["192.0.2.10", "192.0.2.11", "192.0.2.12"].into_iter().filter(|a| *a != by_ext1);
+        for other in others {
+            assert!(!at1.contains(&format!("src={other} ")), "{source:?} left ext1 as {other}:\n{at1}");
+        }
+        assert!(at2.contains("src=198.51.100.10 ") && !at2.contains("src=192.0.2."), "{source:?} by ext2:\n{at2}");
+    }
+    b.state(&t, "via_ext2");
     // Connections keep the uplink they started on through a multipath
     // pool whose members change: opened with ext1 out of the pool, held
     // while ext1 comes back, then while ext2 leaves.
