@@ -701,6 +701,48 @@ fn dhcp_lease_changes_follow_the_uplink() {
     drop(server);
 }
 
+#[test]
+fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
+    if !netns::available() {
+        return;
+    }
+    let interface = format!("gw{}", std::process::id() % 10_000_000);
+    let source = DHCP_SITE.replace("IFNAME", &interface);
+    let dir = tempdir("agent-gateway-family");
+    let policy = build(&dir, &source);
+    let site =
+        wanc::driver::compile_source_for("gw.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
+    let t = Topology::build(&site, "g");
+    let isp = t.isps[1].clone();
+    netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
+    let log = dir.join("agent.log");
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &log, &[]);
+    let lan = &t.lans[0];
+    wait_uplink(&agent, 0, true);
+
+    // What a DHCP client would install, but the default route's next hop
+    // is an IPv6 neighbour (`via inet6`, RFC 5549) where the site learns an
+    // IPv4 gateway: logged, not taken; the cable stays down.
+    netns::exec(&t.router, &["ip", "addr", "add", "100.65.0.10/16", "dev", &interface]);
+    netns::exec(
+        &t.router,
+        &["ip", "-4", "route", "add", "default", "via", "inet6", "fe80::1", "dev", &interface, "metric", "1002"],
+    );
+    wait_for("the other family's gateway is logged", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("learned gateway of the other family, not taken")
+    });
+    assert_eq!(status(&agent).and_then(|s| s.uplinks[1].healthy), Some(false), "no IPv4 gateway learned: the cable is down");
+    assert_eq!(t.paths(lan, false, 8080, 2, None), vec![Some(0); 2], "lan via isp1");
+
+    // The route is put right: the cable comes up and carries the lan.
+    netns::exec(&t.router, &["ip", "route", "replace", "default", "via", "100.65.0.1", "dev", &interface, "metric", "1002"]);
+    wait_for("the cable up with its gateway", Duration::from_secs(10), || {
+        status(&agent).and_then(|s| s.uplinks[1].healthy) == Some(true)
+    });
+    wait_for("lan via the cable", Duration::from_secs(5), || t.paths(lan, false, 8080, 3, None) == vec![Some(1); 3]);
+    assert!(status(&agent).is_some(), "agent alive");
+}
+
 /// An uplink whose interface appears late (a tunnel, a PPP session):
 /// `IFNAME` does not exist when the agent starts.
 const LATE_SITE: &str = r#"

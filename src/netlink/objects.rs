@@ -6,7 +6,7 @@ use crate::ir::Family;
 use ipnet::IpNet;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteNextHop};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteVia};
 use netlink_packet_route::AddressFamily;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -122,9 +122,14 @@ fn ip(address: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
+/// `RTA_GATEWAY`, or `RTA_VIA` for a next hop of the other family (an
+/// IPv4 route via an IPv6 neighbour, RFC 5549), which readers must see to
+/// refuse rather than take as "no gateway".
 fn gateway(attributes: &[RouteAttribute]) -> Option<IpAddr> {
     attributes.iter().find_map(|a| match a {
         RouteAttribute::Gateway(g) => ip(g),
+        RouteAttribute::Via(RouteVia::Inet(a)) => Some(IpAddr::V4(*a)),
+        RouteAttribute::Via(RouteVia::Inet6(a)) => Some(IpAddr::V6(*a)),
         _ => None,
     })
 }
