@@ -743,6 +743,124 @@ fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
     assert!(status(&agent).is_some(), "agent alive");
 }
 
+/// An uplink whose IPv6 address and gateway come from router
+/// advertisements (SLAAC): the kernel is the client.
+const SLAAC_SITE: &str = r#"
+site "agenttest"
+lan inside { interface vr1; network 192.168.1.0/24; network fd00:1::/64 }
+uplink isp1 {
+    interface vr0
+    address 198.51.100.199/24
+    address 2001:db8:100::199/64
+    gateway 198.51.100.100
+    gateway 2001:db8:100::100
+    nat
+    check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 1 }
+}
+uplink cable {
+    interface IFNAME
+    address auto ipv6
+    gateway auto ipv6
+    network 2001:db8:65::/48
+    nat
+    check ping fd18::1 { every 200ms timeout 100ms fall 3 rise 1 }
+}
+policy {
+    default via cable, isp1
+    route from inside via cable, isp1
+}
+"#;
+
+/// dnsmasq sending router advertisements for `prefix` (/64) on an ISP's
+/// `eth0`, every few seconds; stopped on drop.
+fn router_advertisements(isp: &str, prefix: &str) -> DhcpServer {
+    let child = Command::new("ip")
+        .args(["netns", "exec", isp, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0"])
+        .args(["--interface=eth0", "--bind-interfaces", "--enable-ra", "--ra-param=eth0,4,60"])
+        .arg(format!("--dhcp-range={prefix},ra-only,64,2h"))
+        .arg("--dhcp-leasefile=/dev/null")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dnsmasq starts");
+    DhcpServer(child)
+}
+
+/// The router's global address on `interface` inside `prefix`, if any.
+fn slaac_address(router: &str, interface: &str, prefix: &str) -> Option<String> {
+    let out = netns::try_exec(router, &["ip", "-6", "-o", "addr", "show", "dev", interface, "scope", "global"]).ok()?;
+    out.split_whitespace().filter_map(|w| w.split('/').next()).find(|a| a.starts_with(prefix)).map(str::to_string)
+}
+
+#[test]
+fn slaac_address_and_router_changes_follow_the_uplink() {
+    if !netns::available() || !common::require(&[common::DNSMASQ, common::CONNTRACK]) {
+        return;
+    }
+    let interface = format!("ra{}", std::process::id() % 10_000_000);
+    let source = SLAAC_SITE.replace("IFNAME", &interface);
+    let dir = tempdir("agent-slaac");
+    let policy = build(&dir, &source);
+    let site =
+        wanc::driver::compile_source_for("slaac.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
+    let t = Topology::build(&site, "s");
+    let isp = t.isps[1].clone();
+    // A router takes advertisements while forwarding only with accept_ra 2.
+    netns::exec(&t.router, &["sysctl", "-qw", &format!("net.ipv6.conf.{interface}.accept_ra=2")]);
+    netns::exec(&isp, &["ip", "addr", "add", "2001:db8:65:1::1/64", "dev", "eth0"]);
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let lan = &t.lans[0];
+    let seen_at_isp = || {
+        netns::try_exec(&isp, &["conntrack", "-L", "-f", "ipv6", "-p", "tcp", "--orig-dst", netns::REMOTE_V6]).unwrap_or_default()
+    };
+
+    // No advertisement yet: the cable is down, the lan leaves by isp1.
+    wait_uplink(&agent, 1, false);
+    wait_uplink(&agent, 0, true);
+    assert_eq!(t.paths(lan, true, 8080, 3, None), vec![Some(0); 3], "lan via isp1 before any advertisement");
+
+    // Advertisements for 2001:db8:65:1::/64: the kernel makes an address and
+    // a default route via the ISP's link-local address; the cable takes the
+    // lan, NATed to that address.
+    let ra = router_advertisements(&isp, "2001:db8:65:1::");
+    wait_for("the cable up by SLAAC", Duration::from_secs(20), || {
+        status(&agent).and_then(|s| s.uplinks[1].healthy) == Some(true)
+    });
+    let first = slaac_address(&t.router, &interface, "2001:db8:65:1:").expect("a SLAAC address");
+    let _ = netns::try_exec(&isp, &["conntrack", "-F"]);
+    wait_for("lan via the cable", Duration::from_secs(5), || t.paths(lan, true, 8080, 3, None) == vec![Some(1); 3]);
+    assert!(seen_at_isp().contains(&format!("src={first} ")), "the ISP sees {first}:\n{}", seen_at_isp());
+
+    // The ISP renumbers and its router changes: the old address and route
+    // go (as when their lifetimes end), and the cable is down meanwhile.
+    drop(ra);
+    let old_router = netns::exec(&isp, &["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"]);
+    let old_router = old_router.split_whitespace().find(|w| w.starts_with("fe80:")).expect("link-local").to_string();
+    netns::exec(&isp, &["ip", "addr", "del", &old_router, "dev", "eth0"]);
+    netns::exec(&isp, &["ip", "addr", "add", "fe80::65:2/64", "dev", "eth0"]);
+    netns::exec(&isp, &["ip", "addr", "add", "2001:db8:65:2::1/64", "dev", "eth0"]);
+    netns::exec(&t.router, &["ip", "addr", "del", &format!("{first}/64"), "dev", &interface]);
+    let _ = netns::try_exec(&t.router, &["ip", "-6", "route", "del", "default", "proto", "ra", "dev", &interface]);
+    wait_uplink(&agent, 1, false);
+    assert_eq!(t.paths(lan, true, 8080, 3, None), vec![Some(0); 3], "lan via isp1 while the cable has no address");
+
+    // New advertisements from the new router: re-keyed to the new address
+    // and gateway, the lan is back on the cable from the new address only.
+    let ra = router_advertisements(&isp, "2001:db8:65:2::");
+    wait_for("the cable up again", Duration::from_secs(20), || status(&agent).and_then(|s| s.uplinks[1].healthy) == Some(true));
+    let second = slaac_address(&t.router, &interface, "2001:db8:65:2:").expect("a new SLAAC address");
+    let _ = netns::try_exec(&isp, &["conntrack", "-F"]);
+    wait_for("lan via the cable again", Duration::from_secs(5), || t.paths(lan, true, 8080, 3, None) == vec![Some(1); 3]);
+    let seen = seen_at_isp();
+    assert!(seen.contains(&format!("src={second} ")) && !seen.contains(&format!("src={first} ")), "new address only:\n{seen}");
+    let rules = netns::exec(&t.router, &["ip", "-6", "rule"]);
+    assert!(rules.contains(&format!("from {second} lookup")) && !rules.contains(&first), "source rule re-keyed:\n{rules}");
+    let table = netns::exec(&t.router, &["ip", "-6", "route", "show", "table", "101"]);
+    assert!(table.contains("via fe80::65:2 "), "the cable's table has the new router:\n{table}");
+    assert!(status(&agent).is_some(), "agent alive");
+    drop(ra);
+}
+
 /// An uplink whose interface appears late (a tunnel, a PPP session):
 /// `IFNAME` does not exist when the agent starts.
 const LATE_SITE: &str = r#"
