@@ -84,7 +84,13 @@ fn start(dir: &Path, source: &str, router: &str) -> Running {
 fn spawn_agent(dir: &Path, source: &str, router: &str, stderr: Stdio, log: PathBuf) -> Running {
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join("site.wan"), source).expect("site");
-    let out = Command::new(wanc()).arg("build").arg(dir.join("site.wan")).arg("-o").arg(dir.join("out")).output().expect("wanc");
+    let out = Command::new(wanc())
+        .arg("build")
+        .arg(dir.join("site.wan"))
+        .args(["--target", "linux", "-o"])
+        .arg(dir.join("out"))
+        .output()
+        .expect("wanc");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let control = dir.join("agent.sock");
     let child = Command::new("ip")
@@ -392,11 +398,15 @@ fn kernel_events(rounds: usize) {
         uplink isp0 { interface vr0; address 10.0.0.2/24; gateway 10.0.0.1; nat\n    check ping 10.0.0.1 { every 10s timeout 1s } }\n\
         uplink isp1 { interface vr1; address auto ipv4; gateway 10.1.0.1; nat\n    check ping 10.1.0.1 { every 10s timeout 1s } }\n\
         policy {\n    default via isp0, isp1\n    route from inside via isp0, isp1\n}\n";
-    let model = wanc::driver::compile_source("bench.wan", source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "k");
     // The learned uplink's link, as its DHCP client would have set it up.
     netns::exec(&t.isps[1], &["ip", "addr", "add", "10.1.0.1/24", "dev", "eth0"]);
     netns::exec(&t.router, &["ip", "addr", "add", "10.1.0.2/24", "dev", "vr1"]);
+    // Removing a primary address removes the secondaries of its subnet too,
+    // unless they are promoted (systemd's sysctl defaults set this).
+    netns::exec(&t.router, &["sysctl", "-qw", "net.ipv4.conf.vr1.promote_secondaries=1"]);
     let dir = std::env::temp_dir().join(format!("wanc-bench-kernel-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = start(&dir, source, &t.router);
