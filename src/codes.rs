@@ -88,7 +88,9 @@ on, so one run lists every broken line.";
     InvalidLiteral = "E0002", Error, "invalid literal",
 "A literal has the right shape but not a valid value: an IPv4 octet above 255,
 a prefix length above 32 (IPv4) or 128 (IPv6), a port above 65535, a number
-too large, a percentage above 100.
+too large, a percentage above 100, a `dns` check's `query` that is not a DNS
+name (such as `-f/etc/hostname`, which a resolver tool would read as an
+option).
 
     const gw = 198.51.100.300     # error: `300` is not an octet
 
@@ -118,6 +120,14 @@ an import that would read a file that is already being read is an error, since
 its definitions would be duplicates.
 
 Move the shared definitions to a third file that both import.";
+
+    NameTooLong = "E0107", Error, "name too long",
+"A name (of an uplink, lan, host, constant, plugin or state) is longer than
+63 characters. Names become pf labels (63 characters at most), pf macros,
+ifstated state names and parts of file names, so a longer one yields files
+OpenBSD refuses.
+
+Shorten the name.";
 
     InvalidSiteName = "E0106", Error, "invalid site name",
 "The site name names the output files (`NAME.wanc`, `NAME.ir.json`) and the
@@ -383,8 +393,8 @@ Choose another number, or leave `table` out to have one assigned.";
     LinuxLimits = "E0602", Error, "site does not fit Linux's numbers",
 "On Linux, wanc steers traffic with packet marks (bits 8-15: 255 slots, one
 per uplink and one per distinct `multipath(…)` list) and `ip rule`
-priorities in 10000-12999 (two source rules per uplink, one rule per
-`serve`). A site that needs more slots than that cannot be realised.
+priorities in 10000-12999 (900 source rules, one per address of an uplink;
+999 `serve` rules). A site that needs more slots than that cannot be realised.
 
 Merge multipath lists that name the same uplinks, or split the site.
 

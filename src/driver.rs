@@ -7,6 +7,7 @@ use crate::ast::{self, Item};
 use crate::check;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::input;
 use crate::ir;
 use crate::lower::{self, linux::Overflow, Plan, Target};
 use crate::source::{FileId, SourceMap, Span};
@@ -33,13 +34,13 @@ impl Compilation {
 
 /// Compiles the file at `path` for every target. Only an unreadable root
 /// file is an `Err`; everything else is a diagnostic.
-pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
+pub fn compile_file(path: &Path) -> Result<Compilation, input::ReadError> {
     compile_file_for(path, &Target::ALL)
 }
 
 /// Compiles the file at `path`, holding the site to the limits of `targets`.
-pub fn compile_file_for(path: &Path, targets: &[Target]) -> std::io::Result<Compilation> {
-    let text = std::fs::read_to_string(path)?;
+pub fn compile_file_for(path: &Path, targets: &[Target]) -> Result<Compilation, input::ReadError> {
+    let text = input::read_text(path, input::SOURCE)?;
     Ok(compile_source_for(&path.display().to_string(), &text, targets))
 }
 
@@ -188,14 +189,14 @@ impl Loader<'_> {
             if self.loaded.contains(&key) {
                 continue;
             }
-            match std::fs::read_to_string(&target) {
+            match input::read_text(&target, input::SOURCE) {
                 Ok(text) => {
                     let id = self.sources.add(target.display().to_string(), text);
                     self.load(id, target);
                 }
                 Err(e) => self.diags.push(
                     Diagnostic::new(Code::ImportUnreadable, span, format!("cannot read `{rel}`"))
-                        .label(e.to_string().to_lowercase())
+                        .label(e.to_string())
                         .help(format!("the path is relative to the importing file: `{}`", target.display())),
                 ),
             }

@@ -14,6 +14,10 @@ pub const COUNTS: RangeInclusive<u64> = 1..=100;
 /// Routing table numbers a source may write (0 means "allocate one").
 pub const TABLES: RangeInclusive<u64> = 0..=2_147_483_647;
 
+/// The longest name of an uplink, lan, host, constant, plugin or state:
+/// pf's labels hold 63 characters (PF_RULE_LABEL_SIZE 64 with its NUL).
+pub const NAME_LEN: usize = 63;
+
 /// Site names name files (`SITE.wanc`, state files): letters, digits, `_`,
 /// `.` and `-`, not starting with a dot, at most 64 characters.
 pub fn site_name(name: &str) -> bool {
@@ -22,9 +26,18 @@ pub fn site_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// Words pf reads as something other than an interface (`egress` is the
+/// group of the default route's interfaces, `self` the router's addresses,
+/// `any`/`all` every address): a lan or uplink named so would change the
+/// meaning of every rule naming it.
+pub const PF_WORDS: &[&str] = &["all", "any", "default", "egress", "no-route", "self", "urpf-failed"];
+
 /// Interface names as both kernels take them: 1 to 15 characters, a letter
-/// first, then letters, digits, `_`, `.` or `-`.
+/// first, then letters, digits, `_`, `.` or `-`; not one of [`PF_WORDS`].
 pub fn interface_name(name: &str) -> bool {
+    if PF_WORDS.contains(&name) {
+        return false;
+    }
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && name.len() <= 15
@@ -126,6 +139,23 @@ pub fn url_host_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A DNS name to query: `.` (the root), or labels of letters, digits, `-`
+/// and `_` (1 to 63 each, none starting with `-`, which would read as an
+/// option to `dig`) joined by dots, at most 253 characters, with an
+/// optional final dot.
+pub fn dns_name(name: &str) -> bool {
+    if name == "." {
+        return true;
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        })
+}
+
 /// A request path as sent: starting with `/`, printable ASCII without
 /// spaces, so it fits in a request line and a shell word unchanged.
 pub fn url_path(path: &str) -> bool {
@@ -135,6 +165,16 @@ pub fn url_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_names_are_names_not_options() {
+        for good in [".", "example.net", "example.net.", "_dmarc.example.net", "a-b.c"] {
+            assert!(dns_name(good), "{good}");
+        }
+        for bad in ["", "-f/etc/hostname", "a..b", "a b", "a/b", "..", &"a".repeat(64), "-x.example"] {
+            assert!(!dns_name(bad), "{bad}");
+        }
+    }
 
     fn url(text: &str) -> Result<String, UrlError> {
         http_url(text).map(|(u, _)| u.to_string())

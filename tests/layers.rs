@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Bottom to top. Modules that do not exist yet sit here too, so that the
 /// table is the one the code is heading for.
 const LAYERS: &[&[&str]] = &[
-    &["source", "codes", "duration", "output", "bdd"],
+    &["source", "codes", "duration", "output", "input", "bdd"],
     &["diagnostic", "ir"],
     &["validate", "ast", "render"],
     &["syntax", "plugin"],

@@ -143,7 +143,7 @@ fn sources(site: &Site, learned: &Learned, u: usize) -> Source {
 }
 
 pub fn load(path: &Path) -> Result<Site, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = crate::input::read(path, crate::input::POLICY).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     crate::bytecode::decode(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
 }
 

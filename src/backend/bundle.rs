@@ -18,8 +18,8 @@ pub fn plugins(site: &Site) -> Result<(Site, Vec<OutputFile>), String> {
     let mut bundled = site.clone();
     let mut files = Vec::with_capacity(site.plugins.len());
     for plugin in &mut bundled.plugins {
-        let contents =
-            std::fs::read(&plugin.path).map_err(|e| format!("cannot read plugin `{}` at `{}`: {e}", plugin.name, plugin.path))?;
+        let contents = crate::input::read(plugin.path.as_ref(), crate::input::PLUGIN)
+            .map_err(|e| format!("cannot read plugin `{}` at `{}`: {e}", plugin.name, plugin.path))?;
         plugin.path = plugin_path(&plugin.name);
         files.push(OutputFile { path: plugin.path.clone().into(), contents });
     }

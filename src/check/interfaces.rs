@@ -22,6 +22,14 @@ impl<'a> Checker<'a, '_> {
         for extra in &words[1..] {
             self.twice(extra.span, first.span, "interface");
         }
+        if crate::validate::PF_WORDS.contains(&first.text.as_str()) {
+            self.diags.push(
+                Diagnostic::new(Code::InvalidInterface, first.span, format!("`{}` is a word of pf's, not an interface", first.text))
+                    .label("pf reads this as something else")
+                    .help("`egress` is an interface group, `self`, `any` and `all` stand for addresses: name the interface itself, such as `em0`"),
+            );
+            return None;
+        }
         if !crate::validate::interface_name(&first.text) {
             self.diags.push(
                 Diagnostic::new(Code::InvalidInterface, first.span, format!("`{}` is not a valid interface name", first.text))

@@ -131,6 +131,17 @@ impl Names {
     }
 
     fn define(&mut self, kind: Kind, ident: &Ident, index: usize, diags: &mut Diagnostics) {
+        if ident.name.len() > crate::validate::NAME_LEN {
+            diags.push(
+                Diagnostic::new(
+                    Code::NameTooLong,
+                    ident.span,
+                    format!("{} {} name is longer than {} characters", kind.article(), kind.noun(), crate::validate::NAME_LEN),
+                )
+                .label(format!("{} characters", ident.name.len()))
+                .help("names become pf labels and macros, ifstated states and file names, which hold 63 characters; shorten it"),
+            );
+        }
         if let Some(first) = self.map.get(&ident.name) {
             diags.push(
                 Diagnostic::new(Code::DuplicateName, ident.span, format!("`{}` is defined twice", ident.name))

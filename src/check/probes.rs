@@ -104,7 +104,18 @@ impl<'a> Checker<'a, '_> {
                 }
                 let Target::Address(server) = self.target(server, families)? else { return None };
                 let query = match self.option(options, "query") {
-                    Some(o) => self.string(&o.value)?,
+                    Some(o) => {
+                        let query = self.string(&o.value)?;
+                        if !validate::dns_name(&query) {
+                            self.diags.push(
+                                Diagnostic::new(Code::InvalidLiteral, o.value.span, format!("`{query}` is not a DNS name"))
+                                    .label("the name the check asks for")
+                                    .help("write a name such as `example.net` (letters, digits, `-` and `_` between dots, no label starting with `-`), or `.` for the root"),
+                            );
+                            return None;
+                        }
+                        query
+                    }
                     None => ".".to_string(),
                 };
                 Probe::Dns { server, query }

@@ -95,9 +95,8 @@ impl<'a> Checker<'a, '_> {
             let span = address.span();
             match address {
                 Address::Learned(l) => {
-                    let other =
-                        learned.iter().map(|&(f, s)| (f, s)).chain(given.iter().map(|(n, s)| (Family::of(&n.addr()), *s)));
-                    if let Some((_, first)) = other.filter(|(f, _)| *f == l.family).next() {
+                    let mut other = learned.iter().copied().chain(given.iter().map(|(n, s)| (Family::of(&n.addr()), *s)));
+                    if let Some((_, first)) = other.find(|(f, _)| *f == l.family) {
                         self.learned_alone(span, first);
                         continue;
                     }

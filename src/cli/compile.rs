@@ -19,7 +19,7 @@ fn compile_and_report(path: &Path, format: Format, targets: &[Target]) -> Option
             Some(c)
         }
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
+            eprintln!("error: cannot read `{}`: {e}", path.display());
             None
         }
     }

@@ -1,14 +1,14 @@
 //! `wanc disasm FILE.wanc`: prints a policy file readably; exit 0, or 2 with
 //! the reason when it cannot be read or loaded.
 
-use super::{io_reason, OK, USAGE};
+use super::{OK, USAGE};
 use std::path::Path;
 
 pub fn disasm(path: &Path) -> u8 {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::input::read(path, crate::input::POLICY) {
         Ok(bytes) => bytes,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
+            eprintln!("error: cannot read `{}`: {e}", path.display());
             return USAGE;
         }
     };

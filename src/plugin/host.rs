@@ -93,7 +93,7 @@ impl PluginHost {
 
     /// Reads, compiles and checks a plugin against ABI version 1.
     pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
-        let bytes = std::fs::read(path).map_err(|e| PluginError::Missing(e.to_string().to_lowercase()))?;
+        let bytes = crate::input::read(path, crate::input::PLUGIN).map_err(|e| PluginError::Missing(e.to_string()))?;
         self.load_bytes(&bytes)
     }
 
