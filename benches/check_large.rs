@@ -57,7 +57,25 @@ fn main() {
     println!("check_large: {UPLINKS} uplinks, {RULES} rules, {STATES} states, {} KiB of source", source.len() / 1024);
     println!("  time   min {:.1} ms   median {:.1} ms   ({RUNS} runs)", ms(times[0]), ms(times[RUNS / 2]));
     println!("  peak RSS of a process compiling it once: {:.1} MiB", peak as f64 / 1024.0);
+    faulty_lines(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 80,000 faulty lines: every diagnostic collected (each once) and
+/// rendered, in time linear in their number.
+fn faulty_lines(dir: &std::path::Path) {
+    const LINES: usize = 80_000;
+    let lines: String = (0..LINES).map(|i| format!("const x{i} = 300.1.1.{}\n", i % 250)).collect();
+    let path = dir.join("faulty.wan");
+    std::fs::write(&path, format!("site \"s\"\n{lines}")).expect("write site");
+    let start = Instant::now();
+    let c = wanc::driver::compile_file(&path).expect("readable");
+    let checked = start.elapsed();
+    let text = wanc::render::short(&c.diagnostics, &c.sources);
+    let rendered = start.elapsed();
+    assert_eq!(text.lines().count(), LINES);
+    println!("faulty lines: {LINES} lines, {LINES} diagnostics");
+    println!("  collected in {:.1} ms, rendered (short) by {:.1} ms", ms(checked), ms(rendered));
 }
 
 fn ms(d: Duration) -> f64 {

@@ -60,12 +60,14 @@ impl Diagnostic {
 #[derive(Default, Debug)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// The code and place of each in `list`: a set, so that tens of
+    /// thousands of diagnostics are collected in linear time.
+    seen: std::collections::HashSet<(Code, Span)>,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        let seen = self.list.iter().any(|d| d.code == diagnostic.code && d.primary.span == diagnostic.primary.span);
-        if !seen {
+        if self.seen.insert((diagnostic.code, diagnostic.primary.span)) {
             self.list.push(diagnostic);
         }
     }

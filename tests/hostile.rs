@@ -80,3 +80,30 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A diagnostic past column 65,535 is reported, not a panic in the
+/// renderer: the line is too long to draw, so its place is given in words.
+#[test]
+fn a_diagnostic_on_a_huge_line_is_reported() {
+    let dir = tempdir("hostile-column");
+    let site = dir.join("site.wan");
+    std::fs::write(&site, format!("site \"s\"\nconst x = {}300.1.1.1\n", " ".repeat(70_000))).expect("write");
+    let out = wanc(&["check", site.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(":2:70011; the line is too long to show)"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// 80,000 faulty lines give 80,000 diagnostics, each once (collected in
+/// linear time: benches/check_large.rs measures it).
+#[test]
+fn every_faulty_line_is_reported_once() {
+    let dir = tempdir("hostile-many");
+    let site = dir.join("site.wan");
+    let lines: String = (0..80_000).map(|i| format!("const x{i} = 300.1.1.{}\n", i % 250)).collect();
+    std::fs::write(&site, format!("site \"s\"\n{lines}")).expect("write");
+    let out = wanc(&["check", "--format", "short", site.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).lines().filter(|l| l.contains("error[E0002]")).count(), 80_000);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

@@ -12,7 +12,8 @@ struct Report {
     code: Option<String>,
     severity: miette::Severity,
     help: Option<String>,
-    source: NamedSource<String>,
+    /// `None` when a labelled line is too long to show.
+    source: Option<NamedSource<String>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -42,7 +43,7 @@ impl miette::Diagnostic for Report {
         self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         Some(Box::new(self.labels.iter().cloned()))
@@ -55,8 +56,22 @@ impl miette::Diagnostic for Report {
     }
 }
 
-fn source_of(sources: &SourceMap, file: usize) -> NamedSource<String> {
-    NamedSource::new(sources.name(file), sources.text(file).to_string())
+fn source_of(sources: &SourceMap, file: usize) -> Option<NamedSource<String>> {
+    Some(NamedSource::new(sources.name(file), sources.text(file).to_string()))
+}
+
+/// Lines longer than this are not drawn: miette pads its underlines with a
+/// format width, which panics past 65,535 columns, and a screen-wide line
+/// would not be readable anyway.
+const MAX_SHOWN_LINE: usize = 1000;
+
+/// Whether every line `span` touches is short enough to draw.
+fn drawable(sources: &SourceMap, span: Span) -> bool {
+    let text = sources.text(span.file);
+    let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    text[line_start..line_end].split('\n').all(|line| line.len() <= MAX_SHOWN_LINE)
 }
 
 fn labeled(span: Span, text: &str, primary: bool) -> LabeledSpan {
@@ -71,6 +86,18 @@ fn labeled(span: Span, text: &str, primary: bool) -> LabeledSpan {
 
 fn report(d: &Diagnostic, sources: &SourceMap) -> Report {
     let file = d.primary.span.file;
+    if !std::iter::once(&d.primary).chain(&d.secondary).all(|l| drawable(sources, l.span)) {
+        let at = sources.line_col(file, d.primary.span.start);
+        return Report {
+            message: format!("{} (at {}:{}:{}; the line is too long to show)", d.message, sources.name(file), at.line, at.column),
+            code: Some(d.code.as_str().to_string()),
+            severity: severity(d.severity),
+            help: d.help.clone(),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        };
+    }
     let mut labels = vec![labeled(d.primary.span, &d.primary.message, true)];
     let mut related = Vec::new();
     for l in &d.secondary {
@@ -91,15 +118,19 @@ fn report(d: &Diagnostic, sources: &SourceMap) -> Report {
     Report {
         message: d.message.clone(),
         code: Some(d.code.as_str().to_string()),
-        severity: match d.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
-            Severity::Note => miette::Severity::Advice,
-        },
+        severity: severity(d.severity),
         help: d.help.clone(),
         source: source_of(sources, file),
         labels,
         related,
+    }
+}
+
+fn severity(severity: Severity) -> miette::Severity {
+    match severity {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Note => miette::Severity::Advice,
     }
 }
 
