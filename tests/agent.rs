@@ -743,6 +743,36 @@ fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
     assert!(status(&agent).is_some(), "agent alive");
 }
 
+/// A 50 ms blip of an uplink's link (taken down on the router, so the
+/// kernel drops every route through it, and up again): shorter than the
+/// checks could see, but the kernel reports it; the uplink's table and the
+/// main default route come back, and the agent's state matches the
+/// kernel's.
+#[test]
+fn a_link_blip_puts_the_routes_back() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempdir("agent-blip");
+    let policy = build(&dir, SITE);
+    let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
+    let t = Topology::build(&site, "b");
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let lan = &t.lans[0];
+    let table = site.uplinks[0].table.to_string();
+    wait_state(&agent, "both", Duration::from_secs(10));
+    for round in 0..3 {
+        netns::exec(&t.router, &["sh", "-c", "ip link set vr0 down; sleep 0.05; ip link set vr0 up"]);
+        wait_state(&agent, "both", Duration::from_secs(10));
+        let routes = netns::exec(&t.router, &["ip", "-4", "route", "show", "table", &table]);
+        assert!(routes.contains("default via 198.51.100.100 dev vr0"), "round {round}: isp1's table is back:\n{routes}");
+        let main = netns::exec(&t.router, &["ip", "-4", "route", "show", "default"]);
+        assert!(main.contains("default via 198.51.100.100 dev vr0"), "round {round}: the default route is back:\n{main}");
+        assert_eq!(t.paths(lan, false, 8080, 3, None), vec![Some(0); 3], "round {round}: lan via isp1 again");
+    }
+    assert!(status(&agent).is_some(), "agent alive");
+}
+
 /// An uplink whose IPv6 address and gateway come from router
 /// advertisements (SLAAC): the kernel is the client.
 const SLAAC_SITE: &str = r#"
