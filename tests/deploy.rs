@@ -196,6 +196,32 @@ fn reload_refuses_another_site_unless_forced() {
     agent.wait("site depot", |s| s.site == "depot");
 }
 
+/// A control socket opened to everyone (`--control-mode 666`) answers
+/// anyone's status, but reloads only for root: the peer's credentials
+/// decide, not the socket's mode.
+#[test]
+fn only_root_may_reload_whatever_the_socket_mode() {
+    let dir = tempdir("deploy-peer");
+    let policy = build(&dir, "office", "true", &dir.join("office"));
+    let agent = Agent::start(&policy, &dir, "peer", &["--control-mode", "666"]);
+    agent.wait("state both", in_state("both"));
+    let control = agent.control.to_str().expect("utf-8").to_string();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", WANC])
+            .args(args)
+            .output()
+            .expect("setpriv runs")
+    };
+    let status = as_nobody(&["status", "--control", &control]);
+    assert_eq!(status.status.code(), Some(0), "status for anyone: {}", text(&status.stderr));
+    let reload = as_nobody(&["reload", "--control", &control, policy.to_str().expect("utf-8")]);
+    assert_ne!(reload.status.code(), Some(0), "reload refused to nobody");
+    assert!(text(&reload.stderr).contains("reloading is for root only"), "{}", text(&reload.stderr));
+    let root = wanc(&["reload", "--control", &control, policy.to_str().expect("utf-8")]);
+    assert_eq!(root.status.code(), Some(0), "root reloads: {}", text(&root.stderr));
+}
+
 #[test]
 fn status_shows_the_last_transitions_with_their_reasons() {
     let dir = tempdir("deploy-status");

@@ -1,10 +1,12 @@
 //! The control socket: one JSON request per line, one JSON reply per line.
-//! Private to root (mode 0600) unless configured otherwise.
+//! Private to root (mode 0600) unless configured otherwise. Whatever the
+//! mode, only root (or the agent's own user) may reload: a policy's actions
+//! run as the agent. Anyone who can connect may ask for the status.
 
 use super::status::{Answer, Reply};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -50,19 +52,50 @@ pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io
     let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let to_agent = to_agent.clone();
-            std::thread::spawn(move || serve(stream, to_agent));
+        for stream in listener.incoming() {
+            match stream {
+                // Out of threads: this client is turned away, the next one
+                // may be served; the listener itself goes on.
+                Ok(stream) => {
+                    let to_agent = to_agent.clone();
+                    if let Err(e) = std::thread::Builder::new().name("control".into()).spawn(move || serve(stream, to_agent)) {
+                        tracing::warn!("control socket: cannot serve a client: {e}");
+                    }
+                }
+                // Out of descriptors, accept fails at once and would spin:
+                // wait for some to be freed.
+                Err(e) => {
+                    tracing::warn!("control socket: cannot accept: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            }
         }
     });
     Ok(())
 }
 
+/// The longest request line read; a longer one is refused unread.
+const MAX_REQUEST: u64 = 64 << 10;
+
 fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
     let Ok(mut writer) = stream.try_clone() else { return };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
+    let may_reload = peer_uid(&stream).is_some_and(|uid| uid == 0 || uid == own_uid());
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        match reader.by_ref().take(MAX_REQUEST).read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if !line.ends_with('\n') && line.len() as u64 >= MAX_REQUEST => {
+                let reply = Reply::<Answer>::new(Err(format!("request longer than {MAX_REQUEST} bytes")));
+                if let Ok(text) = serde_json::to_string(&reply) {
+                    let _ = writeln!(writer, "{text}");
+                }
+                return;
+            }
+            Ok(_) => {}
+        }
         let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Reload { .. }) if !may_reload => Err("reloading is for root only".to_string()),
             Ok(request) => {
                 let (tx, rx) = channel();
                 if to_agent.send(super::Event::Control(Incoming { request, reply: tx })).is_err() {
@@ -77,6 +110,41 @@ fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
             return;
         }
     }
+}
+
+/// The user id of the process at the other end of `stream`.
+#[cfg(target_os = "linux")]
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED fills a `ucred` of the given length on a socket
+    // this stream owns.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+/// The user id of the process at the other end of `stream`.
+#[cfg(not(target_os = "linux"))]
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: getpeereid(2) writes the two ids of a connected socket.
+    let rc = unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) };
+    (rc == 0).then_some(uid)
+}
+
+fn own_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Client side: one request, one reply; `Err` when there is no agent to
