@@ -31,6 +31,12 @@ pub mod code {
 /// source file, and the plugin has to allocate them.
 pub const MAX_SETTINGS_BYTES: usize = 1 << 20;
 
+/// A plugin's declaration of its settings: names one per line. Bounded,
+/// since the checker keeps every name (a small plugin could otherwise
+/// declare millions from one data segment).
+pub const MAX_DECLARATION_BYTES: usize = 64 << 10;
+pub const MAX_SETTINGS: usize = 256;
+
 /// The fixed part of a result record: status, flags, reserved, measurement.
 const RESULT_HEADER: usize = 12;
 const FLAG_MEASUREMENT: u8 = 1;
@@ -82,10 +88,12 @@ pub fn decode_result(record: &[u8], len: usize) -> Result<ProbeOutcome, String> 
 }
 
 /// Makes a plugin's reason safe to print: valid UTF-8, no control
-/// characters (no terminal escapes, no forged log lines), bounded length.
+/// characters (no terminal escapes, no forged log lines), no invisible
+/// formatting (bidi overrides that would show a log line reordered, zero
+/// widths), bounded length.
 fn clean_reason(bytes: &[u8], cut: bool) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_REASON_BYTES)]);
-    let mut reason: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut reason: String = text.chars().map(|c| if c.is_control() || invisible(c) { ' ' } else { c }).collect();
     reason = reason.trim().to_string();
     if cut {
         reason.push('…');
@@ -96,6 +104,13 @@ fn clean_reason(bytes: &[u8], cut: bool) -> String {
     reason
 }
 
+/// Unicode's format characters that reorder or hide text: the bidi
+/// embeddings, overrides, isolates and marks, zero-width characters and
+/// the byte-order mark.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// `(ptr << 32) | len` as two offsets into the plugin's memory.
 pub fn unpack(packed: i64) -> (usize, usize) {
     let packed = packed as u64;
@@ -103,15 +118,23 @@ pub fn unpack(packed: i64) -> (usize, usize) {
 }
 
 /// The settings declaration: one name per line, `name?` for an optional one.
-pub fn parse_declaration(text: &str) -> Vec<PluginSetting> {
-    text.lines()
+pub fn parse_declaration(text: &str) -> Result<Vec<PluginSetting>, String> {
+    if text.len() > MAX_DECLARATION_BYTES {
+        return Err(format!("its settings description is {} bytes, more than {MAX_DECLARATION_BYTES}", text.len()));
+    }
+    let settings: Vec<PluginSetting> = text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| match l.strip_suffix('?') {
             Some(name) => PluginSetting { name: name.trim().to_string(), required: false },
             None => PluginSetting { name: l.to_string(), required: true },
         })
-        .collect()
+        .collect();
+    if settings.len() > MAX_SETTINGS {
+        return Err(format!("it declares {} settings, more than {MAX_SETTINGS}", settings.len()));
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -123,6 +146,14 @@ mod tests {
         r.extend_from_slice(&measurement.to_le_bytes());
         r.extend_from_slice(reason.as_bytes());
         r
+    }
+
+    #[test]
+    fn declarations_are_bounded() {
+        let many: String = (0..=MAX_SETTINGS).map(|i| format!("s{i}\n")).collect();
+        assert!(parse_declaration(&many).unwrap_err().contains("more than 256"));
+        assert!(parse_declaration(&"\n".repeat(MAX_DECLARATION_BYTES + 1)).unwrap_err().contains("bytes"));
+        assert_eq!(parse_declaration("url\nexpect?\n").unwrap().len(), 2);
     }
 
     #[test]
@@ -141,6 +172,8 @@ mod tests {
         let r = record(0, 0, 99, "bad\x1b[31m\nnews");
         let o = decode_result(&r, r.len()).unwrap();
         assert_eq!((o.up, o.reason.as_str(), o.measurement), (false, "bad [31m news", None));
+        let r = record(0, 0, 0, "ok\u{202e}nwod\u{2066}x\u{200b}y");
+        assert_eq!(decode_result(&r, r.len()).unwrap().reason, "ok nwod x y");
         assert!(decode_result(&record(2, 0, 0, ""), 12).unwrap_err().contains("status 2"));
         assert!(decode_result(&record(1, 4, 0, ""), 12).unwrap_err().contains("flags"));
         assert!(decode_result(&[1, 0, 0], 3).unwrap_err().contains("shorter"));

@@ -129,11 +129,17 @@ impl PluginHost {
             .and_then(|e| e.into_memory())
             .ok_or_else(|| PluginError::Interface("it does not export its `memory`".into()))?;
         let (ptr, len) = abi::unpack(packed);
+        if len > abi::MAX_DECLARATION_BYTES {
+            return Err(PluginError::Interface(format!(
+                "its settings description is {len} bytes, more than {}",
+                abi::MAX_DECLARATION_BYTES
+            )));
+        }
         let text =
             memory_ref.data(&store).get(ptr..ptr.saturating_add(len)).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(
                 || PluginError::Interface("its settings description lies outside its memory or is not utf-8".into()),
             )?;
-        let settings = abi::parse_declaration(text);
+        let settings = abi::parse_declaration(text).map_err(PluginError::Interface)?;
         Ok(LoadedPlugin { pre, settings, memory, alloc, probe })
     }
 
