@@ -222,6 +222,64 @@ fn only_root_may_reload_whatever_the_socket_mode() {
     assert_eq!(root.status.code(), Some(0), "root reloads: {}", text(&root.stderr));
 }
 
+/// Out of threads (RLIMIT_NPROC on the agent's user, no more than it has
+/// once started), the agent turns control clients away and goes on: it
+/// neither panics nor loses its control socket, and still stops cleanly.
+#[test]
+fn out_of_threads_the_agent_degrades_instead_of_dying() {
+    let dir = tempdir("deploy-threads");
+    let policy = build(&dir, "office", "true", &dir.join("office"));
+    let sockets = dir.join("sockets");
+    std::fs::create_dir_all(&sockets).expect("dir");
+    std::fs::set_permissions(&sockets, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let control = sockets.join("agent.sock");
+    let log = dir.join("agent.log");
+    // As nobody, whose tasks the limit counts (root's would not be held to it).
+    let start = |nproc: &str| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "prlimit", &format!("--nproc={nproc}:"), WANC, "agent"])
+            .arg(&policy)
+            .args(["--backend", "dry-run", "--no-watch", "--control"])
+            .arg(&control)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("agent starts")
+    };
+    let settled = || std::fs::read_to_string(&log).unwrap_or_default().contains("state from=\"-\"");
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let begin = Instant::now();
+        while !f() {
+            assert!(begin.elapsed() < Duration::from_secs(10), "{what}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // How many tasks nobody has with one settled agent.
+    let mut first = start("10000");
+    wait("the first agent settles", &settled);
+    let tasks = Command::new("ps").args(["-L", "-u", "65534", "--no-headers"]).output().expect("ps");
+    let tasks = text(&tasks.stdout).lines().count();
+    let _ = first.kill();
+    let _ = first.wait();
+    let _ = std::fs::remove_file(&control);
+
+    let mut agent = start(&tasks.to_string());
+    wait("the limited agent settles", &settled);
+    let status = wanc(&["status", "--control", control.to_str().expect("utf-8")]);
+    assert_ne!(status.status.code(), Some(0), "no thread to answer with");
+    wait("the client turned away is logged", &|| {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("control socket: cannot serve a client")
+    });
+    assert!(agent.try_wait().expect("wait").is_none(), "the agent is still running");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    let stopped = agent.wait().expect("agent ends");
+    assert!(stopped.success(), "stops cleanly: {stopped}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(std::fs::read_to_string(&log).unwrap_or_default().contains("stopped"));
+}
+
 #[test]
 fn status_shows_the_last_transitions_with_their_reasons() {
     let dir = tempdir("deploy-status");

@@ -97,7 +97,8 @@ fn spawn_limited(cmd: &mut Command, what: &'static str) {
             return;
         }
     };
-    std::thread::spawn(move || {
+    // Out of threads, the command runs without its time limit.
+    super::threads::detached("an action's time limit", move || {
         let start = Instant::now();
         loop {
             match child.try_wait() {

@@ -134,12 +134,16 @@ impl Metrics {
         let listener = TcpListener::bind(addr)?;
         let bound = listener.local_addr()?;
         let registry = self.registry.clone();
-        std::thread::spawn(move || {
+        std::thread::Builder::new().name("metrics".into()).spawn(move || {
             // One scrape at a time; each is bounded by the timeouts below.
-            for stream in listener.incoming().flatten() {
-                let _ = answer(stream, &registry);
+            for stream in listener.incoming() {
+                match stream {
+                    Ok(stream) => drop(answer(stream, &registry)),
+                    // Out of descriptors accept fails at once: do not spin.
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
+                }
             }
-        });
+        })?;
         Ok(bound)
     }
 }

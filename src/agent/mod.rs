@@ -19,6 +19,7 @@ mod probe;
 mod schedule;
 pub mod status;
 mod systemd;
+mod threads;
 mod tls;
 
 pub use control::{ask, Request};

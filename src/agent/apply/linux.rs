@@ -166,7 +166,7 @@ impl Platform for Linux {
             .collect();
         nat.sort();
         nat.dedup();
-        std::thread::spawn(move || {
+        crate::agent::threads::background("flush states", move || {
             run_logged(&["conntrack", "-D", "--mark", &mark]);
             for addr in &nat {
                 run_logged(&["conntrack", "-D", "--reply-dst", addr]);

@@ -62,7 +62,7 @@ impl Platform for Openbsd {
     fn flush(&mut self, plan: &Plan, uplink: usize, _learned: &Learned) {
         // Off the main loop: a slow pfctl must not delay failover.
         let name = plan.site.uplinks[uplink].name.clone();
-        std::thread::spawn(move || run_logged(&["pfctl", "-q", "-k", "label", "-k", &name]));
+        crate::agent::threads::background("flush states", move || run_logged(&["pfctl", "-q", "-k", "label", "-k", &name]));
     }
 
     fn teardown(&mut self, _plan: &Plan) -> Result<(), String> {
