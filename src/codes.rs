@@ -338,6 +338,13 @@ uplink flaps.
 
     check ping 192.0.2.1 { every 3s count 3 timeout 1s }   # error: 3 × 1s ≥ 3s
 
+When the site is built for OpenBSD, the round is taken as OpenBSD runs it:
+ifstated runs each test every `every` rounded up to whole seconds; ping sends
+one request per `timeout` and then waits `timeout` rounded up to whole seconds
+for the last reply (twice the slowest reply when some came); nc and dig take
+their timeout in whole seconds. `every 3s timeout 500ms count 5` fits the rule
+above (2.5s) but takes 3.5s there.
+
 Lengthen `every`, or lower `count` or `timeout`.";
 
     HostnameTarget = "W0502", Warning, "probe target is a hostname",

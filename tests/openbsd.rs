@@ -414,7 +414,7 @@ fn every_probe_kind_runs() {
         sb.run(command) == 0
     };
 
-    let ping = test("ping -q -c 3 -w 1 -I 192.0.2.2 192.0.2.1");
+    let ping = test("ping -q -c 3 -i 1 -w 1 -I 192.0.2.2 192.0.2.1");
     let summary = |loss: &str, avg: &str| {
         format!(
             "printf '%s\\n' '3 packets transmitted, 2 packets received, {loss} packet loss' 'round-trip min/avg/max/std-dev = 1.0/{avg}/90.0/1.0 ms'"
