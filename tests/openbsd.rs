@@ -232,10 +232,23 @@ fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
     let out = outputs(&example("redundant-multipath.wan"));
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     let ifstated = &out["ifstated.conf"];
-    // In via_ext1, ext1 is up: ext2 going down is flushed at once.
+    // In via_ext1, ext1 is up: ext2 going down is flushed while the state
+    // stays (else the next state's body does it, after its init), ...
+    assert!(ifstated.contains("\t\tif $ext1_check1 && $ext1_check2 {\n\t\t\tif $ext1_check1 && $ext1_check2 {\n"));
     assert!(ifstated.contains(
-        "\t\tif ! ( $ext2_check1 && $ext2_check2 ) {\n\t\t\trun \"f=/var/run/wanc.ext2; [ -e $f.flushed ] || { touch $f.flushed; pfctl -q -k label -k ext2; }\"\n"
+        "\t\t\tif ! ( $ext2_check1 && $ext2_check2 ) {\n\t\t\t\trun \"f=/var/run/wanc.ext2; [ -e $f.flushed ] || { touch $f.flushed; pfctl -q -k label -k ext2; }\"\n"
     ));
+    // ... and only once its rules no longer route by ext2: after the live
+    // anchor and default route are reloaded from the recorded health, so
+    // that no connection makes a new state by ext2 after the flush.
+    let position = |part: &str| conf.runs.iter().position(|(s, r)| s.as_deref() == Some("via_ext1") && r.contains(part));
+    let (record, reload, route, flushed) = (
+        position("f=/var/run/wanc.ext2; echo down > $f").expect("record"),
+        position("pfctl -q -a wanc/policy/choice0 -f -").expect("reload"),
+        position("route -qn").expect("route"),
+        position("pfctl -q -k label -k ext2").expect("flush"),
+    );
+    assert!(record < reload && record < route && reload < flushed && route < flushed, "{ifstated}");
     // Nowhere is an uplink flushed while it is known up, and with both down
     // (unrouted) there is nowhere to go, so nothing is flushed.
     let flushes: Vec<&Option<String>> =
@@ -247,7 +260,7 @@ fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
     sb.stub("pfctl", "echo \"$*\" >> \"$STUB/pfctl.log\"");
     sb.stub("logger", "echo \"$*\" >> \"$STUB/logger.log\"");
     let flush = find_run(&conf, "via_ext1", "pfctl -q -k label -k ext2");
-    let up = find_run(&conf, "via_ext1", "f=/var/run/wanc.ext2; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed");
+    let up = find_run(&conf, "via_ext1", "f=/var/run/wanc.ext2; echo up > $f; rm -f $f.flushed");
     sb.run(&flush);
     sb.run(&flush);
     assert_eq!(sb.read("pfctl.log"), "-q -k label -k ext2\n");
@@ -366,7 +379,7 @@ fn user_text_cannot_break_out_of_its_quotes() {
         if !run.contains("logger") && !run.contains("printf") {
             continue;
         }
-        sb.write("run/wanc.a", if run.contains("echo up") { "down" } else { "up" });
+        sb.write("run/wanc.a.acted", if run.contains("echo up") { "down" } else { "up" });
         sb.run(run);
         if run.contains("logger") {
             assert_eq!(sb.read("logged"), meant, "in {state:?}: {run}");
@@ -959,8 +972,26 @@ fn failback_kills_the_backups_states_when_the_preferred_uplink_is_back() {
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     check_sh_syntax(&conf);
     // fiber's up edge, when it was down before, kills lte's states; its down
-    // edge records its health and leaves its own states to the flush block.
-    let up = "f=/var/run/wanc.fiber; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed; [ \"$o\" = down ] && { pfctl -q -k label -k lte; }";
+    // edge only keeps the record and leaves its own states to the flush
+    // block. Both run after the record of its health the live rules read.
+    let up =
+        "f=/var/run/wanc.fiber.acted; o=$(cat $f 2>/dev/null); echo up > $f; [ \"$o\" = down ] && { pfctl -q -k label -k lte; }";
     assert!(conf.runs.iter().any(|(_, r)| r == up), "{}", out["ifstated.conf"]);
+    assert!(conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber.acted; echo down > $f"), "{}", out["ifstated.conf"]);
     assert!(conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber; echo down > $f"), "{}", out["ifstated.conf"]);
+    assert!(
+        conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber; echo up > $f; rm -f $f.flushed"),
+        "{}",
+        out["ifstated.conf"]
+    );
+
+    // Run them: an outage and a return kill lte's states once, the first
+    // record after boot none.
+    let sb = Sandbox::new("failback");
+    sb.stub("pfctl", "echo \"$*\" >> \"$STUB/pfctl.log\"");
+    let down = "f=/var/run/wanc.fiber.acted; echo down > $f";
+    for edge in [up, up, down, up, up] {
+        sb.run(edge);
+    }
+    assert_eq!(sb.read("pfctl.log"), "-q -k label -k lte\n");
 }
