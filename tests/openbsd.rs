@@ -87,7 +87,7 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
         }
         if let (Some(state), Some(i)) = (state, run.find("pfctl -q -a wanc/policy/")) {
             let anchor = run[i + "pfctl -q -a wanc/policy/".len()..].split(' ').next().unwrap_or("");
-            let hook = format!("anchor \"wanc/policy/{anchor}\" in on ");
+            let hook = format!("anchor \"wanc/policy/{anchor}\" in quick on ");
             assert!(
                 out["pf/wanc.conf"].contains(&hook),
                 "{state} loads {anchor}, which no rule of pf/wanc.conf hands traffic to"
@@ -131,13 +131,22 @@ fn check_sh_syntax(conf: &ifstated_model::Conf) {
 fn dual_isp_balances_and_pins_https() {
     let out = outputs(&example("dual-isp-failover.wan"));
     // Each route rule is written once, handing its traffic to the anchor of
-    // its routing choice; https comes after the balance: pf's last match
-    // wins, so it stays on its own choice.
+    // its routing choice; https, written after the balance, comes first:
+    // the anchors are quick, the first to match decides, so it stays on its
+    // own choice.
     let wanc = &out["pf/wanc.conf"];
-    let balance = "anchor \"wanc/policy/choice0\" in on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>\n";
-    let https = "anchor \"wanc/policy/choice1\" in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443\n";
+    let balance = "anchor \"wanc/policy/choice0\" in quick on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>\n";
+    let https =
+        "anchor \"wanc/policy/choice1\" in quick on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443\n";
     let (a, b) = (wanc.find(balance), wanc.find(https));
-    assert!(a.is_some() && b.is_some() && a < b, "{wanc}");
+    assert!(a.is_some() && b.is_some() && b < a, "{wanc}");
+    // The router's own services reply by the uplink they were reached on:
+    // the state is created by wanc's rule, before any pass rule of the user's.
+    assert!(wanc.contains("pass in quick on $isp2_if inet to $isp2_addr reply-to $isp2_gw label \"isp2\"\n"), "{wanc}");
+    // Every rule of wanc.conf decides at once.
+    for line in wanc.lines().filter(|l| l.starts_with("pass") || l.starts_with("anchor")) {
+        assert!(line.contains(" quick"), "not quick: {line}");
+    }
     // A state fills the anchors: one rule per member, labelled for `flush
     // states`; the chain splits connections by weight (1:1 here, so the
     // second member gets 50%); https on isp2.
@@ -193,17 +202,17 @@ fn multihomed_server_is_stateless_on_every_hop() {
     assert_eq!(
         serve,
         [
-            "pass in on $he_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
-            "pass out on $lan_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            "pass in quick on $he_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            "pass out quick on $lan_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
             // pf refuses route-to without state: the reply rule keeps a
             // sloppy one, which tracks no sequence numbers.
-            "pass in on $lan_if inet6 proto tcp from $www_host port 443 to any flags any route-to $he_gw6 keep state (sloppy) label \"he\"",
-            "pass out on $he_if inet6 proto tcp from $www_host port 443 to any no state label \"he\"",
+            "pass in quick on $lan_if inet6 proto tcp from $www_host port 443 to any flags any route-to $he_gw6 keep state (sloppy) label \"he\"",
+            "pass out quick on $he_if inet6 proto tcp from $www_host port 443 to any no state label \"he\"",
         ]
     );
     // The tunnel's own address answers by the tunnel, and the default route
     // (a link-local gateway) leaves by the ISP.
-    assert!(out["pf/wanc.conf"].contains("pass out on $isp_if inet6 from $he_addr6 route-to $he_gw6 label \"he\"\n"));
+    assert!(out["pf/wanc.conf"].contains("pass out quick on $isp_if inet6 from $he_addr6 route-to $he_gw6 label \"he\"\n"));
     assert!(out["pf/macros.conf"].contains("isp_gw6 = \"fe80::1%em0\"\n"));
 }
 
@@ -219,7 +228,7 @@ fn forwarded_services_reply_by_their_uplink() {
         let policy = &out["pf/wanc.conf"];
         assert!(
             policy.contains(
-                "pass in on $ext1_if inet proto tcp from any to $ext1_addr port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
+                "pass in quick on $ext1_if inet proto tcp from any to $ext1_addr port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
             ),
             "{policy}"
         );
