@@ -170,8 +170,57 @@ fn dual_isp_balances_and_pins_https() {
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     assert!(conf.runs.contains(&(
         Some("allworking".into()),
-        "route -qn add -inet -mpath default 203.0.113.200; route -qn delete -inet default 198.51.100.100".into()
+        "route -qn add -inet -mpath -priority 7 default 203.0.113.200; route -qn delete -inet -priority 7 default 198.51.100.100"
+            .into()
     )));
+}
+
+#[test]
+fn default_routes_never_remove_the_static_one() {
+    let out = outputs(&example("dual-isp-failover.wan"));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    // A model of the kernel's table as route(8) changes it (rtsock.c): a
+    // route of a priority (8, a static route's, when none is given) and
+    // gateway; `-mpath` refused beside a route of the same priority added
+    // without it; a delete matches the priority given, else any.
+    let sb = Sandbox::new("mygate");
+    sb.stub(
+        "route",
+        r#"t="$STUB/table"; touch "$t"; cmd=$2; prio=; mpath=0
+shift 2
+while [ $# -gt 1 ]; do case $1 in -priority) prio=$2; shift ;; -mpath) mpath=1 ;; esac; shift; done
+gw=$1
+case $cmd in
+add)
+    p=${prio:-8}
+    grep -q "^$p $gw " "$t" && exit 1
+    grep -q "^$p .* 0$" "$t" && exit 1
+    [ $mpath = 0 ] && grep -q "^$p " "$t" && exit 1
+    echo "$p $gw $mpath" >> "$t" ;;
+delete)
+    line=$(grep -n "^${prio:-[0-9]*} $gw " "$t" | head -n 1 | cut -d: -f1)
+    [ -n "$line" ] || exit 1
+    sed -i "${line}d" "$t" ;;
+esac
+[ -s "$t" ] || echo "no default route after: $cmd $gw" >> "$STUB/gaps""#,
+    );
+    // /etc/mygate: a static default route by isp1, added without -mpath.
+    sb.write("table", "8 198.51.100.100 0\n");
+    let route = |state: &str| {
+        let runs: Vec<&String> =
+            conf.runs.iter().filter(|(s, r)| s.as_deref() == Some(state) && r.contains("route -qn")).map(|(_, r)| r).collect();
+        assert_eq!(runs.len(), 1, "{state}");
+        sb.run(runs[0]);
+    };
+    route("allworking");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 203.0.113.200 1\n");
+    route("noisp2");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 198.51.100.100 1\n");
+    route("alldown");
+    route("allworking");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 203.0.113.200 1\n");
+    // Never without a default route, and the static one is still there.
+    assert_eq!(sb.read("gaps"), "");
 }
 
 #[test]
@@ -348,14 +397,14 @@ fn live_members_are_reloaded_by_health() {
     assert!(sb.read("anchor").starts_with("include \"/etc/wanc/pf/macros.conf\"\n"));
 
     // The default route follows the failover order live.
-    let route = find_run(&conf, "degraded", "-inet -mpath default");
+    let route = find_run(&conf, "degraded", "-inet -mpath -priority 7 default");
     sb.stub("route", "echo \"$*\" >> \"$STUB/route.log\"");
     sb.write("run/wanc.fibre", "down");
     sb.write("run/wanc.cable", "up");
     sb.run(&route);
     assert_eq!(
         sb.read("route.log"),
-        "-qn add -inet -mpath default 203.0.113.1\n-qn delete -inet default 198.51.100.1\n-qn delete -inet default 192.0.2.1\n"
+        "-qn add -inet -mpath -priority 7 default 203.0.113.1\n-qn delete -inet -priority 7 default 198.51.100.1\n-qn delete -inet -priority 7 default 192.0.2.1\n"
     );
 }
 

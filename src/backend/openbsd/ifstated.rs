@@ -39,13 +39,15 @@ const INTRO: &str = "\
 # to be chosen. Members a state leaves undecided are followed live: the body
 # reloads their rules as their health changes.
 #
-# Default routes are added with `route add -mpath`, so that several can
-# coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1 for IPv6)
-# in sysctl.conf(5) for a multipath default route to share the load, and
-# leave /etc/mygate empty, since a default route added without -mpath would
-# refuse the ones added with it. With none of the uplinks the default route
-# names healthy, the default route is by the first of them, as on Linux:
-# probes need a route to be sent at all.
+# Default routes are added with `route add -mpath -priority 7`, so that
+# several can coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1
+# for IPv6) in sysctl.conf(5) for a multipath default route to share the
+# load. Priority 7 puts them ahead of a static default route (8: /etc/mygate)
+# and of dhcpleased's and slaacd's; wanc adds and deletes only routes of its
+# own priority, so such a route stays beneath them, never removed. A new
+# route is added before an old one is deleted, so there is always one. With
+# none of the uplinks the default route names healthy, the default route is
+# by the first of them, as on Linux: probes need a route to be sent at all.
 #
 # ifstated evaluates a state's body only once every test of the state has
 # run on its timer since the state was entered, unless the first test in
