@@ -30,6 +30,7 @@ fn tools() -> PathBuf {
 /// The pf.conf of docs/deploy-openbsd.md around wanc's rules.
 const PF_CONF: &str = "set skip on lo
 block return in quick on egress proto tcp to port 6000:6010
+block in quick on egress proto tcp to (egress) port ssh
 include \"/etc/wanc/pf/wanc.conf\"
 block return
 pass
