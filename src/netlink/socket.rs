@@ -13,6 +13,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 #[cfg(target_os = "linux")]
 pub(super) use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 
 /// `NLMSGERR_ATTR_MSG`: the kernel's text in an extended ACK.
