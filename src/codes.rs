@@ -318,8 +318,8 @@ Keep one: a failover list `default via a, b` expresses the order.";
     OverlappingForwards = "E0404", Error, "two forwards take the same port on the same uplink",
 "Two `forward` rules in force together take the same protocol and an
 overlapping port on the same uplink (and address family), but name different
-hosts or ports. pf decides by the last matching rule and nftables by the
-first, so each target would send the connections elsewhere. The rules may be
+hosts or ports. Which one wins would depend on the order a target writes
+and matches them in, so the site would mean nothing definite. The rules may be
 both in the site's policy, or one in a state's own policy and one in the
 site's that it does not replace.
 
