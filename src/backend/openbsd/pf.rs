@@ -32,8 +32,10 @@
 //! that `pfctl -k label -k UPLINK` drops that uplink's connections alone.
 //! This is why a balance is a chain of one rule per member and not a
 //! `route-to { … } round-robin` pool: a pool rule has a single label for all
-//! its members. pf's `probability` then carries the weights: last match
-//! wins, and member i of weight wᵢ gets `probability wᵢ / (w₁ + … + wᵢ)`
+//! its members. pf's `probability` then carries the weights: inside the
+//! choice's anchor the rules are not quick, so the last match wins (the
+//! anchor rule's `quick` ends the evaluation after it), and member i of
+//! weight wᵢ gets `probability wᵢ / (w₁ + … + wᵢ)`
 //! (the first none), which gives it exactly wᵢ / (w₁ + … + wₙ) of the
 //! connections, chosen per connection like a weighted round robin.
 //!
