@@ -6,8 +6,10 @@
 //! mount namespace (an overlay on /etc, so the host's stays as it is):
 //! wanc.conf as pf.conf includes it, after a `block quick` rule and before
 //! the user's own rules as docs/deploy-openbsd.md says, and as a ruleset of
-//! its own; each state's ruleset as loaded into the anchor `wanc/policy`;
-//! macros.conf as a ruleset; ifstated.conf as /etc/ifstated.conf.
+//! its own; each state's ruleset as loaded into the anchor `wanc/policy`,
+//! and what the agent loads there in each state with every uplink up and
+//! with every uplink down; macros.conf as a ruleset; ifstated.conf as
+//! /etc/ifstated.conf.
 //!
 //! `WANC_DIFF_SITES=N` random sites (30 by default), `WANC_DIFF_SEED=S` to
 //! replay a run (the seed is printed).
@@ -19,9 +21,9 @@ use common::Need;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wanc::backend::openbsd;
+use wanc::backend::openbsd::{self, pf};
 use wanc::driver;
-use wanc::lower::Target;
+use wanc::lower::{effective, Target};
 
 fn tools() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/openbsd/bin")
@@ -51,7 +53,23 @@ fn build(name: &str, compiled: driver::Compilation) -> Result<Files, String> {
     if site.uplinks.len() + site.lans.len() > VALIDATOR_INTERFACES {
         return Err(format!("more than {VALIDATOR_INTERFACES} interfaces, which the validator cannot declare"));
     }
-    Ok(openbsd::emit(&plan).into_iter().map(|f| (format!("{name}/{}", f.path.display()), f.contents)).collect())
+    let mut files: Files =
+        openbsd::emit(&plan).into_iter().map(|f| (format!("{name}/{}", f.path.display()), f.contents)).collect();
+    // What the agent (`--backend openbsd`) loads into `wanc/policy` in each
+    // state, with every uplink up and with every uplink down.
+    let ctx = openbsd::Ctx::new(&plan);
+    for (s, state) in plan.states.iter().enumerate() {
+        for (health, up) in [("up", true), ("down", false)] {
+            let live = vec![up; site.uplinks.len()];
+            let mut text = pf::include_macros() + "\n";
+            for (c, routing) in state.choices.iter().enumerate() {
+                let routing = routing.as_ref().map(|r| effective(r, Some(&live)));
+                text.push_str(&pf::inline(&pf::choice_name(c), &pf::choice_block(&ctx, c, routing.as_ref())));
+            }
+            files.push((format!("{name}/agent/{}.{health}.conf", site.states[s].name), text.into_bytes()));
+        }
+    }
+    Ok(files)
 }
 
 /// The sh that checks one site's files installed at /etc/wanc: a line
@@ -73,7 +91,7 @@ fn checks(site: &Path, files: &Files) -> String {
         let file = path.split_once('/').map_or(path.as_str(), |(_, f)| f);
         let installed = format!("/etc/wanc/{file}");
         let what = format!("{}/{file}", site.display());
-        if file.starts_with("pf/policy.") {
+        if file.starts_with("pf/policy.") || file.starts_with("agent/") {
             check(&what, format!("{} -q -a wanc/policy {installed}", pfctl.display()));
         } else if file.starts_with("pf/") {
             check(&what, format!("{} -q {installed}", pfctl.display()));
