@@ -112,8 +112,7 @@ fn openbsd_timing(plan: &Plan, files: &[ast::File], diags: &mut Diagnostics) -> 
             }
             let what = match check.probe {
                 ir::Probe::Ping { .. } => {
-                    "ping sends a request every `timeout`, then waits `timeout` in whole seconds \
-                                           (twice the slowest reply, when some came)"
+                    "ping sends a request every `timeout`, then waits `timeout` in whole seconds (twice the slowest reply, when some came)"
                 }
                 ir::Probe::Plugin { .. } => "each attempt may take `timeout`",
                 _ => "each attempt may take `timeout` rounded up to whole seconds",
