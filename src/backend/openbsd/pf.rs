@@ -190,7 +190,9 @@ fn main(ctx: &Ctx) -> String {
 }
 
 /// Per uplink with another one to leave by, traffic coming in to its own
-/// address passes with `reply-to` its next hop.
+/// address passes with `reply-to` its next hop; not from the uplink's own
+/// networks, which the routing table reaches by the uplink's interface
+/// anyway, and whose hosts' replies must not go by way of the gateway.
 fn self_replies(ctx: &Ctx) -> String {
     let mut s = String::new();
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
@@ -200,7 +202,12 @@ fn self_replies(ctx: &Ctx) -> String {
         for f in Family::BOTH {
             if let (Some(_), Some(next)) = (address(up, f), next_hop(ctx, u, f)) {
                 let (on, to) = (format!("${}_if", ctx.names.uplinks[u]), uplink_macro(ctx, u, "addr", f));
-                let _ = writeln!(s, "pass in quick on {on} {} to {to} reply-to {next} {}", f.pf(), label(ctx, u));
+                let _ = writeln!(
+                    s,
+                    "pass in quick on {on} {} from ! ({on}:network) to {to} reply-to {next} {}",
+                    f.pf(),
+                    label(ctx, u)
+                );
             }
         }
     }
