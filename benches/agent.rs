@@ -138,7 +138,8 @@ sys.exit(1)
 
 fn failover(every: &str, timeout: &str, fall_limit: Duration) {
     let source = site(2, every, timeout);
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "b");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -194,7 +195,8 @@ fn failover(every: &str, timeout: &str, fall_limit: Duration) {
 
 fn footprint() {
     let source = site(16, "1s", "200ms");
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "f");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent16-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -392,7 +394,8 @@ fn kernel_events(rounds: usize) {
         uplink isp0 { interface vr0; address 10.0.0.2/24; gateway 10.0.0.1; nat\n    check ping 10.0.0.1 { every 10s timeout 1s } }\n\
         uplink isp1 { interface vr1; address auto ipv4; gateway 10.1.0.1; nat\n    check ping 10.1.0.1 { every 10s timeout 1s } }\n\
         policy {\n    default via isp0, isp1\n    route from inside via isp0, isp1\n}\n";
-    let model = wanc::driver::compile_source("bench.wan", source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "k");
     // The learned uplink's link, as its DHCP client would have set it up.
     netns::exec(&t.isps[1], &["ip", "addr", "add", "10.1.0.1/24", "dev", "eth0"]);
@@ -447,7 +450,8 @@ fn kernel_events(rounds: usize) {
 fn versus_bfdd(interval_ms: u64, rounds: usize) {
     let every = format!("{interval_ms}ms");
     let source = site(2, &every, &format!("{}ms", interval_ms / 2));
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, &format!("v{interval_ms}"));
     let dir = std::env::temp_dir().join(format!("wanc-bench-bfd{interval_ms}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
