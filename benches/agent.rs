@@ -144,7 +144,8 @@ sys.exit(1)
 
 fn failover(every: &str, timeout: &str, fall_limit: Duration) {
     let source = site(2, every, timeout);
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "b");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -200,7 +201,8 @@ fn failover(every: &str, timeout: &str, fall_limit: Duration) {
 
 fn footprint() {
     let source = site(16, "1s", "200ms");
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, "f");
     let dir = std::env::temp_dir().join(format!("wanc-bench-agent16-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -457,7 +459,8 @@ fn kernel_events(rounds: usize) {
 fn versus_bfdd(interval_ms: u64, rounds: usize) {
     let every = format!("{interval_ms}ms");
     let source = site(2, &every, &format!("{}ms", interval_ms / 2));
-    let model = wanc::driver::compile_source("bench.wan", &source).plan.expect("site compiles").site;
+    let model =
+        wanc::driver::compile_source_for("bench.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&model, &format!("v{interval_ms}"));
     let dir = std::env::temp_dir().join(format!("wanc-bench-bfd{interval_ms}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -344,8 +344,8 @@ Keep one: a failover list `default via a, b` expresses the order.";
     OverlappingForwards = "E0404", Error, "two forwards take the same port on the same uplink",
 "Two `forward` rules in force together take the same protocol and an
 overlapping port on the same uplink (and address family), but name different
-hosts or ports. pf decides by the last matching rule and nftables by the
-first, so each target would send the connections elsewhere. The rules may be
+hosts or ports. Which one wins would depend on the order a target writes
+and matches them in, so the site would mean nothing definite. The rules may be
 both in the site's policy, or one in a state's own policy and one in the
 site's that it does not replace.
 
@@ -363,6 +363,13 @@ before the previous one ended; ifstated then kills its own test, and the
 uplink flaps.
 
     check ping 192.0.2.1 { every 3s count 3 timeout 1s }   # error: 3 × 1s ≥ 3s
+
+When the site is built for OpenBSD, the round is taken as OpenBSD runs it:
+ifstated runs each test every `every` rounded up to whole seconds; ping sends
+one request per `timeout` and then waits `timeout` rounded up to whole seconds
+for the last reply (twice the slowest reply when some came); nc and dig take
+their timeout in whole seconds. `every 3s timeout 500ms count 5` fits the rule
+above (2.5s) but takes 3.5s there.
 
 Lengthen `every`, or lower `count` or `timeout`.";
 

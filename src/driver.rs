@@ -65,7 +65,7 @@ pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compila
 
 /// Whether the lowered site fits every target's limits; reports why not.
 fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagnostics) -> bool {
-    let openbsd = !targets.contains(&Target::Openbsd) || fits_openbsd(files, diags);
+    let openbsd = !targets.contains(&Target::Openbsd) || (fits_openbsd(files, diags) & openbsd_timing(plan, files, diags));
     if !targets.contains(&Target::Linux) {
         return openbsd;
     }
@@ -90,6 +90,41 @@ fn fits_openbsd(files: &[ast::File], diags: &mut Diagnostics) -> bool {
                 Diagnostic::new(Code::OpenbsdLearned, l.span, format!("a learned {what} is not supported on OpenBSD yet"))
                     .label(format!("in uplink `{}`", up.name.name))
                     .help(format!("give the {what} itself, or build for `--target linux` only")),
+            );
+            fits = false;
+        }
+    }
+    fits
+}
+
+/// ifstated kills a test still running when the next run is due, and the
+/// tools it runs count in whole seconds: each check's round must fit its
+/// period as `lower::openbsd` computes them (E0501, which the checker
+/// holds to the agent's timing).
+fn openbsd_timing(plan: &Plan, files: &[ast::File], diags: &mut Diagnostics) -> bool {
+    let mut fits = true;
+    for up in &plan.site.uplinks {
+        let Some(written) = uplinks(files).find(|u| u.name.name == up.name) else { continue };
+        // A clean check keeps every check of an uplink, in written order.
+        for (check, span) in up.checks.iter().zip(written.checks.iter().map(|c| c.span)) {
+            let t = lower::openbsd::timing(check);
+            if !t.overlaps() {
+                continue;
+            }
+            let what = match check.probe {
+                ir::Probe::Ping { .. } => {
+                    "ping sends a request every `timeout`, then waits `timeout` in whole seconds (twice the slowest reply, when some came)"
+                }
+                ir::Probe::Plugin { .. } => "each attempt may take `timeout`",
+                _ => "each attempt may take `timeout` rounded up to whole seconds",
+            };
+            diags.push(
+                Diagnostic::new(Code::CheckOverlap, span, "check timing overlaps itself on OpenBSD")
+                    .label(format!("a round can take {} ≥ every {}s on OpenBSD", crate::duration::format(t.round_ms), t.every_s))
+                    .help(format!(
+                        "on OpenBSD {what}, and ifstated kills a test still running when it is due again; \
+                         lengthen `every`, or lower `count` or `timeout`, or build for `--target linux` only"
+                    )),
             );
             fits = false;
         }

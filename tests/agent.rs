@@ -120,7 +120,8 @@ fn agent_fails_over_reloads_and_cleans_up() {
     }
     let dir = tempdir("agent");
     let policy = build(&dir, SITE);
-    let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
+    let site =
+        wanc::driver::compile_source_for("agent.wan", SITE, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&site, "a");
     let before = t.router_state();
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
@@ -286,7 +287,10 @@ fn https_checks_verify_the_certificate() {
     let _ = std::fs::remove_dir_all(&dir);
     let policy = build(&dir, HTTPS_SITE);
     make_certificates(&dir, "198.51.100.100");
-    let site = wanc::driver::compile_source("https.wan", HTTPS_SITE).plan.expect("site compiles").site;
+    let site = wanc::driver::compile_source_for("https.wan", HTTPS_SITE, &[wanc::lower::Target::Linux])
+        .plan
+        .expect("site compiles")
+        .site;
     let t = Topology::build(&site, "h");
     let mut server = Command::new("ip")
         .args(["netns", "exec", &t.isps[0], "python3", "-c", HTTPS_SERVER, "198.51.100.100"])
@@ -395,7 +399,10 @@ fn long_lived_connections_keep_their_uplink() {
     }
     let dir = tempdir("agent-sticky");
     let policy = build(&dir, STICKY_SITE);
-    let site = wanc::driver::compile_source("sticky.wan", STICKY_SITE).plan.expect("site compiles").site;
+    let site = wanc::driver::compile_source_for("sticky.wan", STICKY_SITE, &[wanc::lower::Target::Linux])
+        .plan
+        .expect("site compiles")
+        .site;
     let t = Topology::build(&site, "k");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "via_isp1", Duration::from_secs(10));
@@ -477,7 +484,8 @@ fn failback_is_the_users_choice() {
     let back = stay.replace("    on down { flush states }", "    on down { flush states }\n    on up { flush states isp2 }");
     assert_ne!(stay, back);
     let policy = build(&dir, &stay);
-    let site = wanc::driver::compile_source("failback.wan", &stay).plan.expect("site compiles").site;
+    let site =
+        wanc::driver::compile_source_for("failback.wan", &stay, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&site, "f");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "both", Duration::from_secs(10));
@@ -924,7 +932,8 @@ fn a_late_interface_is_picked_up_and_its_routes_come_back() {
     let source = LATE_SITE.replace("IFNAME", &interface);
     let dir = tempdir("agent-late");
     let policy = build(&dir, &source);
-    let site = wanc::driver::compile_source("late.wan", &source).plan.expect("site compiles").site;
+    let site =
+        wanc::driver::compile_source_for("late.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&site, "t");
     let isp = t.isps[1].clone();
     // The interface goes away before the agent starts (the topology made it).

@@ -10,85 +10,17 @@
 
 mod common;
 mod netns;
+mod random_sites;
 
 use netns::Topology;
+use random_sites::{generate, Rng, ANY_PORT, PINNED_PORTS};
 use std::collections::BTreeSet;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wanc::agent::status::{Reply, Status};
 use wanc::ir::{Routing, RuleKind, Site, ViaMode};
 use wanc::lower::effective;
-
-/// xorshift64*: small, seeded, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Ports the lab's servers answer on: one for rules without a port, the
-/// others for pinned ones.
-const ANY_PORT: u16 = 80;
-const PINNED_PORTS: [u16; 3] = [443, 8080, 8443];
-
-/// A `via` over a random order of some uplinks.
-fn via(rng: &mut Rng, uplinks: usize) -> String {
-    let mut order: Vec<usize> = (0..uplinks).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
-    let names = |n: usize| order[..n].iter().map(|u| format!("u{u}")).collect::<Vec<_>>().join(", ");
-    match rng.below(3) {
-        0 => format!("via {}", names(1 + rng.below(uplinks))),
-        1 => format!("via balance({})", names(2 + rng.below(uplinks - 1))),
-        _ => format!("via multipath({})", names(2 + rng.below(uplinks - 1))),
-    }
-}
-
-fn generate(rng: &mut Rng, n: usize) -> String {
-    let uplinks = 2 + rng.below(2);
-    let lans = 1 + rng.below(2);
-    let mut s = format!("site \"diff{n}\"\n");
-    for l in 0..lans {
-        let _ = writeln!(s, "lan lan{l} {{ interface ln{l}; network 192.168.{l}.0/24 }}");
-    }
-    for u in 0..uplinks {
-        let _ = writeln!(
-            s,
-            "uplink u{u} {{ interface up{u}; address 10.{}.0.2/24; gateway 10.{}.0.1; nat; weight {} }}",
-            50 + u,
-            50 + u,
-            1 + rng.below(3)
-        );
-    }
-    let _ = writeln!(s, "policy {{\n    default {}", via(rng, uplinks));
-    for _ in 0..1 + rng.below(4) {
-        let lan = rng.below(lans);
-        let port = match rng.below(2) {
-            0 => String::new(),
-            _ => format!(" proto tcp to port {}", PINNED_PORTS[rng.below(PINNED_PORTS.len())]),
-        };
-        let _ = writeln!(s, "    route from lan{lan}{port} {}", via(rng, uplinks));
-    }
-    s.push_str("}\n");
-    // Declared states half the time (the rest derive them from the default).
-    if rng.below(2) == 0 {
-        let _ = writeln!(s, "state first when u{} && !u{}", rng.below(uplinks), uplinks - 1);
-        let _ = writeln!(s, "state others default");
-    }
-    s
-}
 
 /// The uplinks a flow from `lan` to `port` may leave by in `state`, as the
 /// model has it, with undecided members up as `live` says (the agent), or
@@ -184,10 +116,7 @@ fn random_sites_route_as_the_model_says() {
     if !netns::available() {
         return;
     }
-    let sites: usize = std::env::var("WANC_DIFF_SITES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let seed: u64 = std::env::var("WANC_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
-    });
+    let (sites, seed) = random_sites::run(20);
     eprintln!("differential: {sites} random sites, seed {seed} (WANC_DIFF_SEED={seed} replays them)");
     let mut rng = Rng(seed);
     let (mut flows, mut connections) = (0, 0);

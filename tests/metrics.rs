@@ -107,9 +107,17 @@ fn prometheus_follows_a_failover() {
     }
     let dir = tempdir("metrics");
     std::fs::write(dir.join("site.wan"), SITE).expect("site written");
-    let built = wanc(&["build", dir.join("site.wan").to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
+    let built = wanc(&[
+        "build",
+        "--target",
+        "linux",
+        dir.join("site.wan").to_str().expect("utf-8"),
+        "-o",
+        dir.join("out").to_str().expect("utf-8"),
+    ]);
     assert!(built.status.success(), "{}", text(&built.stderr));
-    let site = wanc::driver::compile_source("metrics.wan", SITE).plan.expect("site compiles").site;
+    let site =
+        wanc::driver::compile_source_for("metrics.wan", SITE, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
     let t = Topology::build(&site, "m");
     let control = dir.join("agent.sock");
     let _agent = Killed(

@@ -87,7 +87,7 @@ fn check_structure(out: &BTreeMap<String, String>, conf: &ifstated_model::Conf) 
         }
         if let (Some(state), Some(i)) = (state, run.find("pfctl -q -a wanc/policy/")) {
             let anchor = run[i + "pfctl -q -a wanc/policy/".len()..].split(' ').next().unwrap_or("");
-            let hook = format!("anchor \"wanc/policy/{anchor}\" in on ");
+            let hook = format!("anchor \"wanc/policy/{anchor}\" in quick on ");
             assert!(
                 out["pf/wanc.conf"].contains(&hook),
                 "{state} loads {anchor}, which no rule of pf/wanc.conf hands traffic to"
@@ -131,13 +131,27 @@ fn check_sh_syntax(conf: &ifstated_model::Conf) {
 fn dual_isp_balances_and_pins_https() {
     let out = outputs(&example("dual-isp-failover.wan"));
     // Each route rule is written once, handing its traffic to the anchor of
-    // its routing choice; https comes after the balance: pf's last match
-    // wins, so it stays on its own choice.
+    // its routing choice; https, written after the balance, comes first:
+    // the anchors are quick, the first to match decides, so it stays on its
+    // own choice.
     let wanc = &out["pf/wanc.conf"];
-    let balance = "anchor \"wanc/policy/choice0\" in on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>\n";
-    let https = "anchor \"wanc/policy/choice1\" in on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443\n";
+    let balance = "anchor \"wanc/policy/choice0\" in quick on $inside_if inet from 192.168.1.0/24 to ! <wanc_local>\n";
+    let https =
+        "anchor \"wanc/policy/choice1\" in quick on $inside_if inet proto tcp from 192.168.1.0/24 to ! <wanc_local> port 443\n";
     let (a, b) = (wanc.find(balance), wanc.find(https));
-    assert!(a.is_some() && b.is_some() && a < b, "{wanc}");
+    assert!(a.is_some() && b.is_some() && b < a, "{wanc}");
+    // The router's own services reply by the uplink they were reached on:
+    // the state is created by wanc's rule, before any pass rule of the user's.
+    assert!(
+        wanc.contains(
+            "pass in quick on $isp2_if inet from ! ($isp2_if:network) to $isp2_addr reply-to $isp2_gw label \"isp2\"\n"
+        ),
+        "{wanc}"
+    );
+    // Every rule of wanc.conf decides at once.
+    for line in wanc.lines().filter(|l| l.starts_with("pass") || l.starts_with("anchor")) {
+        assert!(line.contains(" quick"), "not quick: {line}");
+    }
     // A state fills the anchors: one rule per member, labelled for `flush
     // states`; the chain splits connections by weight (1:1 here, so the
     // second member gets 50%); https on isp2.
@@ -161,8 +175,57 @@ fn dual_isp_balances_and_pins_https() {
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     assert!(conf.runs.contains(&(
         Some("allworking".into()),
-        "route -qn add -inet -mpath default 203.0.113.200; route -qn delete -inet default 198.51.100.100".into()
+        "route -qn add -inet -mpath -priority 7 default 203.0.113.200; route -qn delete -inet -priority 7 default 198.51.100.100"
+            .into()
     )));
+}
+
+#[test]
+fn default_routes_never_remove_the_static_one() {
+    let out = outputs(&example("dual-isp-failover.wan"));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    // A model of the kernel's table as route(8) changes it (rtsock.c): a
+    // route of a priority (8, a static route's, when none is given) and
+    // gateway; `-mpath` refused beside a route of the same priority added
+    // without it; a delete matches the priority given, else any.
+    let sb = Sandbox::new("mygate");
+    sb.stub(
+        "route",
+        r#"t="$STUB/table"; touch "$t"; cmd=$2; prio=; mpath=0
+shift 2
+while [ $# -gt 1 ]; do case $1 in -priority) prio=$2; shift ;; -mpath) mpath=1 ;; esac; shift; done
+gw=$1
+case $cmd in
+add)
+    p=${prio:-8}
+    grep -q "^$p $gw " "$t" && exit 1
+    grep -q "^$p .* 0$" "$t" && exit 1
+    [ $mpath = 0 ] && grep -q "^$p " "$t" && exit 1
+    echo "$p $gw $mpath" >> "$t" ;;
+delete)
+    line=$(grep -n "^${prio:-[0-9]*} $gw " "$t" | head -n 1 | cut -d: -f1)
+    [ -n "$line" ] || exit 1
+    sed -i "${line}d" "$t" ;;
+esac
+[ -s "$t" ] || echo "no default route after: $cmd $gw" >> "$STUB/gaps""#,
+    );
+    // /etc/mygate: a static default route by isp1, added without -mpath.
+    sb.write("table", "8 198.51.100.100 0\n");
+    let route = |state: &str| {
+        let runs: Vec<&String> =
+            conf.runs.iter().filter(|(s, r)| s.as_deref() == Some(state) && r.contains("route -qn")).map(|(_, r)| r).collect();
+        assert_eq!(runs.len(), 1, "{state}");
+        sb.run(runs[0]);
+    };
+    route("allworking");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 203.0.113.200 1\n");
+    route("noisp2");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 198.51.100.100 1\n");
+    route("alldown");
+    route("allworking");
+    assert_eq!(sb.read("table"), "8 198.51.100.100 0\n7 203.0.113.200 1\n");
+    // Never without a default route, and the static one is still there.
+    assert_eq!(sb.read("gaps"), "");
 }
 
 #[test]
@@ -193,17 +256,17 @@ fn multihomed_server_is_stateless_on_every_hop() {
     assert_eq!(
         serve,
         [
-            "pass in on $he_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
-            "pass out on $lan_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            "pass in quick on $he_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
+            "pass out quick on $lan_if inet6 proto tcp from any to $www_host port 443 no state label \"he\"",
             // pf refuses route-to without state: the reply rule keeps a
             // sloppy one, which tracks no sequence numbers.
-            "pass in on $lan_if inet6 proto tcp from $www_host port 443 to any flags any route-to $he_gw6 keep state (sloppy) label \"he\"",
-            "pass out on $he_if inet6 proto tcp from $www_host port 443 to any no state label \"he\"",
+            "pass in quick on $lan_if inet6 proto tcp from $www_host port 443 to any flags any route-to $he_gw6 keep state (sloppy) label \"he\"",
+            "pass out quick on $he_if inet6 proto tcp from $www_host port 443 to any no state label \"he\"",
         ]
     );
     // The tunnel's own address answers by the tunnel, and the default route
     // (a link-local gateway) leaves by the ISP.
-    assert!(out["pf/wanc.conf"].contains("pass out on $isp_if inet6 from $he_addr6 route-to $he_gw6 label \"he\"\n"));
+    assert!(out["pf/wanc.conf"].contains("pass out quick on $isp_if inet6 from $he_addr6 route-to $he_gw6 label \"he\"\n"));
     assert!(out["pf/macros.conf"].contains("isp_gw6 = \"fe80::1%em0\"\n"));
 }
 
@@ -219,7 +282,7 @@ fn forwarded_services_reply_by_their_uplink() {
         let policy = &out["pf/wanc.conf"];
         assert!(
             policy.contains(
-                "pass in on $ext1_if inet proto tcp from any to 192.0.2.11 port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
+                "pass in quick on $ext1_if inet proto tcp from any to 192.0.2.11 port { 80, 443 } rdr-to $www_host reply-to $ext1_gw label \"ext1\"\n"
             ),
             "{policy}"
         );
@@ -242,10 +305,14 @@ fn several_addresses_of_an_uplink_nat_and_reply_by_it() {
             "match out on $ext1_if inet from 10.0.0.0/24 nat-to $ext1_addr",
         ]
     );
-    // Traffic from any of ext1's addresses leaves by ext1.
-    assert!(
-        conf.contains("pass out on $ext2_if inet from { $ext1_addr, 192.0.2.11, 192.0.2.12 } route-to $ext1_gw label \"ext1\"\n")
-    );
+    // Traffic from any of ext1's addresses leaves by ext1, and traffic to
+    // any of them is answered by it.
+    assert!(conf.contains(
+        "pass out quick on $ext2_if inet from { $ext1_addr, 192.0.2.11, 192.0.2.12 } route-to $ext1_gw label \"ext1\"\n"
+    ));
+    assert!(conf.contains(
+        "pass in quick on $ext1_if inet from ! ($ext1_if:network) to { $ext1_addr, 192.0.2.11, 192.0.2.12 } reply-to $ext1_gw label \"ext1\"\n"
+    ));
 }
 
 #[test]
@@ -253,10 +320,23 @@ fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
     let out = outputs(&example("redundant-multipath.wan"));
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     let ifstated = &out["ifstated.conf"];
-    // In via_ext1, ext1 is up: ext2 going down is flushed at once.
+    // In via_ext1, ext1 is up: ext2 going down is flushed while the state
+    // stays (else the next state's body does it, after its init), ...
+    assert!(ifstated.contains("\t\tif $ext1_check1 && $ext1_check2 {\n\t\t\tif $ext1_check1 && $ext1_check2 {\n"));
     assert!(ifstated.contains(
-        "\t\tif ! ( $ext2_check1 && $ext2_check2 ) {\n\t\t\trun \"f=/var/run/wanc.ext2; [ -e $f.flushed ] || { touch $f.flushed; pfctl -q -k label -k ext2; }\"\n"
+        "\t\t\tif ! ( $ext2_check1 && $ext2_check2 ) {\n\t\t\t\trun \"f=/var/run/wanc.ext2; [ -e $f.flushed ] || { touch $f.flushed; pfctl -q -k label -k ext2; }\"\n"
     ));
+    // ... and only once its rules no longer route by ext2: after the live
+    // anchor and default route are reloaded from the recorded health, so
+    // that no connection makes a new state by ext2 after the flush.
+    let position = |part: &str| conf.runs.iter().position(|(s, r)| s.as_deref() == Some("via_ext1") && r.contains(part));
+    let (record, reload, route, flushed) = (
+        position("f=/var/run/wanc.ext2; echo down > $f").expect("record"),
+        position("pfctl -q -a wanc/policy/choice0 -f -").expect("reload"),
+        position("route -qn").expect("route"),
+        position("pfctl -q -k label -k ext2").expect("flush"),
+    );
+    assert!(record < reload && record < route && reload < flushed && route < flushed, "{ifstated}");
     // Nowhere is an uplink flushed while it is known up, and with both down
     // (unrouted) there is nowhere to go, so nothing is flushed.
     let flushes: Vec<&Option<String>> =
@@ -268,7 +348,7 @@ fn flush_states_on_down_kills_that_uplink_once_while_another_is_up() {
     sb.stub("pfctl", "echo \"$*\" >> \"$STUB/pfctl.log\"");
     sb.stub("logger", "echo \"$*\" >> \"$STUB/logger.log\"");
     let flush = find_run(&conf, "via_ext1", "pfctl -q -k label -k ext2");
-    let up = find_run(&conf, "via_ext1", "f=/var/run/wanc.ext2; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed");
+    let up = find_run(&conf, "via_ext1", "f=/var/run/wanc.ext2; echo up > $f; rm -f $f.flushed");
     sb.run(&flush);
     sb.run(&flush);
     assert_eq!(sb.read("pfctl.log"), "-q -k label -k ext2\n");
@@ -347,14 +427,14 @@ fn live_members_are_reloaded_by_health() {
     assert!(sb.read("anchor").starts_with("include \"/etc/wanc/pf/macros.conf\"\n"));
 
     // The default route follows the failover order live.
-    let route = find_run(&conf, "degraded", "-inet -mpath default");
+    let route = find_run(&conf, "degraded", "-inet -mpath -priority 7 default");
     sb.stub("route", "echo \"$*\" >> \"$STUB/route.log\"");
     sb.write("run/wanc.fibre", "down");
     sb.write("run/wanc.cable", "up");
     sb.run(&route);
     assert_eq!(
         sb.read("route.log"),
-        "-qn add -inet -mpath default 203.0.113.1\n-qn delete -inet default 198.51.100.1\n-qn delete -inet default 192.0.2.1\n"
+        "-qn add -inet -mpath -priority 7 default 203.0.113.1\n-qn delete -inet -priority 7 default 198.51.100.1\n-qn delete -inet -priority 7 default 192.0.2.1\n"
     );
 }
 
@@ -387,7 +467,7 @@ fn user_text_cannot_break_out_of_its_quotes() {
         if !run.contains("logger") && !run.contains("printf") {
             continue;
         }
-        sb.write("run/wanc.a", if run.contains("echo up") { "down" } else { "up" });
+        sb.write("run/wanc.a.acted", if run.contains("echo up") { "down" } else { "up" });
         sb.run(run);
         if run.contains("logger") {
             assert_eq!(sb.read("logged"), meant, "in {state:?}: {run}");
@@ -435,7 +515,7 @@ fn every_probe_kind_runs() {
         sb.run(command) == 0
     };
 
-    let ping = test("ping -q -c 3 -w 1 -I 192.0.2.2 192.0.2.1");
+    let ping = test("ping -q -c 3 -i 1 -w 1 -I 192.0.2.2 192.0.2.1");
     let summary = |loss: &str, avg: &str| {
         format!(
             "printf '%s\\n' '3 packets transmitted, 2 packets received, {loss} packet loss' 'round-trip min/avg/max/std-dev = 1.0/{avg}/90.0/1.0 ms'"
@@ -980,8 +1060,26 @@ fn failback_kills_the_backups_states_when_the_preferred_uplink_is_back() {
     let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
     check_sh_syntax(&conf);
     // fiber's up edge, when it was down before, kills lte's states; its down
-    // edge records its health and leaves its own states to the flush block.
-    let up = "f=/var/run/wanc.fiber; o=$(cat $f 2>/dev/null); echo up > $f; rm -f $f.flushed; [ \"$o\" = down ] && { pfctl -q -k label -k lte; }";
+    // edge only keeps the record and leaves its own states to the flush
+    // block. Both run after the record of its health the live rules read.
+    let up =
+        "f=/var/run/wanc.fiber.acted; o=$(cat $f 2>/dev/null); echo up > $f; [ \"$o\" = down ] && { pfctl -q -k label -k lte; }";
     assert!(conf.runs.iter().any(|(_, r)| r == up), "{}", out["ifstated.conf"]);
+    assert!(conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber.acted; echo down > $f"), "{}", out["ifstated.conf"]);
     assert!(conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber; echo down > $f"), "{}", out["ifstated.conf"]);
+    assert!(
+        conf.runs.iter().any(|(_, r)| r == "f=/var/run/wanc.fiber; echo up > $f; rm -f $f.flushed"),
+        "{}",
+        out["ifstated.conf"]
+    );
+
+    // Run them: an outage and a return kill lte's states once, the first
+    // record after boot none.
+    let sb = Sandbox::new("failback");
+    sb.stub("pfctl", "echo \"$*\" >> \"$STUB/pfctl.log\"");
+    let down = "f=/var/run/wanc.fiber.acted; echo down > $f";
+    for edge in [up, up, down, up, up] {
+        sb.run(edge);
+    }
+    assert_eq!(sb.read("pfctl.log"), "-q -k label -k lte\n");
 }

@@ -50,15 +50,12 @@ pub struct Prober<'a> {
 }
 
 impl Source {
-    /// A socket bound to the uplink's interface and, when it has an address
-    /// of the target's family, to that address; the error says which of
-    /// them is missing.
+    /// A socket bound to the uplink's interface (on Linux) and, when it has
+    /// an address of the target's family, to that address; the error says
+    /// which of them is missing.
     pub fn bind(&self, domain: Domain, ty: Type, proto: Option<Protocol>, target: &IpAddr) -> Result<Socket, String> {
         let socket = Socket::new(domain, ty, proto).map_err(|e| format!("cannot open a socket: {e}"))?;
-        socket.bind_device(Some(self.interface.as_bytes())).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENODEV) => format!("interface `{}` does not exist", self.interface),
-            _ => format!("cannot bind to interface `{}`: {e}", self.interface),
-        })?;
+        self.bind_interface(&socket)?;
         if let Some(src) = self.for_target(target) {
             socket.bind(&SockAddr::from(SocketAddr::new(src, 0))).map_err(|e| match e.raw_os_error() {
                 // Also while the address is still tentative (IPv6 DAD) or
@@ -68,6 +65,24 @@ impl Source {
             })?;
         }
         Ok(socket)
+    }
+
+    /// Linux: `SO_BINDTODEVICE`, so the probe leaves by the uplink whatever
+    /// the routing table says.
+    #[cfg(target_os = "linux")]
+    fn bind_interface(&self, socket: &Socket) -> Result<(), String> {
+        socket.bind_device(Some(self.interface.as_bytes())).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODEV) => format!("interface `{}` does not exist", self.interface),
+            _ => format!("cannot bind to interface `{}`: {e}", self.interface),
+        })
+    }
+
+    /// Elsewhere (OpenBSD) a socket cannot be bound to an interface: the
+    /// source address it is bound to decides, since pf sends traffic from
+    /// an uplink's address out by that uplink (`route-to` in pf/wanc.conf).
+    #[cfg(not(target_os = "linux"))]
+    fn bind_interface(&self, _socket: &Socket) -> Result<(), String> {
+        Ok(())
     }
 
     fn for_target(&self, target: &IpAddr) -> Option<IpAddr> {

@@ -1,7 +1,7 @@
 //! Two `forward` rules for the same traffic (protocol, uplink address and
-//! an overlapping port) in force together. pf decides by the last matching
-//! rule and nftables by the first, so the targets would send the traffic to
-//! different hosts: the site must say which one it means.
+//! an overlapping port) in force together. Which one wins would depend on
+//! the order each target writes and matches them in, so the targets could
+//! send the traffic to different hosts: the site must say which one it means.
 
 use super::Checker;
 use crate::codes::Code;

@@ -12,8 +12,11 @@
 //! - **Linux numbers** ([`linux`]): marks, tables, multipath pools, rule
 //!   priorities, routes, and weights the kernel accepts; or why the site
 //!   does not fit.
+//! - **OpenBSD numbers** ([`openbsd`]): each check as ifstated runs it, in
+//!   whole seconds, and how long its round can take there.
 
 pub mod linux;
+pub mod openbsd;
 
 use crate::ir::{Address, Family, Gateway, Routing, RuleId, RuleKind, Site, UplinkId, ViaId, ViaMode};
 use std::collections::HashMap;

@@ -21,6 +21,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// The groups a watcher joins.
+#[cfg(target_os = "linux")]
 const GROUPS: [u32; 7] = [
     libc::RTNLGRP_LINK,
     libc::RTNLGRP_IPV4_IFADDR,
@@ -30,6 +31,9 @@ const GROUPS: [u32; 7] = [
     libc::RTNLGRP_IPV4_RULE,
     libc::RTNLGRP_IPV6_RULE,
 ];
+/// No netlink outside Linux (see `unsupported`): nothing to join.
+#[cfg(not(target_os = "linux"))]
+const GROUPS: [u32; 0] = [];
 
 /// The receive buffer a watcher asks for: a full routing table's worth of
 /// changes (a BGP feed's flap is not what wanc sees; a link going down with
@@ -63,7 +67,7 @@ pub enum KernelEvent {
 
 /// A socket subscribed to the kernel's notifications.
 pub struct Watcher {
-    socket: netlink_sys::Socket,
+    socket: socket::Socket,
     buf: Vec<u8>,
     skipped: u64,
 }

@@ -23,6 +23,8 @@ pub mod events;
 mod objects;
 mod requests;
 mod socket;
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
 
 pub use events::{KernelEvent, Watcher};
 pub use objects::{Address, Link, RouteEntry, RouteHop};
@@ -158,7 +160,7 @@ struct Reply {
 
 /// An `AF_NETLINK`/`NETLINK_ROUTE` socket.
 pub struct Netlink {
-    socket: netlink_sys::Socket,
+    socket: socket::Socket,
     seq: u32,
     protocol: u8,
     buf: Vec<u8>,
@@ -455,7 +457,7 @@ impl Netlink {
         if batch.is_empty() {
             return Ok(());
         }
-        let kernel = netlink_sys::SocketAddr::new(0, 0);
+        let kernel = socket::SocketAddr::new(0, 0);
         loop {
             match self.socket.send_to(batch, &kernel, 0) {
                 Ok(n) if n == batch.len() => return Ok(()),

@@ -3,13 +3,17 @@
 //! netlink-packet-route parse them; this module only walks the datagram and
 //! reads the extended-ack text, which netlink-packet-core leaves unparsed).
 
+#[cfg(not(target_os = "linux"))]
+pub(super) use super::unsupported::{Socket, SocketAddr, NETLINK_ROUTE};
 use netlink_packet_core::{
     parse_string, parse_u32, DecodeError, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NlasIterator, NLMSG_ALIGNTO,
     NLM_F_ACK_TLVS, NLM_F_CAPPED,
 };
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+#[cfg(target_os = "linux")]
+pub(super) use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 
 /// `NLMSGERR_ATTR_MSG`: the kernel's text in an extended ACK.
@@ -32,6 +36,7 @@ pub(super) fn open(groups: &[u32]) -> io::Result<Socket> {
 /// Asks for a receive buffer of `bytes`: past `rmem_max` when the process
 /// may (`SO_RCVBUFFORCE` needs CAP_NET_ADMIN), else as much as `SO_RCVBUF`
 /// gives. The kernel doubles the value for its bookkeeping.
+#[cfg(target_os = "linux")]
 pub(super) fn set_receive_buffer(socket: &Socket, bytes: usize) -> io::Result<()> {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: `value` is a live c_int and the length passed is its size;
@@ -49,6 +54,12 @@ pub(super) fn set_receive_buffer(socket: &Socket, bytes: usize) -> io::Result<()
         return Ok(());
     }
     socket.set_rx_buf_sz(value)
+}
+
+/// No netlink socket exists outside Linux (see `unsupported`).
+#[cfg(not(target_os = "linux"))]
+pub(super) fn set_receive_buffer(socket: &Socket, _bytes: usize) -> io::Result<()> {
+    match *socket {}
 }
 
 /// Receives one datagram from the kernel into `buf` (resized to it, however

@@ -28,6 +28,7 @@ use super::quote::{sh_arg, sh_word, test_macro};
 use super::{comment, source, Ctx, Family, RUN_DIR};
 use crate::duration;
 use crate::ir::{Check, Healthy, HttpUrl, Probe, Target, Uplink};
+use crate::lower::openbsd::{self, Timing};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -59,8 +60,10 @@ pub fn checks(ctx: &Ctx) -> Checks {
         let mut tests = Vec::new();
         for (i, check) in up.checks.iter().enumerate() {
             let name = format!("{}_check{}", ctx.names.uplinks[u], i + 1);
-            let command = debounced(&format!("{RUN_DIR}/wanc.{}.{}", up.name, i + 1), check, &probe(ctx, up, check));
-            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), test_macro(&command, secs(check.every_ms)));
+            let timing = openbsd::timing(check);
+            let command =
+                debounced(&format!("{RUN_DIR}/wanc.{}.{}", up.name, i + 1), check, &timing, &probe(ctx, up, check, &timing));
+            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), test_macro(&command, timing.every_s));
             tests.push(Expr::Test(format!("${name}")));
         }
         let n = tests.len();
@@ -74,16 +77,11 @@ pub fn checks(ctx: &Ctx) -> Checks {
     Checks { macros, health }
 }
 
-/// Whole seconds, rounded up (ifstated and the probe tools count in seconds).
-fn secs(ms: u64) -> u64 {
-    ms.div_ceil(1000).max(1)
-}
-
 /// The test command: the probe, debounced through the check's state file
 /// (see the top of this file).
-fn debounced(file: &str, check: &Check, probe: &str) -> String {
+fn debounced(file: &str, check: &Check, timing: &Timing, probe: &str) -> String {
     let f = sh_arg(file);
-    let gap = secs(check.every_ms) - 1;
+    let gap = timing.every_s - 1;
     format!(
         "f={f}; s=u c=0 t=0; [ -r $f ] && read s c t < $f; \
          case $s in 0|1) ;; *) s=u ;; esac; case ${{c:-x}} in *[!0-9]*) c=0 ;; esac; case ${{t:-x}} in *[!0-9]*) t=0 ;; esac; \
@@ -98,27 +96,26 @@ fn debounced(file: &str, check: &Check, probe: &str) -> String {
     )
 }
 
-/// One probe: exit status 0 when the check passes this time.
-fn probe(ctx: &Ctx, up: &Uplink, check: &Check) -> String {
-    // Probes other than ping cannot measure latency; a slower answer than
-    // the threshold is a failure through the timeout instead.
-    let timeout = check.max_latency_ms.map_or(check.timeout_ms, |l| l.min(check.timeout_ms));
+/// One probe: exit status 0 when the check passes this time. Probes other
+/// than ping cannot measure latency; a slower answer than the threshold is
+/// a failure through the timeout instead (see [`Timing::timeout_ms`]).
+fn probe(ctx: &Ctx, up: &Uplink, check: &Check, timing: &Timing) -> String {
+    let (timeout, secs) = (timing.timeout_ms, timing.timeout_s);
     let from = |family: Option<Family>| source(up, family);
     match &check.probe {
-        Probe::Ping { target } => ping(check, target, from(target_family(target))),
+        Probe::Ping { target } => ping(check, timing, target, from(target_family(target))),
         Probe::Tcp { target, port } => {
             let src = from(target_family(target)).map(|a| format!(" -s {a}")).unwrap_or_default();
-            attempts(check, format!("nc -z -w {}{src} {} {port} > /dev/null 2>&1", secs(timeout), sh_arg(&target.to_string())))
+            attempts(check, format!("nc -z -w {secs}{src} {} {port} > /dev/null 2>&1", sh_arg(&target.to_string())))
         }
-        Probe::Http { url, expect } => attempts(check, http(url, *expect, secs(timeout), &from)),
+        Probe::Http { url, expect } => attempts(check, http(url, *expect, secs, &from)),
         Probe::Dns { server, query } => {
             let src = from(Some(Family::of(server))).map(|a| format!(" -b {a}")).unwrap_or_default();
             attempts(
                 check,
                 format!(
-                    "dig{src} @{server} {} +time={} +tries=1 2>/dev/null | grep -Eq 'status: (NOERROR|NXDOMAIN)'",
+                    "dig{src} @{server} {} +time={secs} +tries=1 2>/dev/null | grep -Eq 'status: (NOERROR|NXDOMAIN)'",
                     sh_arg(query),
-                    secs(timeout)
                 ),
             )
         }
@@ -146,10 +143,22 @@ fn target_family(target: &Target) -> Option<Family> {
 
 /// ping(8) exits 0 when any reply came; with a loss or latency threshold
 /// its summary decides instead (`x% packet loss`, and the average of
-/// `round-trip min/avg/max/std-dev = …`).
-fn ping(check: &Check, target: &Target, src: Option<IpAddr>) -> String {
+/// `round-trip min/avg/max/std-dev = …`). OpenBSD's ping does IPv6 only
+/// when invoked as `ping6` (ping.c picks the family by its program name,
+/// and has no `-6`); a hostname is resolved as IPv4. One request per
+/// timeout (`-i`, fractions allowed to root, which ifstated runs as), then
+/// the timeout in whole seconds for the last reply (`-w`); see
+/// `lower::openbsd` for how long that takes.
+fn ping(check: &Check, timing: &Timing, target: &Target, src: Option<IpAddr>) -> String {
+    let program = if target_family(target) == Some(Family::V6) { "ping6" } else { "ping" };
     let src = src.map(|a| format!(" -I {a}")).unwrap_or_default();
-    let cmd = format!("ping -q -c {} -w {}{src} {}", check.count, secs(check.timeout_ms), sh_arg(&target.to_string()));
+    let cmd = format!(
+        "{program} -q -c {} -i {} -w {}{src} {}",
+        check.count,
+        seconds(timing.timeout_ms),
+        timing.timeout_s,
+        sh_arg(&target.to_string())
+    );
     if check.max_loss_percent.is_none() && check.max_latency_ms.is_none() {
         return format!("{cmd} > /dev/null 2>&1");
     }
@@ -161,6 +170,15 @@ fn ping(check: &Check, target: &Target, src: Option<IpAddr>) -> String {
          END {{ exit !(seen && l < {loss}{latency}) }}"
     );
     format!("{cmd} 2>/dev/null | awk {}", sh_word(&program))
+}
+
+/// Milliseconds as decimal seconds: `1`, `0.5`, `1.25`.
+fn seconds(ms: u64) -> String {
+    let frac = format!("{:03}", ms % 1000);
+    match frac.trim_end_matches('0') {
+        "" => (ms / 1000).to_string(),
+        frac => format!("{}.{frac}", ms / 1000),
+    }
 }
 
 fn number(x: f64) -> String {

@@ -19,12 +19,17 @@ const INTRO: &str = "\
 # (less a second of slack), so the extra runs ifstated makes of a state's
 # tests when it enters the state count no extra samples.
 #
-# Uplinks. Each state's body writes the health of the uplinks it follows to
-# /var/run/wanc.UPLINK (`up` or `down`). An uplink's `on up` and `on down`
-# actions run when that value changes (not for the first one after boot).
-# `flush states` kills the states of the pf rules labelled with the uplink's
-# name (pfctl -k label), once per outage and only while another uplink is
-# healthy, so that the connections have somewhere to go.
+# Uplinks. Each state's body first writes the health of the uplinks it
+# follows to /var/run/wanc.UPLINK (`up` or `down`) and reloads the rules and
+# routes that follow it live. Then, if the state stays (else in the next
+# state's body, right after its init has loaded its ruleset), it runs an
+# uplink's `on up` and `on down` actions when its health changed since they
+# last ran (kept in /var/run/wanc.UPLINK.acted; not for the first health
+# after boot), and `flush states`, which kills the states of the pf rules
+# labelled with the uplink's name (pfctl -k label), once per outage and only
+# while another uplink is healthy, so that the connections have somewhere to
+# go. So no rule still routing by a dead uplink can make new states for its
+# connections after the flush.
 #
 # States. ifstated starts in \"wanc.start\", which only picks the first state
 # whose condition holds; every state's body does the same, listing the
@@ -34,13 +39,15 @@ const INTRO: &str = "\
 # to be chosen. Members a state leaves undecided are followed live: the body
 # reloads their rules as their health changes.
 #
-# Default routes are added with `route add -mpath`, so that several can
-# coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1 for IPv6)
-# in sysctl.conf(5) for a multipath default route to share the load, and
-# leave /etc/mygate empty, since a default route added without -mpath would
-# refuse the ones added with it. With none of the uplinks the default route
-# names healthy, the default route is by the first of them, as on Linux:
-# probes need a route to be sent at all.
+# Default routes are added with `route add -mpath -priority 7`, so that
+# several can coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1
+# for IPv6) in sysctl.conf(5) for a multipath default route to share the
+# load. Priority 7 puts them ahead of a static default route (8: /etc/mygate)
+# and of dhcpleased's and slaacd's; wanc adds and deletes only routes of its
+# own priority, so such a route stays beneath them, never removed. A new
+# route is added before an old one is deleted, so there is always one. With
+# none of the uplinks the default route names healthy, the default route is
+# by the first of them, as on Linux: probes need a route to be sent at all.
 #
 # ifstated evaluates a state's body only once every test of the state has
 # run on its timer since the state was entered, unless the first test in
@@ -106,6 +113,23 @@ struct Block {
 impl Block {
     fn line(&mut self, line: &str) {
         let _ = writeln!(self.text, "{}{line}", "\t".repeat(self.depth + 1));
+    }
+
+    /// The lines `fill` writes, under `cond` as [`Block::when`] puts them.
+    fn under(&mut self, cond: &Expr, fill: impl Fn(&mut Block)) {
+        match cond.render() {
+            None if *cond == Expr::Const(true) => fill(self),
+            None => {}
+            Some(c) => {
+                let mut inner = Block { depth: self.depth + 1, ..Default::default() };
+                fill(&mut inner);
+                if !inner.text.is_empty() {
+                    self.line(&format!("if {c} {{"));
+                    self.text.push_str(&inner.text);
+                    self.line("}");
+                }
+            }
+        }
     }
 
     /// `actions` under `cond`: in an `if` block, bare when the condition
@@ -176,27 +200,42 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
         }
     }
 
+    // The body: record the health of the uplinks it follows or acts on,
+    // bring the live rules and routes in line with it, and only then, and
+    // only if the state stays, run the uplinks' actions and flush a dead
+    // uplink's states: flushed earlier, its connections would make new
+    // states by the rules still routing to it. When the state changes, the
+    // next state's body (run right after its init has loaded its ruleset)
+    // does it; the actions see a change by their own record (`.acted`).
     let mut body = Block { depth: 1, ..Default::default() };
+    let edges = |is_up: bool, u: UplinkId| if is_up { state.health[u] != Health::Down } else { state.health[u] != Health::Up };
+    let when_health = |u: UplinkId, is_up: bool| if is_up { health[u].clone() } else { Expr::not(health[u].clone()) };
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         if followed.contains(&u) || !up.on_up.is_empty() || !up.on_down.is_empty() {
-            let h = &health[u];
-            if state.health[u] != Health::Down {
-                body.when(h, &[run(&edge(ctx, u, true))]);
+            for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
+                body.when(&when_health(u, is_up), &[run(&record(ctx, u, is_up))]);
             }
-            if state.health[u] != Health::Up {
-                body.when(&Expr::not(h.clone()), &[run(&edge(ctx, u, false))]);
-            }
-        }
-    }
-    for (u, up) in ctx.site.uplinks.iter().enumerate() {
-        if flushes_on_down(up, u) && state.health[u] != Health::Up {
-            body.when(&Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]), &[run(&flush(up))]);
         }
     }
     refresh.iter().for_each(|r| body.line(r));
-    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
     let earlier = conds[..i].iter().cloned();
-    body.when(&Expr::any(std::iter::once(Expr::not(conds[i].clone())).chain(earlier).collect()), &exits);
+    let leaves = Expr::any(std::iter::once(Expr::not(conds[i].clone())).chain(earlier).collect());
+    body.under(&Expr::not(leaves.clone()), |b| {
+        for u in 0..ctx.site.uplinks.len() {
+            for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
+                if let Some(act) = edge_actions(ctx, u, is_up) {
+                    b.when(&when_health(u, is_up), &[run(&act)]);
+                }
+            }
+        }
+        for (u, up) in ctx.site.uplinks.iter().enumerate() {
+            if flushes_on_down(up, u) && state.health[u] != Health::Up {
+                b.when(&Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]), &[run(&flush(up))]);
+            }
+        }
+    });
+    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
+    body.when(&leaves, &exits);
     transitions(&mut body, ctx, conds);
 
     format!(
@@ -222,12 +261,40 @@ fn flushes_on_down(up: &Uplink, u: UplinkId) -> bool {
     up.on_down.iter().any(|a| matches!(a, Action::FlushStates(list) if list.contains(&u)))
 }
 
-/// Records an uplink's health and, when it changed (not on the first record
-/// after boot), runs its actions; coming up, it also re-arms `flush states`.
-fn edge(ctx: &Ctx, u: UplinkId, is_up: bool) -> String {
+/// Records an uplink's health for the live rules (see `live`); coming up,
+/// it also re-arms `flush states`.
+fn record(ctx: &Ctx, u: UplinkId, is_up: bool) -> String {
     let up = &ctx.site.uplinks[u];
-    let (now, before, actions) = if is_up { ("up", "down", &up.on_up) } else { ("down", "up", &up.on_down) };
-    let commands: Vec<String> = actions
+    let mut s = format!("f={}; echo {} > $f", sh_arg(&health_file(&up.name)), if is_up { "up" } else { "down" });
+    if is_up && flushes_on_down(up, u) {
+        s.push_str("; rm -f $f.flushed");
+    }
+    s
+}
+
+/// Runs an uplink's `on up` or `on down` actions when its health changed
+/// since it was last acted on (not for the first health after boot); `None`
+/// when it has neither. The record is kept on both edges, so that each
+/// outage is seen even when only one edge has actions.
+fn edge_actions(ctx: &Ctx, u: UplinkId, is_up: bool) -> Option<String> {
+    let (up_commands, down_commands) = (commands(ctx, u, true), commands(ctx, u, false));
+    if up_commands.is_empty() && down_commands.is_empty() {
+        return None;
+    }
+    let (now, before, commands) = if is_up { ("up", "down", up_commands) } else { ("down", "up", down_commands) };
+    let f = format!("f={}.acted", sh_arg(&health_file(&ctx.site.uplinks[u].name)));
+    Some(if commands.is_empty() {
+        format!("{f}; echo {now} > $f")
+    } else {
+        format!("{f}; o=$(cat $f 2>/dev/null); echo {now} > $f; [ \"$o\" = {before} ] && {{ {}; }}", commands.join("; "))
+    })
+}
+
+/// The commands of an uplink's `on up` or `on down` actions.
+fn commands(ctx: &Ctx, u: UplinkId, is_up: bool) -> Vec<String> {
+    let up = &ctx.site.uplinks[u];
+    let actions = if is_up { &up.on_up } else { &up.on_down };
+    actions
         .iter()
         .filter_map(|a| match a {
             // Each user command runs through eval, so that no command can
@@ -241,20 +308,7 @@ fn edge(ctx: &Ctx, u: UplinkId, is_up: bool) -> String {
             }
             a => action(ctx, a),
         })
-        .collect();
-    let f = sh_arg(&health_file(&up.name));
-    let mut s = if commands.is_empty() {
-        format!("f={f}; echo {now} > $f")
-    } else {
-        format!("f={f}; o=$(cat $f 2>/dev/null); echo {now} > $f")
-    };
-    if is_up && flushes_on_down(up, u) {
-        s.push_str("; rm -f $f.flushed");
-    }
-    if !commands.is_empty() {
-        let _ = write!(s, "; [ \"$o\" = {before} ] && {{ {}; }}", commands.join("; "));
-    }
-    s
+        .collect()
 }
 
 /// Kills the uplink's connections, once per outage.

@@ -128,8 +128,20 @@ fn target(ctx: &Ctx, uplink: UplinkId, f: Family) -> Option<(String, String)> {
     }
 }
 
+/// The priority of wanc's default routes: ahead of static routes (8, as
+/// /etc/mygate adds at boot) and of dhcpleased's and slaacd's (58, 59), so
+/// they decide, while a default route of those stays beneath them. wanc
+/// adds and deletes routes of this priority only (route(8) `-priority`; the
+/// kernel matches a delete by it), so it never removes a default route it
+/// did not add, and `-mpath` never meets a route added without it.
+pub const PRIORITY: u8 = 7;
+
 fn add(f: Family, add: &str) -> String {
-    format!("route -qn add {} -mpath default {add}", f.route())
+    format!("route -qn add {} -mpath -priority {PRIORITY} default {add}", f.route())
+}
+
+fn delete_one(f: Family, target: &str) -> String {
+    format!("route -qn delete {} -priority {PRIORITY} default {target}", f.route())
 }
 
 /// Deletes the default routes by the given uplinks, or nothing.
@@ -137,8 +149,8 @@ fn delete(ctx: &Ctx, f: Family, uplinks: impl Iterator<Item = UplinkId>) -> Opti
     let targets: Vec<String> = uplinks.filter_map(|u| target(ctx, u, f)).map(|(_, del)| del).collect();
     match targets.as_slice() {
         [] => None,
-        [one] => Some(format!("route -qn delete {} default {one}", f.route())),
-        _ => Some(format!("for g in {}; do route -qn delete {} default $g; done", targets.join(" "), f.route())),
+        [one] => Some(delete_one(f, one)),
+        _ => Some(format!("for g in {}; do {}; done", targets.join(" "), delete_one(f, "$g"))),
     }
 }
 
@@ -196,10 +208,10 @@ pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member], fallback
                                 add(f, &a)
                             } else {
                                 format!(
-                                    "if up {}; then {}; else route -qn delete {} default {d}; fi",
+                                    "if up {}; then {}; else {}; fi",
                                     sh_arg(&ctx.site.uplinks[m.uplink].name),
                                     add(f, &a),
-                                    f.route()
+                                    delete_one(f, &d)
                                 )
                             })
                         })

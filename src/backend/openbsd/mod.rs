@@ -1,10 +1,12 @@
 //! OpenBSD: pf rulesets and an ifstated(8) configuration.
 //!
 //! - `pf/macros.conf`: a macro per interface, gateway, address and host.
-//! - `pf/wanc.conf`: included from the user's pf.conf; NAT per uplink, the
-//!   rules that send traffic sourced from an uplink's address out by that
-//!   uplink, every route rule (as an anchor rule handing its traffic to the
-//!   anchor of its routing choice), and the forward and serve rules.
+//! - `pf/wanc.conf`: included from the user's pf.conf before the user's
+//!   own pass rules, every rule `quick`; NAT per uplink, the forward and
+//!   serve rules, replies to traffic for an uplink's address by that uplink,
+//!   the rules that send traffic sourced from an uplink's address out by
+//!   that uplink, and every route rule (as an anchor rule handing its
+//!   traffic to the anchor of its routing choice).
 //! - `pf/policy.STATE.conf`: per state, the ruleset ifstated loads into
 //!   `wanc/policy` when the state is entered: what each routing choice does.
 //! - `ifstated.conf`: the checks (with rise/fall kept in small state files,

@@ -1,24 +1,41 @@
 //! The pf side: `pf/macros.conf`, `pf/wanc.conf` and a ruleset per state.
 //!
-//! pf decides by the last matching rule. wanc's rules pass the traffic they
-//! route, so `wanc.conf` belongs at the end of pf.conf, after the user's own
-//! filter rules (block what must never pass with `block quick`). The route
-//! rules are written once, in `wanc.conf`, in the order they are matched
-//! (site rules, then the states' own, so a later, more specific rule wins),
-//! each as an anchor rule with the rule's criteria that hands the traffic
-//! to the anchor of its routing choice, `wanc/policy/choiceN`. A state's
-//! ruleset only fills those anchors: per choice, the `pass … route-to`
-//! rules of its members, a plain pass when nothing routes it, or a rule
-//! that never matches where the choice is not in force (so the traffic
-//! falls to the rules before). Forward and serve rules come last, so that a
-//! server's replies follow its own rule and not a route rule for its lan.
+//! Every rule of `wanc.conf` is `quick` (its anchor rules too: pf ends the
+//! evaluation when a rule inside the anchor matched): the first of them
+//! that matches decides, and keeps its `route-to` or `reply-to`, wherever
+//! the user's own rules are and whatever they are, as long as `wanc.conf`
+//! is included before the user's `pass` rules. A `pass` of the user's
+//! before it would create the state first, without route-to, and pf's state
+//! tracker would then send the connection by the routing table (the
+//! multihomed seed's trap); so the include goes after the user's `block
+//! quick` rules and before everything else. The rules come in this order:
+//!
+//! - NAT (`match … nat-to`, which sticks whichever rule then passes);
+//! - forward and serve rules, so that a server's replies follow its own
+//!   rule and not a route rule for its lan, and forwarded ports are not
+//!   taken for the router's own;
+//! - traffic to an uplink's own address (the router's services), passed
+//!   with `reply-to` its gateway: the state is created here, so the replies
+//!   leave by the uplink the connection came in on;
+//! - traffic from an uplink's address leaving by another uplink, sent by
+//!   `route-to` to its own (the router's own connections and probes);
+//! - the route rules, the one that must win first (site rules, then the
+//!   states' own, last written first, so a later, more specific rule wins),
+//!   each as an anchor rule with the rule's criteria that hands the traffic
+//!   to the anchor of its routing choice, `wanc/policy/choiceN`. A state's
+//!   ruleset only fills those anchors: per choice, the `pass … route-to`
+//!   rules of its members, a plain pass when nothing routes it, or a rule
+//!   that never matches where the choice is not in force (so the traffic
+//!   falls to the route rules after it, and then to the user's rules).
 //!
 //! Every rule that passes traffic by an uplink carries `label "UPLINK"`, so
 //! that `pfctl -k label -k UPLINK` drops that uplink's connections alone.
 //! This is why a balance is a chain of one rule per member and not a
 //! `route-to { … } round-robin` pool: a pool rule has a single label for all
-//! its members. pf's `probability` then carries the weights: last match
-//! wins, and member i of weight wᵢ gets `probability wᵢ / (w₁ + … + wᵢ)`
+//! its members. pf's `probability` then carries the weights: inside the
+//! choice's anchor the rules are not quick, so the last match wins (the
+//! anchor rule's `quick` ends the evaluation after it), and member i of
+//! weight wᵢ gets `probability wᵢ / (w₁ + … + wᵢ)`
 //! (the first none), which gives it exactly wᵢ / (w₁ + … + wₙ) of the
 //! connections, chosen per connection like a weighted round robin.
 //!
@@ -85,9 +102,15 @@ fn main(ctx: &Ctx) -> String {
     let mut s = header(ctx.site, "#");
     let _ = write!(
         s,
-        "# Include from /etc/pf.conf after your own filter rules, since pf's last\n\
-         # matching rule decides and wanc's rules must decide the traffic they route:\n\
+        "# Include from /etc/pf.conf after your `block quick` rules and before all your\n\
+         # other rules (see docs/deploy-openbsd.md):\n\
          #     include \"{PREFIX}/pf/wanc.conf\"\n\
+         # Every rule here is quick: the first that matches decides and keeps its\n\
+         # route-to or reply-to; a pass rule of yours before it would create the\n\
+         # state without them. It passes the traffic wanc routes, forwards and\n\
+         # serves, and the traffic to the uplinks' own addresses (the router's own\n\
+         # services, whose replies must leave by the uplink they came in on): block\n\
+         # what must never pass with `block quick` before the include.\n\
          # ifstated (see ifstated.conf) loads the current state's policy into the\n\
          # anchor {ANCHOR} and sets the default route.\n\
          {}\n",
@@ -128,26 +151,9 @@ fn main(ctx: &Ctx) -> String {
     if !nat.is_empty() {
         let _ = write!(s, "\n# NAT: lan traffic leaving by an uplink takes that uplink's address.\n{nat}");
     }
-    let replies = source_replies(ctx);
-    if !replies.is_empty() {
-        s.push_str(
-            "\n# Traffic sourced from an uplink's address leaves by that uplink, also where\n\
-             # the routing table would send it out by another one: replies to connections\n\
-             # made to that address, and the uplink's own probes.\n",
-        );
-        s.push_str(&replies);
-    }
-    let anchors = route_anchors(ctx);
-    if !anchors.is_empty() {
-        let _ = write!(
-            s,
-            "\n# Route rules, in the order pf matches them (the last match decides). Each\n\
-             # hands its traffic to the anchor of its routing choice, which holds what\n\
-             # the choice does in the current state (see pf/policy.STATE.conf).\n{anchors}"
-        );
-    }
-    // Forward and serve rules come last, so that a server's replies follow
-    // its own rule and not a route rule for its lan.
+    // Forward and serve rules first, so that a server's replies follow its
+    // own rule and not a route rule for its lan, and a forwarded port is
+    // not taken for the router's own service.
     if !ctx.plan.pinned.is_empty() {
         s.push_str("\n# forward and serve rules\n");
         for &r in &ctx.plan.pinned {
@@ -158,9 +164,68 @@ fn main(ctx: &Ctx) -> String {
         }
     }
     if ctx.plan.states.iter().any(|p| !p.pinned.is_empty()) {
-        let _ = writeln!(s, "\n# forward and serve rules of the current state only\nanchor \"{ANCHOR}/{PINNED}\"");
+        let _ = writeln!(s, "\n# forward and serve rules of the current state only\nanchor \"{ANCHOR}/{PINNED}\" quick");
+    }
+    let (to_self, from_self) = (self_replies(ctx), source_replies(ctx));
+    if !to_self.is_empty() {
+        s.push_str(
+            "\n# Traffic to an uplink's own address (the router's own services): created\n\
+             # here, its state sends the replies back by that uplink, not by the default\n\
+             # route.\n",
+        );
+        s.push_str(&to_self);
+    }
+    if !from_self.is_empty() {
+        s.push_str(
+            "\n# Traffic sourced from an uplink's address leaves by that uplink, also where\n\
+             # the routing table would send it out by another one: the router's own\n\
+             # connections from that address, and the uplink's own probes.\n",
+        );
+        s.push_str(&from_self);
+    }
+    let anchors = route_anchors(ctx);
+    if !anchors.is_empty() {
+        let _ = write!(
+            s,
+            "\n# Route rules, the one that decides first (the first match decides: a\n\
+             # state's own rules, then the site's, each last written first). Each hands\n\
+             # its traffic to the anchor of its routing choice, which holds what the\n\
+             # choice does in the current state (see pf/policy.STATE.conf).\n{anchors}"
+        );
     }
     s
+}
+
+/// Per uplink with another one to leave by, traffic coming in to its own
+/// address passes with `reply-to` its next hop; not from the uplink's own
+/// networks, which the routing table reaches by the uplink's interface
+/// anyway, and whose hosts' replies must not go by way of the gateway.
+fn self_replies(ctx: &Ctx) -> String {
+    let mut s = String::new();
+    for u in 0..ctx.site.uplinks.len() {
+        if !has_other_exit(ctx, u) {
+            continue;
+        }
+        for f in Family::BOTH {
+            if let (Some(to), Some(next)) = (uplink_addresses(ctx, u, f), next_hop(ctx, u, f)) {
+                let on = format!("${}_if", ctx.names.uplinks[u]);
+                let _ = writeln!(
+                    s,
+                    "pass in quick on {on} {} from ! ({on}:network) to {to} reply-to {next} {}",
+                    f.pf(),
+                    label(ctx, u)
+                );
+            }
+        }
+    }
+    s
+}
+
+/// Whether another uplink leaves by another interface, where the routing
+/// table could send an uplink's traffic.
+fn has_other_exit(ctx: &Ctx, u: UplinkId) -> bool {
+    let up = &ctx.site.uplinks[u];
+    ctx.site.uplinks.iter().enumerate().any(|(v, other)| v != u && other.interface != up.interface)
 }
 
 fn source_replies(ctx: &Ctx) -> String {
@@ -179,18 +244,20 @@ fn source_replies(ctx: &Ctx) -> String {
         }
         for f in Family::BOTH {
             if let (Some(from), Some(next)) = (uplink_addresses(ctx, u, f), next_hop(ctx, u, f)) {
-                let _ = writeln!(s, "pass out on {} {} from {from} route-to {next} {}", set(&others), f.pf(), label(ctx, u));
+                let _ =
+                    writeln!(s, "pass out quick on {} {} from {from} route-to {next} {}", set(&others), f.pf(), label(ctx, u));
             }
         }
     }
     s
 }
 
-/// The route rules, in the order pf matches them, each handing its traffic
-/// to the anchor of its routing choice.
+/// The route rules, the one that decides first (`Plan::routes` is in
+/// last-match order), each handing its traffic to the anchor of its
+/// routing choice.
 fn route_anchors(ctx: &Ctx) -> String {
     let mut s = String::new();
-    for &(id, choice) in &ctx.plan.routes {
+    for &(id, choice) in ctx.plan.routes.iter().rev() {
         let RuleKind::Route { from, to, proto, ports, .. } = &ctx.site.rules[id].kind else { continue };
         let sel = Selector { from, to, proto: *proto, ports };
         let _ = writeln!(s, "# {}", comment(&ctx.site.rules[id].text));
@@ -379,7 +446,7 @@ impl Selector<'_> {
         proto && nets(self.from, f).is_some() && (self.to.is_empty() || nets(self.to, f).is_some())
     }
 
-    /// `in on LANS FAMILY … from … to … port …`: the traffic entering from
+    /// `in quick on LANS FAMILY … from … to … port …`: the traffic entering from
     /// the lans; `None` when the rule selects nothing of this family.
     fn criteria(&self, ctx: &Ctx, f: Family) -> Option<String> {
         let on = lan_interfaces(ctx)?;
@@ -390,7 +457,7 @@ impl Selector<'_> {
         // route-to would send traffic for them out by an uplink too.
         let to = if self.to.is_empty() { "! <wanc_local>".to_string() } else { nets(self.to, f)? };
         let from = nets(self.from, f)?;
-        let mut s = format!("in on {on} {}", f.pf());
+        let mut s = format!("in quick on {on} {}", f.pf());
         if let Some(p) = self.proto {
             let _ = write!(s, " proto {}", p.as_str());
         }
@@ -423,7 +490,7 @@ fn forward(
         None => format!("rdr-to {}", host_ref(ctx, &to)),
     };
     vec![format!(
-        "pass in on ${}_if {} proto {} from any to {at} port {} {rdr} reply-to {next} {}",
+        "pass in quick on ${}_if {} proto {} from any to {at} port {} {rdr} reply-to {next} {}",
         ctx.names.uplinks[on],
         f.pf(),
         proto.as_str(),
@@ -448,15 +515,15 @@ fn serve(ctx: &Ctx, proto: Proto, port_list: &[Ports], host: IpAddr, via: Uplink
     let what = format!("{} proto {}", f.pf(), proto.as_str());
     let (server, port, label) = (host_ref(ctx, &host), ports(port_list), label(ctx, via));
     if !stateless {
-        return vec![format!("pass in on {on} {what} from any to {server} port {port} reply-to {next} {label}")];
+        return vec![format!("pass in quick on {on} {what} from any to {server} port {port} reply-to {next} {label}")];
     }
     let lan = server_lans(ctx, &host).map(|l| format!(" on {l}")).unwrap_or_default();
     let flags = if proto == Proto::Tcp { " flags any" } else { "" };
     vec![
-        format!("pass in on {on} {what} from any to {server} port {port} no state {label}"),
-        format!("pass out{lan} {what} from any to {server} port {port} no state {label}"),
-        format!("pass in{lan} {what} from {server} port {port} to any{flags} route-to {next} keep state (sloppy) {label}"),
-        format!("pass out on {on} {what} from {server} port {port} to any no state {label}"),
+        format!("pass in quick on {on} {what} from any to {server} port {port} no state {label}"),
+        format!("pass out quick{lan} {what} from any to {server} port {port} no state {label}"),
+        format!("pass in quick{lan} {what} from {server} port {port} to any{flags} route-to {next} keep state (sloppy) {label}"),
+        format!("pass out quick on {on} {what} from {server} port {port} to any no state {label}"),
     ]
 }
 
