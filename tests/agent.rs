@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wanc::agent::status::{Reply, Status};
+use wanc::ir::Site;
 
 const SITE: &str = r#"
 site "agenttest"
@@ -63,6 +64,30 @@ fn build(dir: &Path, source: &str) -> PathBuf {
     let out = wanc(&["build", "--target", "linux", wan.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join("out/agenttest.wanc")
+}
+
+/// The model of a test site, checked for Linux, the agent's platform here.
+fn linux_site(name: &str, source: &str) -> Site {
+    wanc::driver::compile_source_for(name, source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site
+}
+
+/// A field test's lab: `source` with `IFNAME` made an interface name of
+/// this run (`prefix` and the process id), built in a fresh folder, and its
+/// namespaces.
+struct Field {
+    interface: String,
+    dir: PathBuf,
+    policy: PathBuf,
+    t: Topology,
+}
+
+fn field(prefix: &str, tag: &str, source: &str) -> Field {
+    let interface = format!("{prefix}{}", std::process::id() % 10_000_000);
+    let source = source.replace("IFNAME", &interface);
+    let dir = tempdir(&format!("agent-{prefix}"));
+    let policy = build(&dir, &source);
+    let t = Topology::build(&linux_site("field.wan", &source), tag);
+    Field { interface, dir, policy, t }
 }
 
 /// `wanc agent POLICY --control … EXTRA…` in the router's namespace, its
@@ -120,8 +145,7 @@ fn agent_fails_over_reloads_and_cleans_up() {
     }
     let dir = tempdir("agent");
     let policy = build(&dir, SITE);
-    let site =
-        wanc::driver::compile_source_for("agent.wan", SITE, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
+    let site = linux_site("agent.wan", SITE);
     let t = Topology::build(&site, "a");
     let before = t.router_state();
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
@@ -287,10 +311,7 @@ fn https_checks_verify_the_certificate() {
     let _ = std::fs::remove_dir_all(&dir);
     let policy = build(&dir, HTTPS_SITE);
     make_certificates(&dir, "198.51.100.100");
-    let site = wanc::driver::compile_source_for("https.wan", HTTPS_SITE, &[wanc::lower::Target::Linux])
-        .plan
-        .expect("site compiles")
-        .site;
+    let site = linux_site("https.wan", HTTPS_SITE);
     let t = Topology::build(&site, "h");
     let mut server = Command::new("ip")
         .args(["netns", "exec", &t.isps[0], "python3", "-c", HTTPS_SERVER, "198.51.100.100"])
@@ -399,10 +420,7 @@ fn long_lived_connections_keep_their_uplink() {
     }
     let dir = tempdir("agent-sticky");
     let policy = build(&dir, STICKY_SITE);
-    let site = wanc::driver::compile_source_for("sticky.wan", STICKY_SITE, &[wanc::lower::Target::Linux])
-        .plan
-        .expect("site compiles")
-        .site;
+    let site = linux_site("sticky.wan", STICKY_SITE);
     let t = Topology::build(&site, "k");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "via_isp1", Duration::from_secs(10));
@@ -484,8 +502,7 @@ fn failback_is_the_users_choice() {
     let back = stay.replace("    on down { flush states }", "    on down { flush states }\n    on up { flush states isp2 }");
     assert_ne!(stay, back);
     let policy = build(&dir, &stay);
-    let site =
-        wanc::driver::compile_source_for("failback.wan", &stay, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
+    let site = linux_site("failback.wan", &stay);
     let t = Topology::build(&site, "f");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "both", Duration::from_secs(10));
@@ -632,13 +649,7 @@ fn dhcp_lease_changes_follow_the_uplink() {
     if !netns::available() || !common::require(&[common::DNSMASQ, common::DHCPCD, common::CONNTRACK]) {
         return;
     }
-    let interface = format!("dh{}", std::process::id() % 10_000_000);
-    let source = DHCP_SITE.replace("IFNAME", &interface);
-    let dir = tempdir("agent-dhcp");
-    let policy = build(&dir, &source);
-    let site =
-        wanc::driver::compile_source_for("dhcp.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
-    let t = Topology::build(&site, "d");
+    let Field { interface, dir, policy, t } = field("dh", "d", DHCP_SITE);
     let isp = t.isps[1].clone();
     // The cable ISP's side of the link: two possible gateways.
     netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
@@ -714,13 +725,7 @@ fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
     if !netns::available() {
         return;
     }
-    let interface = format!("gw{}", std::process::id() % 10_000_000);
-    let source = DHCP_SITE.replace("IFNAME", &interface);
-    let dir = tempdir("agent-gateway-family");
-    let policy = build(&dir, &source);
-    let site =
-        wanc::driver::compile_source_for("gw.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
-    let t = Topology::build(&site, "g");
+    let Field { interface, dir, policy, t } = field("gw", "g", DHCP_SITE);
     let isp = t.isps[1].clone();
     netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
     let log = dir.join("agent.log");
@@ -763,7 +768,7 @@ fn a_link_blip_puts_the_routes_back() {
     }
     let dir = tempdir("agent-blip");
     let policy = build(&dir, SITE);
-    let site = wanc::driver::compile_source("agent.wan", SITE).plan.expect("site compiles").site;
+    let site = linux_site("agent.wan", SITE);
     let t = Topology::build(&site, "b");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     let lan = &t.lans[0];
@@ -835,13 +840,7 @@ fn slaac_address_and_router_changes_follow_the_uplink() {
     if !netns::available() || !common::require(&[common::DNSMASQ, common::CONNTRACK]) {
         return;
     }
-    let interface = format!("ra{}", std::process::id() % 10_000_000);
-    let source = SLAAC_SITE.replace("IFNAME", &interface);
-    let dir = tempdir("agent-slaac");
-    let policy = build(&dir, &source);
-    let site =
-        wanc::driver::compile_source_for("slaac.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
-    let t = Topology::build(&site, "s");
+    let Field { interface, dir, policy, t } = field("ra", "s", SLAAC_SITE);
     let isp = t.isps[1].clone();
     // A router takes advertisements while forwarding only with accept_ra 2.
     netns::exec(&t.router, &["sysctl", "-qw", &format!("net.ipv6.conf.{interface}.accept_ra=2")]);
@@ -928,13 +927,7 @@ fn a_late_interface_is_picked_up_and_its_routes_come_back() {
     if !netns::available() {
         return;
     }
-    let interface = format!("tn{}", std::process::id() % 10_000_000);
-    let source = LATE_SITE.replace("IFNAME", &interface);
-    let dir = tempdir("agent-late");
-    let policy = build(&dir, &source);
-    let site =
-        wanc::driver::compile_source_for("late.wan", &source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site;
-    let t = Topology::build(&site, "t");
+    let Field { interface, dir, policy, t } = field("tn", "t", LATE_SITE);
     let isp = t.isps[1].clone();
     // The interface goes away before the agent starts (the topology made it).
     netns::exec(&t.router, &["ip", "link", "del", &interface]);
