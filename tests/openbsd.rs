@@ -483,6 +483,58 @@ fn user_text_cannot_break_out_of_its_quotes() {
     assert_eq!(notified, 4);
 }
 
+/// Hostile text in every string slot the language has (notify and run
+/// texts, an http check's path and query, each in every event), and every
+/// command ifstated.conf would run, run for real against stub tools: the
+/// canary a successful injection would create is never made, and the one
+/// `run` the site wrote runs as written.
+#[test]
+fn hostile_strings_run_nothing_the_site_did_not_write() {
+    let hostile =
+        r#"$(touch $STUB/canary) `touch $STUB/canary` ;touch $STUB/canary; ' \" | touch $STUB/canary \n touch $STUB/canary"#;
+    let run = r#"echo '$(touch $STUB/canary)' > $STUB/ran"#;
+    let url = "http://192.0.2.1/$(touch${IFS}$STUB/canary)?q=`touch${IFS}$STUB/canary`;touch${IFS}$STUB/canary";
+    let source = r#"uplink a { interface em1; address 192.0.2.2; gateway 192.0.2.1
+            check http "URL" { every 10s }
+            on up { notify "HOSTILE"; run "RUN" }
+            on down { notify "HOSTILE"; run "RUN" } }
+        uplink b { interface em2; address 198.51.100.2; gateway 198.51.100.1 }
+        policy { default via a, b }
+        state up when a {
+            on enter { notify "HOSTILE"; run "RUN" }
+            on exit { notify "HOSTILE"; run "RUN" }
+        }
+        state down default"#;
+    let text = source.replace("HOSTILE", hostile).replace("RUN", run).replace("URL", url);
+    let out = outputs(&compile("hostile.wan", &text));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).unwrap_or_else(|e| panic!("{e}\n{}", out["ifstated.conf"]));
+    check_sh_syntax(&conf);
+    let sb = Sandbox::new("hostile");
+    for tool in ["ping", "ping6", "nc", "dig", "ftp", "pfctl", "route", "logger", "ifconfig", "wanc"] {
+        sb.stub(tool, "exit 0");
+    }
+    let commands: Vec<&str> =
+        conf.runs.iter().map(|(_, r)| r.as_str()).chain(conf.tests.iter().map(|(t, _)| t.as_str())).collect();
+    let mut ran = 0;
+    for (state, health) in [("up", "up"), ("down", "down"), ("up", "down"), ("down", "up")] {
+        for command in &commands {
+            for u in ["a", "b"] {
+                sb.write(&format!("run/wanc.{u}"), health);
+                sb.write(&format!("run/wanc.{u}.acted"), if health == "up" { "down" } else { "up" });
+            }
+            let _ = sb.run(command);
+            assert!(!sb.dir.join("canary").exists(), "in state {state}, health {health}, injected by: {command}");
+            if sb.dir.join("ran").exists() {
+                assert_eq!(sb.read("ran"), "$(touch $STUB/canary)\n", "the run action runs as written");
+                ran += 1;
+                let _ = std::fs::remove_file(sb.dir.join("ran"));
+            }
+        }
+    }
+    assert!(ran > 0, "the site's own run action never ran");
+    println!("hostile strings: {} commands run, {ran} runs of the site's own action, no canary", commands.len() * 4);
+}
+
 #[test]
 fn every_probe_kind_runs() {
     // Made here too, so this test does not depend on the ui test having run.
