@@ -756,6 +756,35 @@ fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
     assert!(status(&agent).is_some(), "agent alive");
 }
 
+/// A reload that adds a slow check (5 s, to a port the ISP drops) does
+/// not hold up failover: isp2 keeps the health it had while its new check
+/// decides, and isp1's failure moves the state before that check has any
+/// verdict.
+#[test]
+fn a_slow_new_check_does_not_delay_failover() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempdir("agent-slow-check");
+    let policy = build(&dir, SITE);
+    let t = Topology::build(&linux_site("agent.wan", SITE), "w");
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    wait_state(&agent, "both", Duration::from_secs(10));
+    netns::exec(&t.isps[1], &["nft", "add table inet slow { chain c { type filter hook prerouting priority -300; tcp dport 9 drop; }; }"]);
+    let slow = SITE.replace(
+        "check ping 203.0.113.200 { every 200ms timeout 100ms fall 3 rise 2 }",
+        "check ping 203.0.113.200 { every 200ms timeout 100ms fall 3 rise 2 }\n    check tcp 203.0.113.200:9 { every 10s timeout 5s }",
+    );
+    let slow = build(&dir.join("slow"), &slow);
+    let out = wanc(&["reload", "--control", agent.control.to_str().expect("utf-8"), slow.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    cut(&t.isps[0], true);
+    wait_state(&agent, "only2", Duration::from_secs(5));
+    let s = status(&agent).expect("status");
+    assert_eq!(s.uplinks[1].checks.len(), 2);
+    assert!(s.uplinks[1].checks[1].verdict.is_none(), "failed over only once the slow check decided: {s:?}");
+}
+
 /// A 50 ms blip of an uplink's link (taken down on the router, so the
 /// kernel drops every route through it, and up again): shorter than the
 /// checks could see, but the kernel reports it; the uplink's table and the

@@ -59,13 +59,20 @@ impl Default for CheckState {
     }
 }
 
-/// An uplink's health from its checks' verdicts (unknown counts as down).
-pub fn uplink_healthy(rule: Healthy, verdicts: &[Option<bool>]) -> bool {
+/// An uplink's health from its checks' verdicts, when the known ones
+/// decide it whatever the unknown ones (`None`) turn out to be.
+pub fn uplink_healthy(rule: Healthy, verdicts: &[Option<bool>]) -> Option<bool> {
     let up = verdicts.iter().filter(|v| **v == Some(true)).count();
-    match rule {
-        Healthy::All => up == verdicts.len(),
-        Healthy::Any => up > 0,
-        Healthy::AtLeast(n) => up >= n as usize,
+    let unknown = verdicts.iter().filter(|v| v.is_none()).count();
+    let needed = match rule {
+        Healthy::All => verdicts.len(),
+        Healthy::Any => 1.min(verdicts.len()),
+        Healthy::AtLeast(n) => n as usize,
+    };
+    match (up >= needed, up + unknown < needed) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     }
 }
 
@@ -109,10 +116,17 @@ mod tests {
     #[test]
     fn healthy_rules() {
         let v = [Some(true), Some(false), None];
-        assert!(!uplink_healthy(Healthy::All, &v));
-        assert!(uplink_healthy(Healthy::Any, &v));
-        assert!(uplink_healthy(Healthy::AtLeast(1), &v));
-        assert!(!uplink_healthy(Healthy::AtLeast(2), &v));
-        assert!(uplink_healthy(Healthy::All, &[]));
+        assert_eq!(uplink_healthy(Healthy::All, &v), Some(false));
+        assert_eq!(uplink_healthy(Healthy::Any, &v), Some(true));
+        assert_eq!(uplink_healthy(Healthy::AtLeast(1), &v), Some(true));
+        assert_eq!(uplink_healthy(Healthy::AtLeast(2), &v), None);
+        assert_eq!(uplink_healthy(Healthy::All, &[]), Some(true));
+        // Unknown verdicts leave open only what they could still change.
+        let open = [Some(true), None];
+        assert_eq!(uplink_healthy(Healthy::All, &open), None);
+        assert_eq!(uplink_healthy(Healthy::Any, &open), Some(true));
+        assert_eq!(uplink_healthy(Healthy::All, &[Some(false), None]), Some(false));
+        assert_eq!(uplink_healthy(Healthy::AtLeast(2), &[Some(true), None, Some(false)]), None);
+        assert_eq!(uplink_healthy(Healthy::AtLeast(3), &[Some(true), None, Some(false)]), Some(false));
     }
 }

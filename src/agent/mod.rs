@@ -94,6 +94,9 @@ struct Agent {
     view: kernel::View,
     /// Health per uplink, once every uplink has a verdict.
     health: Option<Vec<bool>>,
+    /// After a reload, per uplink of the new policy, the health it had in
+    /// the old one (by name): it stands while its new checks decide.
+    carried: Vec<Option<bool>>,
     state: Option<usize>,
     /// The last apply failed; the next event retries it.
     dirty: bool,
@@ -195,6 +198,7 @@ pub fn run(options: Options) -> Result<(), String> {
         netlink,
         view,
         health: None,
+        carried: Vec::new(),
         state: None,
         dirty: false,
         since: SystemTime::now(),
@@ -361,10 +365,19 @@ impl Agent {
                 continue;
             }
             let verdicts: Vec<Option<bool>> = keys.iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect();
-            if verdicts.iter().any(Option::is_none) {
-                return;
+            // Checks still without a verdict (new ones, after a reload)
+            // hold up no decision the others already make; otherwise the
+            // uplink keeps the health it had, and an uplink new to the
+            // policy counts as down until its checks say. Only at start is
+            // every verdict waited for.
+            let known = uplink_healthy(up.healthy, &verdicts)
+                .or_else(|| self.health.as_ref().and_then(|h| h.get(u).copied()))
+                .or_else(|| self.carried.get(u).copied().flatten())
+                .or_else(|| self.state.is_some().then_some(false));
+            match known {
+                Some(healthy) => health.push(healthy),
+                None => return,
             }
-            health.push(uplink_healthy(up.healthy, &verdicts));
         }
         self.metrics.health(&self.site, &health);
         let previous = self.health.replace(health.clone());
@@ -555,6 +568,9 @@ impl Agent {
         // The state index may mean another state now: decide afresh.
         let previous_state = self.state.map(|s| old.states[s].name.clone());
         self.state = previous_state.and_then(|name| self.site.states.iter().position(|s| s.name == name));
+        let was =
+            |name: &str| old.uplinks.iter().position(|u| u.name == name).and_then(|i| self.health.as_ref()?.get(i).copied());
+        self.carried = self.site.uplinks.iter().map(|u| was(&u.name)).collect();
         self.health = None;
         self.recompute();
         let took = started.elapsed();
