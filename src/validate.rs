@@ -14,6 +14,11 @@ pub const COUNTS: RangeInclusive<u64> = 1..=100;
 /// Routing table numbers a source may write (0 means "allocate one").
 pub const TABLES: RangeInclusive<u64> = 0..=2_147_483_647;
 
+/// The longest `run` or `notify` text, and the longest http check URL:
+/// ifstated reads lines of at most 8,096 bytes, and quoting for it may
+/// make a text up to four times as long.
+pub const ACTION_TEXT: usize = 1024;
+
 /// The longest name of an uplink, lan, host, constant, plugin or state:
 /// pf's labels hold 63 characters (PF_RULE_LABEL_SIZE 64 with its NUL).
 pub const NAME_LEN: usize = 63;
@@ -64,6 +69,9 @@ pub enum UrlError {
 /// is dropped (it is never sent). Also gives where HOST is in `text`, for
 /// diagnostics about it.
 pub fn http_url(text: &str) -> Result<(HttpUrl, Range<usize>), UrlError> {
+    if text.len() > ACTION_TEXT {
+        return Err(UrlError::Invalid("a check's URL is at most 1,024 characters"));
+    }
     let (tls, rest) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
         (Some(rest), _) => (false, rest),
         (_, Some(rest)) => (true, rest),

@@ -770,7 +770,10 @@ fn a_slow_new_check_does_not_delay_failover() {
     let t = Topology::build(&linux_site("agent.wan", SITE), "w");
     let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
     wait_state(&agent, "both", Duration::from_secs(10));
-    netns::exec(&t.isps[1], &["nft", "add table inet slow { chain c { type filter hook prerouting priority -300; tcp dport 9 drop; }; }"]);
+    netns::exec(
+        &t.isps[1],
+        &["nft", "add table inet slow { chain c { type filter hook prerouting priority -300; tcp dport 9 drop; }; }"],
+    );
     let slow = SITE.replace(
         "check ping 203.0.113.200 { every 200ms timeout 100ms fall 3 rise 2 }",
         "check ping 203.0.113.200 { every 200ms timeout 100ms fall 3 rise 2 }\n    check tcp 203.0.113.200:9 { every 10s timeout 5s }",

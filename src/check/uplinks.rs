@@ -454,6 +454,17 @@ impl<'a> Checker<'a, '_> {
     pub fn actions(&mut self, block: &EventBlock, owner: Option<&ast::Ident>) -> Vec<ir::Action> {
         let mut out = Vec::new();
         for a in &block.actions {
+            if let ast::ActionKind::Run(text) | ast::ActionKind::Notify(text) = &a.kind {
+                if text.len() > crate::validate::ACTION_TEXT {
+                    self.out_of_range(
+                        a.span,
+                        format!("the action's text is {} bytes, more than {}", text.len(), crate::validate::ACTION_TEXT),
+                        "ifstated reads a command line of at most 8,096 bytes, which wanc's quoting may make four times as long; \
+                         put a long command in a script and `run` the script"
+                            .into(),
+                    );
+                }
+            }
             out.push(match &a.kind {
                 ast::ActionKind::Run(cmd) => ir::Action::Run(cmd.clone()),
                 ast::ActionKind::Notify(text) => ir::Action::Notify(text.clone()),
