@@ -788,6 +788,47 @@ fn a_slow_new_check_does_not_delay_failover() {
     assert!(s.uplinks[1].checks[1].verdict.is_none(), "failed over only once the slow check decided: {s:?}");
 }
 
+/// At its descriptor limit the agent cannot open a probe's socket: that is
+/// no sample of the uplink, not a failure, so no check goes down and no
+/// route is withdrawn for it (before, both uplinks went down); with
+/// descriptors again, it answers and probes as before.
+#[test]
+fn out_of_descriptors_no_uplink_goes_down() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempdir("agent-nofile");
+    let policy = build(&dir, SITE);
+    let t = Topology::build(&linux_site("agent.wan", SITE), "n");
+    let log = dir.join("agent.log");
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &log, &[]);
+    wait_state(&agent, "both", Duration::from_secs(10));
+    // The limit at the lowest free descriptor: the next socket is refused.
+    let pid = agent.child.id().to_string();
+    let open: std::collections::BTreeSet<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let free = (0..).find(|n| !open.contains(n)).expect("a free descriptor");
+    let limit = |n: &str| {
+        let out = Command::new("prlimit").args(["--pid", &pid, &format!("--nofile={n}:")]).output().expect("prlimit");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    limit(&free.to_string());
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let begin = Instant::now();
+    while !read().contains("short of descriptors") {
+        assert!(begin.elapsed() < Duration::from_secs(10), "no shortage seen below descriptor {free}:\n{}", read());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Several times `fall × every` later, no check has gone down.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!read().contains("verdict=\"down\""), "a check went down for the router's shortage:\n{}", read());
+    assert!(read().contains("probe not made, no sample"), "{}", read());
+    limit("1024");
+    wait_state(&agent, "both", Duration::from_secs(10));
+}
+
 /// A 50 ms blip of an uplink's link (taken down on the router, so the
 /// kernel drops every route through it, and up again): shorter than the
 /// checks could see, but the kernel reports it; the uplink's table and the

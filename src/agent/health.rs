@@ -29,6 +29,14 @@ impl CheckState {
 
     /// Records a result; returns the new verdict when it changed.
     pub fn record(&mut self, check: &Check, outcome: Outcome) -> Option<bool> {
+        // Shown, but no sample: the router, not the uplink, failed it.
+        if outcome.local {
+            self.last.push_back(outcome);
+            if self.last.len() > HISTORY {
+                self.last.pop_front();
+            }
+            return None;
+        }
         if outcome.ok {
             self.consecutive_ok += 1;
             self.consecutive_fail = 0;
@@ -95,7 +103,7 @@ mod tests {
     }
 
     fn result(ok: bool) -> Outcome {
-        Outcome { ok, detail: String::new(), rtt_ms: None, loss_percent: None }
+        Outcome { ok, detail: String::new(), rtt_ms: None, loss_percent: None, local: false }
     }
 
     #[test]

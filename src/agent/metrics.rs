@@ -192,7 +192,8 @@ mod tests {
     #[test]
     fn the_text_names_what_was_recorded() {
         let m = Metrics::new();
-        let outcome = Outcome { ok: true, detail: "3/3 replies".into(), rtt_ms: Some(12.5), loss_percent: Some(0.0) };
+        let outcome =
+            Outcome { ok: true, detail: "3/3 replies".into(), rtt_ms: Some(12.5), loss_percent: Some(0.0), local: false };
         m.check("isp1", "ping 192.0.2.1", &outcome, Some(true));
         m.transition(None, "allworking");
         m.transition(Some("allworking"), "degraded");

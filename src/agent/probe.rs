@@ -23,11 +23,21 @@ pub struct Outcome {
     pub detail: String,
     pub rtt_ms: Option<f64>,
     pub loss_percent: Option<f64>,
+    /// The probe could not be made on this router (it is short of
+    /// descriptors or memory): it says nothing of the uplink, and the
+    /// check's counters leave it out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
 }
+
+/// How a probe's error begins when the router itself is short of
+/// descriptors or memory; `Outcome::fail` marks such an outcome local.
+const SHORTAGE: &str = "the router is short of";
 
 impl Outcome {
     pub fn fail(detail: impl Into<String>) -> Outcome {
-        Outcome { ok: false, detail: detail.into(), rtt_ms: None, loss_percent: None }
+        let detail = detail.into();
+        Outcome { ok: false, local: detail.starts_with(SHORTAGE), detail, rtt_ms: None, loss_percent: None }
     }
 }
 
@@ -54,7 +64,11 @@ impl Source {
     /// an address of the target's family, to that address; the error says
     /// which of them is missing.
     pub fn bind(&self, domain: Domain, ty: Type, proto: Option<Protocol>, target: &IpAddr) -> Result<Socket, String> {
-        let socket = Socket::new(domain, ty, proto).map_err(|e| format!("cannot open a socket: {e}"))?;
+        let socket = Socket::new(domain, ty, proto).map_err(|e| match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE) => format!("{SHORTAGE} descriptors: {e}"),
+            Some(libc::ENOBUFS | libc::ENOMEM) => format!("{SHORTAGE} memory: {e}"),
+            _ => format!("cannot open a socket: {e}"),
+        })?;
         self.bind_interface(&socket)?;
         if let Some(src) = self.for_target(target) {
             socket.bind(&SockAddr::from(SocketAddr::new(src, 0))).map_err(|e| match e.raw_os_error() {
@@ -140,7 +154,13 @@ impl Prober<'_> {
         let source = self.source.v4.or(self.source.v6);
         let request = ProbeRequest::new(settings.clone(), source, timeout);
         let out = self.plugins.probe(plugin, &request);
-        Outcome { ok: out.up, detail: out.reason, rtt_ms: out.measurement.map(|us| us as f64 / 1000.0), loss_percent: None }
+        Outcome {
+            ok: out.up,
+            detail: out.reason,
+            rtt_ms: out.measurement.map(|us| us as f64 / 1000.0),
+            loss_percent: None,
+            local: false,
+        }
     }
 
     /// An HTTP/1.0 GET, over TLS for https; up when the status is the
@@ -166,7 +186,13 @@ impl Prober<'_> {
         };
         let status: Option<u16> = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
         match status {
-            Some(s) => Outcome { ok: s == expect, detail: format!("status {s}"), rtt_ms: Some(ms(rtt)), loss_percent: None },
+            Some(s) => Outcome {
+                ok: s == expect,
+                detail: format!("status {s}"),
+                rtt_ms: Some(ms(rtt)),
+                loss_percent: None,
+                local: false,
+            },
             None => Outcome::fail("no HTTP status line"),
         }
     }
@@ -195,7 +221,13 @@ impl Prober<'_> {
             if reply.len() >= 4 && reply[0..2] == id.to_be_bytes() && reply[2] & 0x80 != 0 {
                 let rcode = reply[3] & 0x0f;
                 let ok = rcode == 0 || rcode == 3;
-                return Outcome { ok, detail: format!("rcode {rcode}"), rtt_ms: Some(ms(start.elapsed())), loss_percent: None };
+                return Outcome {
+                    ok,
+                    detail: format!("rcode {rcode}"),
+                    rtt_ms: Some(ms(start.elapsed())),
+                    loss_percent: None,
+                    local: false,
+                };
             }
         }
         Outcome::fail("no answer")
@@ -281,14 +313,14 @@ pub fn ping_outcome(check: &Check, rtts: &[Duration], error: Option<&str>) -> Ou
     if let (true, Some(e)) = (rtts.is_empty(), error) {
         detail = e.to_string();
     }
-    Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss) }
+    Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss), local: false }
 }
 
 /// The verdict of a tcp round whose connection attempt ended (the socket
 /// became writable or failed) after `rtt`.
 pub fn connect_outcome(socket: &Socket, rtt: Duration) -> Outcome {
     match socket.take_error() {
-        Ok(None) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None },
+        Ok(None) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None, local: false },
         Ok(Some(e)) | Err(e) => Outcome::fail(e.to_string()),
     }
 }

@@ -448,6 +448,12 @@ impl Task {
     fn settle(&mut self, outcome: Option<Outcome>, now: Instant) -> Option<Outcome> {
         let outcome = outcome?;
         let round = self.round.take();
+        if outcome.local {
+            // No sample either way: the detection timer starts again rather
+            // than count a round the router could not make as lost.
+            self.last_good = self.last_good.map(|(_, took)| (now, took));
+            return Some(outcome);
+        }
         match (outcome.ok, round) {
             (true, Some(round)) => {
                 self.last_good = Some((now, now - round.started));
