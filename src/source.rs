@@ -74,6 +74,18 @@ impl SourceMap {
     }
 
     /// Line and column of a byte offset, clamped into the file.
+    /// The byte length of the longest line `span` touches (a binary search
+    /// of the file's line starts, whatever the lines' lengths).
+    pub fn longest_line(&self, span: Span) -> usize {
+        let len = self.text(span.file).len();
+        let line = |offset: usize| self.files.line_index(span.file, offset.min(len)).unwrap_or(0);
+        (line(span.start)..=line(span.end))
+            .filter_map(|i| self.files.line_range(span.file, i).ok())
+            .map(|r| r.len())
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn line_col(&self, file: FileId, offset: usize) -> LineCol {
         let len = self.text(file).len();
         match self.files.location(file, offset.min(len)) {

@@ -67,11 +67,7 @@ const MAX_SHOWN_LINE: usize = 1000;
 
 /// Whether every line `span` touches is short enough to draw.
 fn drawable(sources: &SourceMap, span: Span) -> bool {
-    let text = sources.text(span.file);
-    let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    text[line_start..line_end].split('\n').all(|line| line.len() <= MAX_SHOWN_LINE)
+    sources.longest_line(span) <= MAX_SHOWN_LINE
 }
 
 fn labeled(span: Span, text: &str, primary: bool) -> LabeledSpan {
