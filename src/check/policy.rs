@@ -114,7 +114,7 @@ impl<'a> Checker<'a, '_> {
 
     /// Where `forward … on` listens: an uplink's address in `family` (the
     /// first given, or the learned one), or one of an uplink's addresses
-    /// named (E0211 if it is no uplink's).
+    /// named (E0212 if it is no uplink's).
     fn forward_on(&mut self, on: &'a ast::Value, family: Option<Family>) -> Option<(usize, ir::Address)> {
         let sym = match &on.kind {
             ast::ValueKind::Name(ident) => Some(self.names.expect(ident, &[Kind::Uplink, Kind::Const], self.diags)?),
@@ -170,7 +170,7 @@ impl<'a> Checker<'a, '_> {
         Some((u, ir::Address::Known(addr)))
     }
 
-    /// An uplink that must own an address (`forward … on`, `serve … via`).
+    /// An uplink that must own an address (`serve … via`).
     fn uplink_ref(&mut self, ident: &ast::Ident, why: &str) -> Option<usize> {
         let sym = self.names.expect(ident, &[Kind::Uplink], self.diags)?;
         let items = self.items;
