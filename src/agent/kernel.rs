@@ -57,6 +57,9 @@ pub fn read(netlink: &mut Netlink, site: &Site) -> std::io::Result<View> {
             view.learned.missing.push(up.interface.clone());
             continue;
         };
+        if !link.up {
+            view.learned.missing.push(up.interface.clone());
+        }
         for &family in &up.learned {
             let mine = addresses
                 .iter()

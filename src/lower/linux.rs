@@ -271,7 +271,8 @@ impl std::fmt::Display for Value {
 pub struct Learned {
     pub uplinks: Vec<[Lease; 2]>,
     /// Interfaces that do not exist now (a PPP session or tunnel not up
-    /// yet): routes through them wait for them.
+    /// yet) or are down (the kernel refuses routes through them, and drops
+    /// those it had): routes through them wait for them.
     pub missing: Vec<String>,
 }
 
