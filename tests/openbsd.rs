@@ -592,6 +592,93 @@ fn build_writes_pf_and_ifstated() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn learned_address_and_gateway_follow_the_lease() {
+    let out = outputs(&example("dhcp-and-static.wan"));
+    let conf = ifstated_model::parse(&out["ifstated.conf"]).expect("parses");
+    let sb = Sandbox::new("learned");
+    // route(8): `show` prints $STUB/routes as OpenBSD's route -n show does,
+    // anything else is logged. pfctl: the table in $STUB/table.
+    sb.stub("route", r#"[ "$2" = show ] && { cat "$STUB/routes"; exit; }; echo "$*" >> "$STUB/route.log""#);
+    sb.stub(
+        "pfctl",
+        r#"case "$*" in
+*"-T show"*) cat "$STUB/table" 2>/dev/null ;;
+*"-T replace"*) for a; do :; done; echo "   $a" > "$STUB/table"; echo "$*" >> "$STUB/pfctl.log" ;;
+*"-T flush"*) : > "$STUB/table"; echo "$*" >> "$STUB/pfctl.log" ;;
+esac"#,
+    );
+    let routes = |lines: &[&str]| {
+        let mut t = String::from(
+            "Routing tables\n\nInternet:\nDestination        Gateway            Flags   Refs      Use   Mtu  Prio Iface\n",
+        );
+        lines.iter().for_each(|l| t.push_str(&format!("{l}\n")));
+        sb.write("routes", &t);
+    };
+    let (refresh, every) = conf.tests.iter().find(|(t, _)| t.contains("wanc_cable_gw -T")).expect("cable's gateway test").clone();
+    assert_eq!(every, 2, "as often as cable's check");
+
+    // dhcpleased's route (priority 58) and wanc's own by the fibre (7).
+    routes(&[
+        "default            100.64.0.1         UGS        5      120     -    58 enp2s0",
+        "default            203.0.113.17       UGS        0        0     -     7 enp1s0",
+        "100.64/10          100.64.0.5         UCn        1        0     -     4 enp2s0",
+    ]);
+    assert_eq!(sb.run(&refresh), 0);
+    assert_eq!(sb.read("table"), "   100.64.0.1\n");
+    assert_eq!(sb.run(&refresh), 0);
+    assert_eq!(sb.read("pfctl.log").lines().count(), 1, "the table is written only when it changes");
+    assert_eq!(sb.read("route.log"), "");
+
+    // The cable carries the default route: wanc's route by the learned
+    // gateway goes in, the fibre's goes.
+    sb.run(&find_run(&conf, "via_cable", "route -qn"));
+    assert_eq!(
+        sb.read("route.log"),
+        "-qn add -inet -mpath -priority 7 default 100.64.0.1\n-qn delete -inet -priority 7 default 203.0.113.17\n"
+    );
+    sb.write("route.log", "");
+
+    // A new lease with another router: the table and wanc's route follow.
+    routes(&[
+        "default            100.64.0.9         UGS        5      120     -    58 enp2s0",
+        "default            100.64.0.1         UGS        0        0     -     7 enp2s0",
+    ]);
+    assert_eq!(sb.run(&refresh), 0);
+    assert_eq!(sb.read("table"), "   100.64.0.9\n");
+    assert_eq!(
+        sb.read("route.log"),
+        "-qn add -inet -mpath -priority 7 default 100.64.0.9\n-qn delete -inet -priority 7 default 100.64.0.1\n"
+    );
+    sb.write("route.log", "");
+
+    // The lease is gone: the table empties, wanc's route by it goes.
+    routes(&["default            100.64.0.1         UGS        0        0     -     7 enp2s0"]);
+    assert_ne!(sb.run(&refresh), 0);
+    assert_eq!(sb.read("table"), "");
+    assert_eq!(sb.read("route.log"), "-qn delete -inet -priority 7 default 100.64.0.1\n");
+
+    // The probe is sent from the interface's address of the moment, and
+    // fails without one.
+    let (probe, _) = conf.tests.iter().find(|(t, _)| t.contains("wanc.cable.1")).expect("cable's check").clone();
+    sb.stub("date", "echo 1000");
+    sb.stub("ping", r#"echo "$*" > "$STUB/ping.log""#);
+    sb.stub("ifconfig", r#"cat "$STUB/ifconfig.$1""#);
+    sb.write(
+        "ifconfig.enp2s0",
+        "enp2s0: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> mtu 1500\n\
+         \tlladdr 00:00:5e:00:53:01\n\tinet6 fe80::1%enp2s0 prefixlen 64 scopeid 0x2\n\
+         \tinet 100.64.0.5 netmask 0xffc00000 broadcast 100.127.255.255\n",
+    );
+    assert_eq!(sb.run(&probe), 0);
+    assert_eq!(sb.read("ping.log"), "-q -c 1 -i 0.5 -w 1 -I 100.64.0.5 9.9.9.9\n");
+    sb.write("ifconfig.enp2s0", "enp2s0: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> mtu 1500\n");
+    sb.write("ping.log", "");
+    let _ = std::fs::remove_file(sb.dir.join("run/wanc.cable.1"));
+    assert_ne!(sb.run(&probe), 0);
+    assert_eq!(sb.read("ping.log"), "", "no probe without an address");
+}
+
 fn find_run(conf: &ifstated_model::Conf, state: &str, part: &str) -> String {
     conf.runs
         .iter()
