@@ -1,10 +1,10 @@
 //! What the router learns (`address auto`, `gateway auto`), read at run
 //! time by the sh that ifstated runs.
 //!
-//! - A learned **address** is pf's `(IF:0)` in the rules (re-evaluated when
-//!   the interface's address changes; `:0` leaves out aliases, and for IPv6
-//!   link-local addresses), and for a probe the first address ifconfig(8)
-//!   lists of that family, read before each probe.
+//! - A learned **address** is pf's `(IF:0)` in the rules for IPv4, `(IF)`
+//!   for IPv6 (see [`pf_address`]), re-evaluated when the interface's
+//!   addresses change, and for a probe the first address ifconfig(8) lists
+//!   of that family (IPv6: not link-local), read before each probe.
 //! - A learned **gateway** is the default route through the uplink's
 //!   interface that someone other than wanc added: dhcpleased(8) (priority
 //!   58), slaacd(8) (59), a PPP daemon or /etc/mygate (8); wanc's own have
@@ -18,9 +18,15 @@ use super::quote::sh_word;
 use super::{Ctx, Family};
 use crate::ir::UplinkId;
 
-/// pf's interface-address form for an uplink's learned address.
-pub fn pf_address(interface: &str) -> String {
-    format!("({interface}:0)")
+/// pf's interface-address form for an uplink's learned address: IPv4's
+/// first address (`:0`, no aliases), which is the lease's; for IPv6 every
+/// address of the interface, since its first may be the link-local one
+/// (matching those too is harmless; NAT to it is E0605).
+pub fn pf_address(interface: &str, f: Family) -> String {
+    match f {
+        Family::V4 => format!("({interface}:0)"),
+        Family::V6 => format!("({interface})"),
+    }
 }
 
 /// pf's longest table name (PF_TABLE_NAME_SIZE, 32 with its NUL).
@@ -76,12 +82,13 @@ pub fn own_gateway(interface: &str, f: Family) -> String {
 /// with the learned gateway (flushed while there is none, so that pf drops
 /// what would leave by the uplink rather than send it elsewhere), and
 /// moves wanc's own default route through the interface to a new gateway.
-/// True while a gateway is learned.
+/// True while a gateway is learned. pfctl shows a link-local gateway
+/// without the `%scope` that route(8) prints, hence the comparison without.
 pub fn refresh(ctx: &Ctx, u: UplinkId, f: Family) -> String {
     let (t, interface) = (table(ctx, u, f), &ctx.site.uplinks[u].interface);
     format!(
         "g=$({learned}); o=$({own}); c=$(pfctl -q -t {t} -T show 2>/dev/null | awk '{{ print $1; exit }}'); \
-         if [ \"$c\" != \"$g\" ]; then if [ -n \"$g\" ]; then pfctl -q -t {t} -T replace \"$g\"; else pfctl -q -t {t} -T flush; fi; fi; \
+         if [ \"$c\" != \"${{g%%[%]*}}\" ]; then if [ -n \"$g\" ]; then pfctl -q -t {t} -T replace \"$g\"; else pfctl -q -t {t} -T flush; fi; fi; \
          if [ -n \"$o\" ] && [ \"$o\" != \"$g\" ]; then [ -n \"$g\" ] && route -qn add {r} -mpath -priority {PRIORITY} default \"$g\"; \
          route -qn delete {r} -priority {PRIORITY} default \"$o\"; fi; [ -n \"$g\" ]",
         learned = gateway(interface, f),

@@ -88,7 +88,7 @@ fn macros(ctx: &Ctx) -> String {
                         s,
                         "# learned: the interface's address of the moment\n{id}_addr{} = \"{}\"",
                         f.suffix(),
-                        learned::pf_address(&up.interface)
+                        learned::pf_address(&up.interface, f)
                     );
                 }
                 None => {}
