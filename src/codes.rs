@@ -430,16 +430,16 @@ let the targets disagree.
 Declare the `serve` in the site's policy, or build for OpenBSD only
 (`--target openbsd`). Checked only for the Linux target.";
 
-    OpenbsdLearned = "E0605", Error, "a learned address or gateway on OpenBSD",
-"`address auto` and `gateway auto` leave an uplink's address or gateway to
-the router (DHCP, router advertisements, a PPP session). The Linux back end
-and the agent fill them in when they are learned. The OpenBSD back end does
-not yet: pf's `route-to` and `reply-to` and ifstated's probe and route
-commands name the addresses themselves (pf's interface forms such as
-`($if:0)` and a gateway table refreshed from the lease are the planned way).
+    OpenbsdLearned = "E0605", Error, "network address translation to a learned IPv6 address on OpenBSD",
+"pf names a learned address by its interface: `(IF:0)`, the interface's
+first address of the family. For IPv4 that is the lease's; for IPv6 the
+first address may be the link-local one, so pf has no form that names the
+global address NAT must translate to. Learned addresses and gateways are
+otherwise followed on OpenBSD (see `docs/deploy-openbsd.md`).
 
-Give the address or gateway, or build for Linux only (`--target linux`).
-Checked only for the OpenBSD target.";
+Give the IPv6 address itself, or build for Linux only (`--target linux`),
+where NAT to a learned address is nftables' `masquerade`. Checked only for
+the OpenBSD target.";
 
     PluginMissing = "E0701", Error, "plugin file missing",
 "`plugin NAME \"PATH\"` names a file that does not exist or cannot be read. The

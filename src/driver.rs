@@ -65,34 +65,30 @@ pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compila
 
 /// Whether the lowered site fits every target's limits; reports why not.
 fn fits(plan: &Plan, targets: &[Target], files: &[ast::File], diags: &mut Diagnostics) -> bool {
-    let openbsd = !targets.contains(&Target::Openbsd) || (fits_openbsd(files, diags) & openbsd_timing(plan, files, diags));
+    let openbsd = !targets.contains(&Target::Openbsd) || (openbsd_nat(plan, files, diags) & openbsd_timing(plan, files, diags));
     if !targets.contains(&Target::Linux) {
         return openbsd;
     }
     linux_fits(plan, files, diags) && openbsd
 }
 
-/// The OpenBSD back end writes addresses and gateways into pf's ruleset
-/// and ifstated's commands; learned ones are not written there yet.
-fn fits_openbsd(files: &[ast::File], diags: &mut Diagnostics) -> bool {
+/// pf names a learned address by its interface: `(IF:0)`, the first
+/// address of the family, is the lease's for IPv4, but for IPv6 it may be
+/// the link-local one, so no form names the address NAT must translate to.
+fn openbsd_nat(plan: &Plan, files: &[ast::File], diags: &mut Diagnostics) -> bool {
     let mut fits = true;
-    for up in uplinks(files) {
-        let addresses = up.addresses.iter().filter_map(|a| match a {
-            ast::Address::Learned(l) => Some(("address", l)),
-            ast::Address::Value(_) => None,
-        });
-        let gateways = up.gateways.iter().filter_map(|g| match g {
-            ast::Gateway::Learned(l) => Some(("gateway", l)),
-            _ => None,
-        });
-        for (what, l) in addresses.chain(gateways) {
-            diags.push(
-                Diagnostic::new(Code::OpenbsdLearned, l.span, format!("a learned {what} is not supported on OpenBSD yet"))
-                    .label(format!("in uplink `{}`", up.name.name))
-                    .help(format!("give the {what} itself, or build for `--target linux` only")),
-            );
-            fits = false;
+    for up in &plan.site.uplinks {
+        if !up.nat.iter().any(|n| n.to == ir::Address::Learned(ir::Family::V6)) {
+            continue;
         }
+        let Some(written) = uplinks(files).find(|u| u.name.name == up.name) else { continue };
+        let Some(nat) = written.nats.iter().find(|n| n.to.is_none()) else { continue };
+        diags.push(
+            Diagnostic::new(Code::OpenbsdLearned, nat.span, "`nat` to a learned IPv6 address is not supported on OpenBSD")
+                .label(format!("uplink `{}` learns its IPv6 address", up.name))
+                .help("give the IPv6 address itself, or build for `--target linux` only"),
+        );
+        fits = false;
     }
     fits
 }

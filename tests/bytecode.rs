@@ -19,8 +19,8 @@ use wanc::ir::*;
 // Helpers
 
 fn compile(path: &Path) -> Option<Site> {
-    // Linux takes every site the language allows (OpenBSD not yet learned
-    // addresses, E0605), and the bytecode is the same for both.
+    // Linux takes every site the language allows (OpenBSD not every check
+    // timing, E0501), and the bytecode is the same for both.
     wanc::driver::compile_file_for(path, &[wanc::lower::Target::Linux]).expect("readable source").plan.map(|p| p.site)
 }
 

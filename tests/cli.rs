@@ -89,6 +89,27 @@ fn failed_build_leaves_the_output_directory_as_it_was() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
+#[test]
+fn openbsd_agent_refuses_a_site_that_learns() {
+    // ifstated.conf follows leases on OpenBSD; the agent reads none there.
+    let dir = tempdir("openbsd-agent-learns");
+    let out_dir = dir.join("out");
+    let out = wanc(&["build", "examples/dhcp-and-static.wan", "-o", out_dir.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (policy, control) = (out_dir.join("home.wanc"), dir.join("control"));
+    let out = wanc(&[
+        "agent",
+        "--backend",
+        "openbsd",
+        "--control",
+        control.to_str().expect("utf-8 path"),
+        policy.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("uplink `cable` learns its address or gateway"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 /// Every file in `dir`, relative to it, sorted.
 fn files(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();

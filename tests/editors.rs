@@ -276,9 +276,11 @@ const MULTI: &str = "examples/redundant-multipath.wan";
 const TUNNEL: &str = "examples/tunnel-source-routing.wan";
 const TRIPLE: &str = "examples/triple-dual-stack.wan";
 const DHCP: &str = "examples/dhcp-and-static.wan";
+const SLAAC: &str = "examples/dhcp-slaac-dual-stack.wan";
 
 const CASES: &[Case] = &[
     case(DHCP, "    address auto ipv4", "auto", "keyword.other.wan", "wanKeyword"),
+    case(SLAAC, "    gateway auto ipv6", "auto", "keyword.other.wan", "wanKeyword"),
     case(TRIPLE, "    address 2001:db8:a::2/64", "2001:db8:a::2/64", "constant.other.prefix.ipv6.wan", "wanPrefix"),
     case(TRIPLE, "    weight 2", "weight", "keyword.other.wan", "wanKeyword"),
     case(TRIPLE, "state lte_only", "lte_only", "entity.name.type.state.wan", "wanStateDef"),

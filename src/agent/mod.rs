@@ -146,6 +146,19 @@ fn sources(site: &Site, learned: &Learned, u: usize) -> Source {
     Source { interface: site.uplinks[u].interface.clone(), v4: from(Family::V4), v6: from(Family::V6) }
 }
 
+/// Whether the platform can run the site: on OpenBSD the agent reads no
+/// leases (it has no view of the kernel there), so a site that learns an
+/// address or gateway is for ifstated.conf, which reads them itself.
+fn runs_on(site: &Site, backend: BackendKind) -> Result<(), String> {
+    match site.uplinks.iter().find(|u| u.learns()) {
+        Some(up) if backend == BackendKind::Openbsd => Err(format!(
+            "uplink `{}` learns its address or gateway, which the agent does not follow on OpenBSD yet: run ifstated.conf of `wanc build --target openbsd` instead",
+            up.name
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn load(path: &Path) -> Result<Site, String> {
     let bytes = crate::input::read(path, crate::input::POLICY).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     crate::bytecode::decode(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))
@@ -153,6 +166,7 @@ pub fn load(path: &Path) -> Result<Site, String> {
 
 pub fn run(options: Options) -> Result<(), String> {
     let site = Arc::new(load(&options.policy)?);
+    runs_on(&site, options.backend)?;
     let (tx, rx) = channel();
     let plugins = Arc::new(PluginHost::new().map_err(|e| format!("cannot start the plugin host: {e}"))?);
     let tls = tls::client_config(options.ca_file.as_deref())?;
@@ -520,7 +534,7 @@ impl Agent {
         let path = file.unwrap_or_else(|| self.options.policy.clone());
         let started = Instant::now();
         let new = load(&path).and_then(|site| match site.name == self.site.name || force {
-            true => Ok(site),
+            true => runs_on(&site, self.options.backend).map(|()| site),
             false => Err(format!(
                 "`{}` is the policy of site `{}`, this agent runs site `{}` (`wanc reload --force` switches sites)",
                 path.display(),

@@ -20,17 +20,18 @@
 //! The test is true while the debounced status is up. An uplink's health
 //! combines its checks per `healthy when`; one without checks is healthy
 //! while its interface's link is up (the kernel debounces that). Probes
-//! leave by their uplink: they are sent from its address, and pf routes
-//! traffic from that address out by the uplink (see pf/wanc.conf).
+//! leave by their uplink: they are sent from its address (a learned one
+//! read from the interface before each probe, since OpenBSD's tools bind
+//! to an address, not to an interface), and pf routes traffic from that
+//! address out by the uplink (see pf/wanc.conf).
 
 use super::expr::Expr;
 use super::quote::{sh_arg, sh_word, test_macro};
-use super::{comment, source, Ctx, Family, RUN_DIR};
+use super::{comment, learned, source, Ctx, Family, RUN_DIR};
 use crate::duration;
-use crate::ir::{Check, Healthy, HttpUrl, Probe, Target, Uplink};
+use crate::ir::{Address, Check, Healthy, HttpUrl, Probe, Target, Uplink};
 use crate::lower::openbsd::{self, Timing};
 use std::fmt::Write;
-use std::net::IpAddr;
 
 /// Where `wanc probe` is installed (ifstated's PATH has no /usr/local/bin).
 const WANC: &str = "/usr/local/bin/wanc";
@@ -100,17 +101,39 @@ fn debounced(file: &str, check: &Check, timing: &Timing, probe: &str) -> String 
 /// than ping cannot measure latency; a slower answer than the threshold is
 /// a failure through the timeout instead (see [`Timing::timeout_ms`]).
 fn probe(ctx: &Ctx, up: &Uplink, check: &Check, timing: &Timing) -> String {
-    let (timeout, secs) = (timing.timeout_ms, timing.timeout_s);
-    let from = |family: Option<Family>| source(up, family);
-    match &check.probe {
-        Probe::Ping { target } => ping(check, timing, target, from(target_family(target))),
-        Probe::Tcp { target, port } => {
-            let src = from(target_family(target)).map(|a| format!(" -s {a}")).unwrap_or_default();
-            attempts(check, format!("nc -z -w {secs}{src} {} {port} > /dev/null 2>&1", sh_arg(&target.to_string())))
+    let family = match &check.probe {
+        Probe::Ping { target } | Probe::Tcp { target, .. } => target_family(target),
+        Probe::Http { url, .. } => target_family(&url.host),
+        Probe::Dns { server, .. } => Some(Family::of(server)),
+        Probe::Plugin { .. } => None,
+    };
+    let source = source(up, family);
+    let from = source.map(|a| match a {
+        Address::Known(a) => a.to_string(),
+        Address::Learned(_) => "$src".to_string(),
+    });
+    let command = probe_from(ctx, check, timing, from.as_deref());
+    match source {
+        // Read before each probe: the address may change with every lease.
+        Some(Address::Learned(f)) => {
+            format!("src=$({}); [ -n \"$src\" ] && {{ {command}; }}", learned::address(&up.interface, f))
         }
-        Probe::Http { url, expect } => attempts(check, http(url, *expect, secs, &from)),
+        _ => command,
+    }
+}
+
+/// One probe sent from `src` (an address, or a sh word for one).
+fn probe_from(ctx: &Ctx, check: &Check, timing: &Timing, src: Option<&str>) -> String {
+    let (timeout, secs) = (timing.timeout_ms, timing.timeout_s);
+    let from = |option: &str| src.map(|a| format!(" {option} {a}")).unwrap_or_default();
+    match &check.probe {
+        Probe::Ping { target } => ping(check, timing, target, src),
+        Probe::Tcp { target, port } => {
+            attempts(check, format!("nc -z -w {secs}{} {} {port} > /dev/null 2>&1", from("-s"), sh_arg(&target.to_string())))
+        }
+        Probe::Http { url, expect } => attempts(check, http(url, *expect, secs, &from("-s"))),
         Probe::Dns { server, query } => {
-            let src = from(Some(Family::of(server))).map(|a| format!(" -b {a}")).unwrap_or_default();
+            let src = from("-b");
             attempts(
                 check,
                 format!(
@@ -125,9 +148,7 @@ fn probe(ctx: &Ctx, up: &Uplink, check: &Check, timing: &Timing) -> String {
             for (key, value) in settings {
                 let _ = write!(s, " --set {}", sh_arg(&format!("{key}={value}")));
             }
-            if let Some(a) = from(None) {
-                let _ = write!(s, " --source {a}");
-            }
+            s.push_str(&from("--source"));
             let _ = write!(s, " --timeout {timeout}ms > /dev/null 2>&1");
             attempts(check, s)
         }
@@ -149,7 +170,7 @@ fn target_family(target: &Target) -> Option<Family> {
 /// timeout (`-i`, fractions allowed to root, which ifstated runs as), then
 /// the timeout in whole seconds for the last reply (`-w`); see
 /// `lower::openbsd` for how long that takes.
-fn ping(check: &Check, timing: &Timing, target: &Target, src: Option<IpAddr>) -> String {
+fn ping(check: &Check, timing: &Timing, target: &Target, src: Option<&str>) -> String {
     let program = if target_family(target) == Some(Family::V6) { "ping6" } else { "ping" };
     let src = src.map(|a| format!(" -I {a}")).unwrap_or_default();
     let cmd = format!(
@@ -207,8 +228,7 @@ fn attempts(check: &Check, one: String) -> String {
 
 /// An HTTP(S) request with nc(1) (TLS with -c): up when the status of the
 /// reply's first line is the one expected.
-fn http(url: &HttpUrl, expect: u16, timeout: u64, from: &dyn Fn(Option<Family>) -> Option<IpAddr>) -> String {
-    let src = from(target_family(&url.host)).map(|a| format!(" -s {a}")).unwrap_or_default();
+fn http(url: &HttpUrl, expect: u16, timeout: u64, src: &str) -> String {
     format!(
         "printf '%s\\r\\n' {} {} 'Connection: close' '' | nc{} -w {timeout}{src} {} {} 2>/dev/null | \
          awk 'NR == 1 {{ sub(/\\r$/, \"\"); ok = ($2 == \"{expect}\") }} END {{ exit !ok }}'",

@@ -5,9 +5,10 @@ use super::checks::checks;
 use super::expr::Expr;
 use super::live::{self, health_file};
 use super::quote::{self, sh_arg, sh_word};
-use super::{comment, health_summary, policy_file, Ctx, ANCHOR, PREFIX};
+use super::{comment, health_summary, learned, policy_file, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
 use crate::ir::{Action, Cond, Health, Routing, State, Uplink, UplinkId};
+use crate::lower::{self, NextHop};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -77,6 +78,7 @@ pub fn emit(ctx: &Ctx) -> String {
     s.push_str(
         "# A test that runs when a state is entered and never again (see above).\nwanc_always = '\"true\" every 4294967295'\n",
     );
+    s.push_str(&gateway_tests(ctx));
     let mut start = Block::default();
     transitions(&mut start, ctx, &conds);
     let _ = write!(s, "\n# Where ifstated starts: it only picks the first state.\nstate \"{START}\" {{\n{}}}\n", start.text);
@@ -86,6 +88,41 @@ pub fn emit(ctx: &Ctx) -> String {
     }
     s
 }
+
+/// Per uplink and family with a learned gateway, a test that keeps its pf
+/// table and wanc's default route through the interface in line with the
+/// routing table (see `learned::refresh`), as often as the uplink's most
+/// frequent check. Used outside every state, so that ifstated runs it
+/// whatever the state; it is true while a gateway is learned, and its
+/// `if` logs when one comes or goes (ifstated runs every global `if` when
+/// any global test changes, so each logs its own gateway then).
+fn gateway_tests(ctx: &Ctx) -> String {
+    let mut s = String::new();
+    for (u, up) in ctx.site.uplinks.iter().enumerate() {
+        let every = up.checks.iter().map(|c| lower::openbsd::timing(c).every_s).min().unwrap_or(LEASE_PERIOD_S);
+        for f in Family::BOTH.into_iter().filter(|&f| ctx.plan.hop(u, f) == Some(&NextHop::Learned)) {
+            let name = learned::table(ctx, u, f);
+            let log = |what: &str| {
+                let text = format!("{}: {what} {} gateway learned on {}", up.name, f.word(), up.interface);
+                run(&format!("logger -t wanc -p daemon.notice -- {}", sh_word(&text)))
+            };
+            let _ = write!(
+                s,
+                "\n# {}: its learned {} gateway into pf's table <{name}> (see pf/wanc.conf)\n\
+                 {name} = {}\nif ${name} {{\n\t{}\n}}\nif ! ${name} {{\n\t{}\n}}\n",
+                comment(&up.name),
+                f.word(),
+                quote::test_macro(&learned::refresh(ctx, u, f), every),
+                log("an"),
+                log("no")
+            );
+        }
+    }
+    s
+}
+
+/// How often a learned gateway is read for an uplink without checks.
+const LEASE_PERIOD_S: u64 = 10;
 
 fn condition(cond: &Cond, health: &[Expr]) -> Expr {
     let all = |cs: &[Cond]| cs.iter().map(|c| condition(c, health)).collect();

@@ -13,8 +13,8 @@
 
 use super::pf;
 use super::quote::{sh_arg, sh_word};
-use super::{Ctx, Family, RUN_DIR};
-use crate::ir::{Member, Routing, UplinkId, ViaMode};
+use super::{learned, Ctx, Family, RUN_DIR};
+use crate::ir::{Address, Member, Routing, UplinkId, ViaMode};
 use crate::lower::{ChoiceId, NextHop};
 use std::fmt::Write;
 
@@ -112,7 +112,9 @@ fn first_live(ctx: &Ctx, members: &[Member], choose: impl Fn(Option<UplinkId>) -
 
 /// What route(8) takes to add a default route by an uplink, and what to
 /// delete it by: the gateway, or for a point-to-point link the uplink's own
-/// address (`-iface`).
+/// address (`-iface`). A learned gateway is read from the routing table
+/// each time: the learned one to add, the one of wanc's own route through
+/// the interface to delete (it may be an older lease's).
 fn target(ctx: &Ctx, uplink: UplinkId, f: Family) -> Option<(String, String)> {
     match ctx.plan.hop(uplink, f)? {
         NextHop::Gateway { address, zone } => {
@@ -120,11 +122,17 @@ fn target(ctx: &Ctx, uplink: UplinkId, f: Family) -> Option<(String, String)> {
             Some((g.clone(), g))
         }
         NextHop::Peer => {
-            let a = sh_arg(&super::address(&ctx.site.uplinks[uplink], f)?.to_string());
+            let up = &ctx.site.uplinks[uplink];
+            let a = match up.source(f)? {
+                Address::Known(a) => sh_arg(&a.to_string()),
+                Address::Learned(_) => format!("\"$({})\"", learned::address(&up.interface, f)),
+            };
             Some((format!("-iface {a}"), a))
         }
-        // Refused for this target (E0605).
-        NextHop::Learned => None,
+        NextHop::Learned => {
+            let interface = &ctx.site.uplinks[uplink].interface;
+            Some((format!("\"$({})\"", learned::gateway(interface, f)), format!("\"$({})\"", learned::own_gateway(interface, f))))
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! OpenBSD: pf rulesets and an ifstated(8) configuration.
 //!
-//! - `pf/macros.conf`: a macro per interface, gateway, address and host.
+//! - `pf/macros.conf`: a macro per interface, gateway, address and host
+//!   (a learned address is pf's `(IF:0)`; a learned gateway a table in
+//!   `pf/wanc.conf` that ifstated refreshes, see `learned`).
 //! - `pf/wanc.conf`: included from the user's pf.conf before the user's
 //!   own pass rules, every rule `quick`; NAT per uplink, the forward and
 //!   serve rules, replies to traffic for an uplink's address by that uplink,
@@ -18,11 +20,12 @@
 mod checks;
 mod expr;
 mod ifstated;
+mod learned;
 pub mod live;
 pub mod pf;
 pub mod quote;
 
-use crate::ir::{RuleKind, Site, State, Uplink};
+use crate::ir::{Address, RuleKind, Site, State, Uplink};
 use crate::lower::{ChoiceId, Plan};
 use crate::output::OutputFile;
 use std::collections::HashSet;
@@ -162,11 +165,11 @@ pub fn address(uplink: &Uplink, family: Family) -> Option<IpAddr> {
     uplink.address(family == Family::V6)
 }
 
-/// The address an uplink's probes are sent from: of the target's family
-/// when known, else IPv4 first.
-pub fn source(uplink: &Uplink, family: Option<Family>) -> Option<IpAddr> {
+/// The address an uplink's probes are sent from, given or learned: of the
+/// target's family when known, else IPv4 first.
+pub fn source(uplink: &Uplink, family: Option<Family>) -> Option<Address> {
     match family {
-        Some(f) => address(uplink, f),
-        None => address(uplink, Family::V4).or_else(|| address(uplink, Family::V6)),
+        Some(f) => uplink.source(f),
+        None => uplink.source(Family::V4).or_else(|| uplink.source(Family::V6)),
     }
 }

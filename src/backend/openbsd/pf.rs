@@ -40,11 +40,13 @@
 //! connections, chosen per connection like a weighted round robin.
 //!
 //! `route-to`, `reply-to` and NAT name next hops and addresses, as current
-//! pf wants them; a `gateway dev` uplink routes to `(IF:peer)`.
+//! pf wants them; a `gateway dev` uplink routes to `(IF:peer)`, a learned
+//! gateway is a table ifstated refreshes and a learned address `(IF:0)`
+//! (see `learned`).
 
-use super::{address, comment, health_summary, live, policy_file, Ctx, Family, ANCHOR, PREFIX};
+use super::{address, comment, health_summary, learned, live, policy_file, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
-use crate::ir::{Health, Member, Ports, Proto, Routing, RuleId, RuleKind, UplinkId, Via, ViaMode};
+use crate::ir::{Address, Health, Member, Ports, Proto, Routing, RuleId, RuleKind, UplinkId, Via, ViaMode};
 use crate::lower::{ChoiceId, NextHop, StateId};
 use crate::output::OutputFile;
 use ipnet::IpNet;
@@ -77,8 +79,19 @@ fn macros(ctx: &Ctx) -> String {
         let id = &ctx.names.uplinks[u];
         let _ = writeln!(s, "\n# uplink {}\n{id}_if = \"{}\"", up.name, up.interface);
         for f in Family::BOTH {
-            if let Some(a) = address(up, f) {
-                let _ = writeln!(s, "{id}_addr{} = \"{a}\"", f.suffix());
+            match up.source(f) {
+                Some(Address::Known(a)) => {
+                    let _ = writeln!(s, "{id}_addr{} = \"{a}\"", f.suffix());
+                }
+                Some(Address::Learned(_)) => {
+                    let _ = writeln!(
+                        s,
+                        "# learned: the interface's address of the moment\n{id}_addr{} = \"{}\"",
+                        f.suffix(),
+                        learned::pf_address(&up.interface, f)
+                    );
+                }
+                None => {}
             }
             if let Some(NextHop::Gateway { address, zone }) = ctx.plan.hop(u, f) {
                 let zone = zone.as_ref().map(|z| format!("%{z}")).unwrap_or_default();
@@ -127,16 +140,24 @@ fn main(ctx: &Ctx) -> String {
             nets = lan_nets.join(", ")
         );
     }
+    let tables = gateway_tables(ctx);
+    if !tables.is_empty() {
+        let _ = write!(
+            s,
+            "\n# Learned gateways, one table per uplink and family: ifstated.conf keeps\n\
+             # each one holding the default route's gateway that the DHCP client (or\n\
+             # slaacd, a PPP daemon) installed through the uplink's interface, and empty\n\
+             # while there is none.\n{tables}"
+        );
+    }
     let mut nat = String::new();
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         // A later `match` rule's `nat-to` replaces an earlier one's, so the
         // lines go last tried first: the ones for every lan, then the named
-        // sources from the last written to the first. Learned addresses
-        // never reach this back end (E0605).
+        // sources from the last written to the first.
         let (named, every): (Vec<_>, Vec<_>) = up.nat.iter().partition(|n| n.from.is_some());
         for n in every.into_iter().chain(named.into_iter().rev()) {
-            let crate::ir::Address::Known(to) = n.to else { continue };
-            let f = Family::of(&to);
+            let f = n.to.family();
             let from = match &n.from {
                 Some(nets) => set(&nets.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
                 None if ctx.site.lans.iter().flat_map(|l| &l.networks).any(|n| Family::of(&n.addr()) == f) => {
@@ -144,7 +165,7 @@ fn main(ctx: &Ctx) -> String {
                 }
                 None => continue,
             };
-            let to = if address(up, f) == Some(to) { uplink_macro(ctx, u, "addr", f) } else { to.to_string() };
+            let to = own_address(ctx, u, n.to);
             let _ = writeln!(nat, "match out on ${}_if {} from {from} nat-to {to}", ctx.names.uplinks[u], f.pf());
         }
     }
@@ -474,17 +495,16 @@ fn forward(
     proto: Proto,
     port_list: &[Ports],
     on: UplinkId,
-    at: crate::ir::Address,
+    at: Address,
     to: IpAddr,
     to_port: Option<u16>,
 ) -> Vec<String> {
     let f = Family::of(&to);
     let up = &ctx.site.uplinks[on];
-    // Learned addresses never reach this back end (E0605).
-    let (crate::ir::Address::Known(at), Some(next)) = (at, next_hop(ctx, on, f)) else {
+    let Some(next) = next_hop(ctx, on, f) else {
         return vec![missing(&up.name, f)];
     };
-    let at = if address(up, f) == Some(at) { uplink_macro(ctx, on, "addr", f) } else { at.to_string() };
+    let at = own_address(ctx, on, at);
     let rdr = match to_port {
         Some(p) => format!("rdr-to {} port {p}", host_ref(ctx, &to)),
         None => format!("rdr-to {}", host_ref(ctx, &to)),
@@ -574,11 +594,20 @@ fn set(items: &[String]) -> String {
     }
 }
 
-/// The uplink's addresses of a family: its macro for the first, the
-/// others as written.
+/// An address of the uplink: its macro for its address of the family
+/// (given or learned), others as written.
+fn own_address(ctx: &Ctx, u: UplinkId, a: Address) -> String {
+    match a {
+        Address::Known(a) if address(&ctx.site.uplinks[u], Family::of(&a)) != Some(a) => a.to_string(),
+        _ => uplink_macro(ctx, u, "addr", a.family()),
+    }
+}
+
+/// The uplink's addresses of a family: its macro for the first (given or
+/// learned), the others as written.
 fn uplink_addresses(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
     let up = &ctx.site.uplinks[u];
-    address(up, f)?;
+    up.source(f)?;
     let others = up.addresses.iter().map(|n| n.addr()).filter(|a| Family::of(a) == f).skip(1).map(|a| a.to_string());
     Some(set(&std::iter::once(uplink_macro(ctx, u, "addr", f)).chain(others).collect::<Vec<_>>()))
 }
@@ -592,9 +621,22 @@ fn next_hop(ctx: &Ctx, u: UplinkId, f: Family) -> Option<String> {
     Some(match ctx.plan.hop(u, f)? {
         NextHop::Gateway { .. } => uplink_macro(ctx, u, "gw", f),
         NextHop::Peer => format!("(${}_if:peer)", ctx.names.uplinks[u]),
-        // Refused for this target (E0605).
-        NextHop::Learned => return None,
+        NextHop::Learned => format!("<{}>", learned::table(ctx, u, f)),
     })
+}
+
+/// The declarations of the learned gateways' tables: `persist`, so that
+/// they stay while empty and ifstated can fill them.
+fn gateway_tables(ctx: &Ctx) -> String {
+    let mut s = String::new();
+    for u in 0..ctx.site.uplinks.len() {
+        for f in Family::BOTH {
+            if ctx.plan.hop(u, f) == Some(&NextHop::Learned) {
+                let _ = writeln!(s, "table <{}> persist", learned::table(ctx, u, f));
+            }
+        }
+    }
+    s
 }
 
 fn label(ctx: &Ctx, u: UplinkId) -> String {
