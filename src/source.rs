@@ -41,6 +41,8 @@ pub struct LineCol {
 pub struct SourceMap {
     files: SimpleFiles<String, String>,
     count: usize,
+    /// Per file, whether its text is ASCII.
+    ascii: Vec<bool>,
 }
 
 impl SourceMap {
@@ -49,8 +51,10 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        let text = text.into();
         self.count += 1;
-        self.files.add(name.into(), text.into())
+        self.ascii.push(text.is_ascii());
+        self.files.add(name.into(), text)
     }
 
     pub fn len(&self) -> usize {
@@ -73,7 +77,6 @@ impl SourceMap {
         self.text(span.file).get(span.range()).unwrap_or("")
     }
 
-    /// Line and column of a byte offset, clamped into the file.
     /// The byte length of the longest line `span` touches (a binary search
     /// of the file's line starts, whatever the lines' lengths).
     pub fn longest_line(&self, span: Span) -> usize {
@@ -86,9 +89,20 @@ impl SourceMap {
             .unwrap_or(0)
     }
 
+    /// Line and column of a byte offset, clamped into the file. In an
+    /// ASCII file a column is a byte count, found without counting the
+    /// characters before it (which, on one long line with many
+    /// diagnostics, would take time quadratic in the line's length).
     pub fn line_col(&self, file: FileId, offset: usize) -> LineCol {
         let len = self.text(file).len();
-        match self.files.location(file, offset.min(len)) {
+        let offset = offset.min(len);
+        if self.ascii.get(file).copied().unwrap_or(false) {
+            if let Ok(line) = self.files.line_index(file, offset) {
+                let start = self.files.line_range(file, line).map_or(0, |r| r.start);
+                return LineCol { line: line + 1, column: offset - start + 1 };
+            }
+        }
+        match self.files.location(file, offset) {
             Ok(loc) => LineCol { line: loc.line_number, column: loc.column_number },
             Err(_) => LineCol { line: 1, column: 1 },
         }

@@ -107,3 +107,22 @@ fn every_faulty_line_is_reported_once() {
     assert_eq!(text(&out.stdout).lines().filter(|l| l.contains("error[E0002]")).count(), 80_000);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// 20,000 faulty statements on one line of 450 KB: each reported once with
+/// its column, the line too long to draw (columns are found from the line
+/// index, not by counting the characters before each one).
+#[test]
+fn many_diagnostics_on_one_huge_line_are_reported() {
+    let dir = tempdir("hostile-one-line");
+    let site = dir.join("site.wan");
+    let line: Vec<String> = (0..20_000).map(|i| format!("const x{i} = 300.1.1.{}", i % 250)).collect();
+    std::fs::write(&site, format!("site \"s\"\n{}\n", line.join("; "))).expect("write");
+    let out = wanc(&["check", "--format", "short", site.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.contains("error[E0002]")).count(), 20_000);
+    assert!(stdout.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{}:2:34: ", site.display()))), "{stdout:.300}");
+    let human = wanc(&["check", site.to_str().expect("utf-8")]);
+    assert_eq!(text(&human.stderr).matches("the line is too long to show").count(), 20_000);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
