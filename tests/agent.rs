@@ -71,6 +71,25 @@ fn linux_site(name: &str, source: &str) -> Site {
     wanc::driver::compile_source_for(name, source, &[wanc::lower::Target::Linux]).plan.expect("site compiles").site
 }
 
+/// A test's lab: `source` built in a fresh folder `agent-NAME`, its
+/// namespaces (`tag` keeps them apart), and its agent running in the
+/// router, logging to `agent.log` in the folder.
+struct Lab {
+    dir: PathBuf,
+    site: Site,
+    t: Topology,
+    agent: Agent,
+}
+
+fn lab(name: &str, tag: &str, source: &str) -> Lab {
+    let dir = tempdir(&format!("agent-{name}"));
+    let policy = build(&dir, source);
+    let site = linux_site(&format!("{name}.wan"), source);
+    let t = Topology::build(&site, tag);
+    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    Lab { dir, site, t, agent }
+}
+
 /// A field test's lab: `source` with `IFNAME` made an interface name of
 /// this run (`prefix` and the process id), built in a fresh folder, and its
 /// namespaces.
@@ -418,11 +437,7 @@ fn long_lived_connections_keep_their_uplink() {
     if !netns::available() {
         return;
     }
-    let dir = tempdir("agent-sticky");
-    let policy = build(&dir, STICKY_SITE);
-    let site = linux_site("sticky.wan", STICKY_SITE);
-    let t = Topology::build(&site, "k");
-    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let Lab { dir, t, agent, .. } = lab("sticky", "k", STICKY_SITE);
     wait_state(&agent, "via_isp1", Duration::from_secs(10));
     (0..3).for_each(|u| wait_uplink(&agent, u, true));
 
@@ -765,10 +780,7 @@ fn a_slow_new_check_does_not_delay_failover() {
     if !netns::available() {
         return;
     }
-    let dir = tempdir("agent-slow-check");
-    let policy = build(&dir, SITE);
-    let t = Topology::build(&linux_site("agent.wan", SITE), "w");
-    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let Lab { dir, t, agent, .. } = lab("slow-check", "w", SITE);
     wait_state(&agent, "both", Duration::from_secs(10));
     netns::exec(
         &t.isps[1],
@@ -797,11 +809,9 @@ fn out_of_descriptors_no_uplink_goes_down() {
     if !netns::available() {
         return;
     }
-    let dir = tempdir("agent-nofile");
-    let policy = build(&dir, SITE);
-    let t = Topology::build(&linux_site("agent.wan", SITE), "n");
+    // `_t` keeps the namespaces for the whole test.
+    let Lab { dir, t: _t, agent, .. } = lab("nofile", "n", SITE);
     let log = dir.join("agent.log");
-    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &log, &[]);
     wait_state(&agent, "both", Duration::from_secs(10));
     // The limit at the lowest free descriptor: the next socket is refused.
     let pid = agent.child.id().to_string();
@@ -839,11 +849,7 @@ fn a_link_blip_puts_the_routes_back() {
     if !netns::available() {
         return;
     }
-    let dir = tempdir("agent-blip");
-    let policy = build(&dir, SITE);
-    let site = linux_site("agent.wan", SITE);
-    let t = Topology::build(&site, "b");
-    let agent = start(&t.router, &policy, &dir.join("agent.sock"), &dir.join("agent.log"), &[]);
+    let Lab { site, t, agent, .. } = lab("blip", "b", SITE);
     let lan = &t.lans[0];
     let table = site.uplinks[0].table.to_string();
     wait_state(&agent, "both", Duration::from_secs(10));
