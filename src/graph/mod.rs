@@ -64,8 +64,16 @@ fn rule_head<'a>(text: &'a str, kind: &RuleKind) -> &'a str {
     }
 }
 
+/// `isp1 down`, or `isp1 down (isp2 up)` when where it leads depends on
+/// the other uplinks' health.
 fn event(site: &Site, e: &Event) -> String {
-    format!("{} {}", site.uplinks[e.uplink].name, if e.up { "up" } else { "down" })
+    let health = |u: usize, up: bool| format!("{} {}", site.uplinks[u].name, if up { "up" } else { "down" });
+    let mut text = health(e.uplink, e.up);
+    if !e.given.is_empty() {
+        let others: Vec<String> = e.given.iter().map(|&(u, up)| health(u, up)).collect();
+        text.push_str(&format!(" ({})", others.join(", ")));
+    }
+    text
 }
 
 /// Text for inside a DOT string: quotes and backslashes escaped (a
