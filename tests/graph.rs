@@ -118,24 +118,52 @@ fn svg_without_graphviz_says_so() {
     assert!(out.stdout.is_empty());
 }
 
-/// Above 12 uplinks the 2^n health combinations are not tried: the states
-/// are drawn without transitions, and the diagram says so.
-#[test]
-fn too_many_uplinks_for_transitions() {
-    let n = wanc::graph::transitions::MAX_UPLINKS + 1;
+/// The DOT of a site of `n` uplinks `u0`… with a default route over all of
+/// them, and `states` after it.
+fn big_site(n: usize, states: &str) -> String {
     let mut source = String::from("site \"big\"\n");
     for i in 0..n {
         source.push_str(&format!(
             "uplink u{i} {{\n    interface wan{i}\n    address 10.0.{i}.2/24\n    gateway 10.0.{i}.1\n    check ping 10.0.{i}.1 {{ every 10s timeout 1s }}\n}}\n"
         ));
     }
-    let all: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
-    source.push_str(&format!("policy {{\n    default via {}\n}}\n", all.join(", ")));
+    source.push_str(&format!("policy {{\n    default via {}\n}}\n{states}", uplinks(n)));
     let c = driver::compile_source("big.wan", &source);
     let report = wanc::render::short(&c.diagnostics, &c.sources);
     let site = c.site().unwrap_or_else(|| panic!("the site compiles:\n{report}"));
-    assert!(wanc::graph::transitions::transitions(site).is_none());
-    let dot = wanc::graph::dot(site);
+    wanc::graph::dot(site)
+}
+
+fn uplinks(n: usize) -> String {
+    (0..n).map(|i| format!("u{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// At the bound, `count(…)` states: an event whose edge needs more than a
+/// few conditions says in how many of the state's healths it is taken.
+#[test]
+fn count_states_at_the_bound() {
+    let n = wanc::graph::transitions::MAX_UPLINKS;
+    let all = uplinks(n);
+    let mut states = format!("state primary when u0 && count({all}) >= 10\n");
+    for k in (1..10).rev() {
+        states.push_str(&format!("state at_least_{k} when count({all}) >= {k}\n"));
+    }
+    states.push_str("state dark default\n");
+    let dot = big_site(n, &states);
+    // In `primary` with u1 up, 56 healths: u0 and u1 up, 8 or more of the
+    // other 10; 45 of them have exactly 8, and u1 going down leaves 9 up.
+    assert!(dot.contains("  s0 -> s1 [label=\"u0 down\\nu1 down (45 of 56 healths)\\n"), "{dot}");
+    assert!(dot.contains("u1 up (u0 up)"), "{dot}");
+    if require(&[DOT]) {
+        render("the site of 12 uplinks", &dot);
+    }
+}
+
+/// Above 12 uplinks the 2^n health combinations are not tried: the states
+/// are drawn without transitions, and the diagram says so.
+#[test]
+fn too_many_uplinks_for_transitions() {
+    let dot = big_site(wanc::graph::transitions::MAX_UPLINKS + 1, "");
     assert!(dot.contains("transitions not drawn: more than 12 uplinks"), "{dot}");
     assert!(!dot.contains(" -> "), "{dot}");
     if require(&[DOT]) {

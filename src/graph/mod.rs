@@ -14,7 +14,7 @@ pub mod transitions;
 use crate::inspect::describe;
 use crate::ir::{RuleKind, Site, State};
 use std::fmt::Write;
-use transitions::{transitions, Event, MAX_UPLINKS};
+use transitions::{transitions, Event, Given, MAX_UPLINKS};
 
 /// The site's state machine in DOT.
 pub fn dot(site: &Site) -> String {
@@ -65,15 +65,19 @@ fn rule_head<'a>(text: &'a str, kind: &RuleKind) -> &'a str {
 }
 
 /// `isp1 down`, or `isp1 down (isp2 up)` when where it leads depends on
-/// the other uplinks' health.
+/// the other uplinks' health, or `isp1 down (5 of 11 healths)` when that
+/// takes too many words.
 fn event(site: &Site, e: &Event) -> String {
     let health = |u: usize, up: bool| format!("{} {}", site.uplinks[u].name, if up { "up" } else { "down" });
-    let mut text = health(e.uplink, e.up);
-    if !e.given.is_empty() {
-        let others: Vec<String> = e.given.iter().map(|&(u, up)| health(u, up)).collect();
-        text.push_str(&format!(" ({})", others.join(", ")));
+    let text = health(e.uplink, e.up);
+    match &e.given {
+        Given::Any => text,
+        Given::Health(others) => {
+            let others: Vec<String> = others.iter().map(|&(u, up)| health(u, up)).collect();
+            format!("{text} ({})", others.join(", "))
+        }
+        Given::Share { taken, of } => format!("{text} ({taken} of {of} healths)"),
     }
-    text
 }
 
 /// Text for inside a DOT string: quotes and backslashes escaped (a

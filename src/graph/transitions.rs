@@ -16,13 +16,29 @@ use std::collections::{BTreeMap, BTreeSet};
 /// it the diagram shows the states only.
 pub const MAX_UPLINKS: usize = 12;
 
-/// An uplink going down or coming up, while other uplinks have the health
-/// `given` (empty: whatever their health).
+/// Beyond this many conditions for one event and edge, the edge only says
+/// in how many of the healths it is taken: a `count(…)` state would
+/// otherwise list dozens of them.
+pub const MAX_CONDITIONS: usize = 3;
+
+/// An uplink going down or coming up, under a condition on the others.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Event {
     pub uplink: UplinkId,
     pub up: bool,
-    pub given: Vec<(UplinkId, bool)>,
+    pub given: Given,
+}
+
+/// When an event leads along an edge, as far as the other uplinks decide.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Given {
+    /// Whatever their health.
+    Any,
+    /// While these uplinks have this health.
+    Health(Vec<(UplinkId, bool)>),
+    /// In `taken` of the `of` healths the state holds before the event,
+    /// more than `MAX_CONDITIONS` conditions to say which.
+    Share { taken: usize, of: usize },
 }
 
 /// Every event that moves the agent from `from` to `to` (parallel edges
@@ -67,13 +83,18 @@ pub fn transitions(site: &Site) -> Option<Vec<Transition>> {
         for &to in targets.iter().filter(|&&to| to != from) {
             let events = edges.entry((from, to)).or_default();
             if targets.len() == 1 {
-                events.insert(Event { uplink, up, given: Vec::new() });
+                events.insert(Event { uplink, up, given: Given::Any });
                 continue;
             }
             let taken: Vec<Health> = cases.iter().filter(|&&(_, t)| t == to).map(|&(h, _)| h).collect();
             let others: Vec<UplinkId> = (0..n).filter(|&u| u != uplink).collect();
-            for given in cubes(&taken, &domain, &others, Vec::new()) {
-                events.insert(Event { uplink, up, given });
+            let conditions = cubes(&taken, &domain, &others, Vec::new());
+            if conditions.len() > MAX_CONDITIONS {
+                events.insert(Event { uplink, up, given: Given::Share { taken: taken.len(), of: domain.len() } });
+                continue;
+            }
+            for health in conditions {
+                events.insert(Event { uplink, up, given: Given::Health(health) });
             }
         }
     }
