@@ -87,7 +87,8 @@ fn gateway(g: &Gateway) -> String {
     }
 }
 
-fn describe(routing: &Routing, site: &Site) -> String {
+/// A routing in words: `fibre (if up), else cable`, `balance isp1 ×1, isp2 ×1`.
+pub fn describe(routing: &Routing, site: &Site) -> String {
     let name = |m: &Member| {
         let n = &site.uplinks[m.uplink].name;
         if m.certain {

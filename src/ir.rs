@@ -42,6 +42,12 @@ impl Site {
         (0..self.site_rules).filter(|r| !state.replaced.contains(r)).chain(state.own.iter().copied())
     }
 
+    /// The state the agent selects for a health: the first whose condition
+    /// holds (`None` when none does; the agent then keeps its state).
+    pub fn state_for(&self, up: &dyn Fn(UplinkId) -> bool) -> Option<usize> {
+        self.states.iter().position(|s| s.when.eval(up))
+    }
+
     /// The routing a rule has in a state.
     pub fn routing(&self, state: &State, rule: RuleId) -> Routing {
         match &self.rules[rule].kind {

@@ -62,6 +62,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Draw the state machine: states, their conditions and routing, and the uplink events between them
+    #[command(long_about = "Draw the state machine: each state with its condition and where its rules \
+                            route, and the transitions between states labelled by the uplink event \
+                            (`isp1 down`, `isp1 up`) that causes them. Writes Graphviz's DOT by default; \
+                            `--format svg` draws it with Graphviz's `dot`, which must be installed \
+                            (Debian: graphviz). Transitions are drawn for sites of up to 12 uplinks.")]
+    Graph(cli::graph::GraphArgs),
     /// Print a compiled policy file (.wanc) readably
     Disasm {
         /// The policy bytecode written by `wanc build`
@@ -122,6 +129,7 @@ fn main() -> ExitCode {
         Command::Check { files, format, targets } => cli::compile::check(&files, format, &or_all(targets)),
         Command::Build { file, output, format, targets } => cli::compile::build(&file, &output, format, &or_all(targets)),
         Command::Inspect { file, format } => cli::compile::inspect(&file, format),
+        Command::Graph(args) => cli::graph::graph(&args),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),
         Command::Probe(args) => cli::probe::probe(&args),

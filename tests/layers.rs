@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["syntax", "plugin"],
     &["check"],
     &["lower", "inspect", "bytecode"],
-    &["driver", "backend", "netlink"],
+    &["driver", "backend", "netlink", "graph"],
     &["agent"],
     &["cli"],
 ];
@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
 /// back end that needs a fact of the source gets it through the IR), even
 /// where the layers alone would let them.
 const FRONT_END: &[&str] = &["ast", "syntax", "check", "driver"];
-const MODEL_READERS: &[&str] = &["lower", "inspect", "bytecode", "backend", "netlink", "agent"];
+const MODEL_READERS: &[&str] = &["lower", "inspect", "bytecode", "backend", "netlink", "graph", "agent"];
 
 fn layer(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))

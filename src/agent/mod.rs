@@ -421,7 +421,7 @@ impl Agent {
     /// Picks the state for `health` and applies it (again, when the health
     /// moved within the state or an earlier apply failed).
     fn move_state(&mut self, health_moved: bool, health: &[bool], reason: String) {
-        let next = self.site.states.iter().position(|s| s.when.eval(&|u| health.get(u).copied().unwrap_or(false)));
+        let next = self.site.state_for(&|u| health.get(u).copied().unwrap_or(false));
         let Some(next) = next else {
             warn!("no state matches; keeping the current one");
             return;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Compiles `path` for `targets` and prints its diagnostics; `None` on an
 /// I/O error.
-fn compile_and_report(path: &Path, format: Format, targets: &[Target]) -> Option<Compilation> {
+pub(super) fn compile_and_report(path: &Path, format: Format, targets: &[Target]) -> Option<Compilation> {
     match driver::compile_file_for(path, targets) {
         Ok(c) => {
             print_diagnostics(&c, format);

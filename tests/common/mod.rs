@@ -46,6 +46,7 @@ pub const OPENSSL: Need = Need::Tool("openssl", "version", "openssl");
 pub const DNSMASQ: Need = Need::Tool("dnsmasq", "--version", "dnsmasq-base");
 pub const DHCPCD: Need = Need::Tool("dhcpcd", "--version", "dhcpcd-base");
 pub const CONNTRACK: Need = Need::Tool("conntrack", "--version", "conntrack");
+pub const DOT: Need = Need::Tool("dot", "-V", "graphviz");
 
 impl Need {
     /// Why it is missing, or `None` when it is there.
