@@ -554,9 +554,9 @@ fn failback_is_the_users_choice() {
     assert_eq!(t.paths(&t.lans[0], false, 8080, 4, None), vec![Some(0); 4], "and reopen by isp1");
 }
 
-/// A fixed uplink and a cable uplink whose address and gateway come by DHCP
-/// (`IFNAME` is made unique: dhcpcd keeps its files by interface name).
-const DHCP_SITE: &str = r#"
+/// The field tests' fixed uplink, isp1, and their lan; each adds an uplink
+/// of its own (`IFNAME`, made unique per run) and a policy preferring it.
+const FIXED_ISP1: &str = r#"
 site "agenttest"
 lan inside { interface vr1; network 192.168.1.0/24 }
 uplink isp1 {
@@ -566,6 +566,11 @@ uplink isp1 {
     nat
     check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 1 }
 }
+"#;
+
+/// A cable uplink whose address and gateway come by DHCP (`IFNAME` is
+/// unique: dhcpcd keeps its files by interface name).
+const DHCP_CABLE: &str = r#"
 uplink cable {
     interface IFNAME
     address auto ipv4
@@ -664,7 +669,7 @@ fn dhcp_lease_changes_follow_the_uplink() {
     if !netns::available() || !common::require(&[common::DNSMASQ, common::DHCPCD, common::CONNTRACK]) {
         return;
     }
-    let Field { interface, dir, policy, t } = field("dh", "d", DHCP_SITE);
+    let Field { interface, dir, policy, t } = field("dh", "d", &[FIXED_ISP1, DHCP_CABLE].concat());
     let isp = t.isps[1].clone();
     // The cable ISP's side of the link: two possible gateways.
     netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
@@ -740,7 +745,7 @@ fn a_learned_gateway_of_the_other_family_is_logged_and_ignored() {
     if !netns::available() {
         return;
     }
-    let Field { interface, dir, policy, t } = field("gw", "g", DHCP_SITE);
+    let Field { interface, dir, policy, t } = field("gw", "g", &[FIXED_ISP1, DHCP_CABLE].concat());
     let isp = t.isps[1].clone();
     netns::exec(&isp, &["ip", "addr", "add", "100.65.0.1/16", "dev", "eth0"]);
     let log = dir.join("agent.log");
@@ -979,16 +984,7 @@ fn slaac_address_and_router_changes_follow_the_uplink() {
 
 /// An uplink whose interface appears late (a tunnel, a PPP session):
 /// `IFNAME` does not exist when the agent starts.
-const LATE_SITE: &str = r#"
-site "agenttest"
-lan inside { interface vr1; network 192.168.1.0/24 }
-uplink isp1 {
-    interface vr0
-    address 198.51.100.199/24
-    gateway 198.51.100.100
-    nat
-    check ping 198.51.100.100 { every 200ms timeout 100ms fall 3 rise 1 }
-}
+const LATE_TUNNEL: &str = r#"
 uplink tunnel {
     interface IFNAME
     address 203.0.113.220/24
@@ -1006,7 +1002,7 @@ fn a_late_interface_is_picked_up_and_its_routes_come_back() {
     if !netns::available() {
         return;
     }
-    let Field { interface, dir, policy, t } = field("tn", "t", LATE_SITE);
+    let Field { interface, dir, policy, t } = field("tn", "t", &[FIXED_ISP1, LATE_TUNNEL].concat());
     let isp = t.isps[1].clone();
     // The interface goes away before the agent starts (the topology made it).
     netns::exec(&t.router, &["ip", "link", "del", &interface]);
