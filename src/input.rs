@@ -48,9 +48,11 @@ impl std::fmt::Display for ReadError {
 
 /// Reads `path` whole, if it is a regular file within `kind`'s limit.
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
-    // Opening a FIFO for reading blocks until a writer comes: refuse
-    // anything but a regular file before opening it.
-    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    // Opened without blocking, then examined through the descriptor: a
+    // FIFO would block an ordinary open until a writer came, and a check
+    // of the path before opening it could be outdated by the open.
+    let file = open_nonblocking(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
     let file_type = meta.file_type();
     if !file_type.is_file() {
         return Err(ReadError::NotAFile(describe(&file_type)));
@@ -60,11 +62,18 @@ pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may have grown since: never read past the limit.
-    File::open(path).and_then(|f| f.take(kind.limit + 1).read_to_end(&mut bytes)).map_err(ReadError::Io)?;
+    file.take(kind.limit + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
     if bytes.len() as u64 > kind.limit {
         return Err(ReadError::TooLarge { limit: kind.limit });
     }
     Ok(bytes)
+}
+
+/// `O_NONBLOCK` changes nothing for reading a regular file, the only kind
+/// read on.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
 }
 
 /// Reads `path` as UTF-8 text, as [`read`] does.
