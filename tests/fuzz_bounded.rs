@@ -55,13 +55,10 @@ fn supervise(kind: &str, count: usize) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let mut next = 0;
     while next < count {
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["--worker", kind, &next.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("worker starts");
-        limit_memory(child.id());
+        let mut worker = Command::new(std::env::current_exe().expect("own path"));
+        worker.args(["--worker", kind, &next.to_string()]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        limit_memory(&mut worker);
+        let mut child = worker.spawn().expect("worker starts");
         let (tx, rx) = channel();
         let stdout = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
@@ -113,11 +110,18 @@ fn supervise(kind: &str, count: usize) -> (usize, Vec<String>) {
 
 /// RLIMIT_DATA on the worker: its heap and private writable mappings.
 /// (Not RLIMIT_AS: wasmtime reserves address space it never touches.)
-fn limit_memory(pid: u32) {
+/// Set in the child before it runs anything of its own.
+fn limit_memory(worker: &mut Command) {
+    use std::os::unix::process::CommandExt;
     let limit = libc::rlimit { rlim_cur: MEMORY_LIMIT, rlim_max: MEMORY_LIMIT };
-    // SAFETY: prlimit(2) on a child of ours, with a valid rlimit.
-    let rc = unsafe { libc::prlimit(pid as libc::pid_t, libc::RLIMIT_DATA, &limit, std::ptr::null_mut()) };
-    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    // SAFETY: setrlimit(2) is async-signal-safe, as code between fork and
+    // exec must be; `limit` is a plain value copied into the closure.
+    unsafe {
+        worker.pre_exec(move || match libc::setrlimit(libc::RLIMIT_DATA, &limit) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
 }
 
 /// A small deterministic generator (xorshift64*), so that input N of a kind
