@@ -269,10 +269,11 @@ impl Agent {
 
     fn result(&mut self, key: &str, outcome: Outcome) {
         let Some((uplink, check)) = self.find_check(key) else { return };
-        if outcome.local {
+        let state = self.states.entry(key.to_string()).or_default();
+        // Once per shortage, not once per round of every check.
+        if outcome.local && !state.last.back().is_some_and(|o| o.local) {
             warn!(uplink, check = %describe(&check), detail = outcome.detail, "probe not made, no sample");
         }
-        let state = self.states.entry(key.to_string()).or_default();
         let changed = state.record(&check, outcome.clone());
         self.metrics.check(&uplink, &describe(&check), &outcome, state.verdict);
         if let Some(verdict) = changed {
