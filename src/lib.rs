@@ -11,6 +11,7 @@ pub mod bytecode;
 pub mod check;
 pub mod cli;
 pub mod codes;
+pub mod decide;
 pub mod diagnostic;
 pub mod driver;
 pub mod duration;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["source", "codes", "duration", "output", "input", "bdd"],
     &["diagnostic", "ir"],
-    &["validate", "ast", "render"],
+    &["validate", "ast", "render", "decide"],
     &["syntax", "plugin"],
     &["check"],
     &["lower", "inspect", "bytecode"],
@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
 /// back end that needs a fact of the source gets it through the IR), even
 /// where the layers alone would let them.
 const FRONT_END: &[&str] = &["ast", "syntax", "check", "driver"];
-const MODEL_READERS: &[&str] = &["lower", "inspect", "bytecode", "backend", "netlink", "graph", "agent"];
+const MODEL_READERS: &[&str] = &["lower", "inspect", "bytecode", "backend", "netlink", "graph", "decide", "simulate", "agent"];
 
 fn layer(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))

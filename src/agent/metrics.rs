@@ -4,7 +4,7 @@
 //! scrape never waits for the main loop, and a stuck scraper cannot stall
 //! it.
 
-use super::probe::Outcome;
+use crate::decide::Outcome;
 use crate::ir::Site;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;

@@ -11,7 +11,6 @@ mod actions;
 pub mod apply;
 mod control;
 mod feed;
-mod health;
 mod kernel;
 mod metrics;
 mod nftables;
@@ -22,15 +21,15 @@ mod systemd;
 mod threads;
 mod tls;
 
+pub use crate::decide::Outcome;
 pub use control::{ask, Request};
-pub use probe::Outcome;
 
+use crate::decide::{self, describe, CheckState, Effect};
 use crate::ir::Family;
 use crate::ir::{Check, Probe, Site};
 use crate::lower::linux::Learned;
 use crate::plugin::PluginHost;
 use apply::{Applier, BackendKind};
-use health::{uplink_healthy, CheckState};
 use probe::Source;
 use schedule::{Job, Scheduler};
 use status::{Answer, CheckStatus, Reloaded, Status, Transition, UplinkStatus, Verdict};
@@ -368,108 +367,79 @@ impl Agent {
     }
 
     /// Uplink health from the link, the leases and the verdicts; the state
-    /// from the health; actions and the kernel from both. A lost link (or
-    /// lease) takes its uplink down at once, without waiting for probes;
-    /// otherwise nothing is decided until every uplink has a verdict.
+    /// from the health; actions and the kernel from both (`decide`).
     fn recompute(&mut self) {
-        let mut health = Vec::with_capacity(self.site.uplinks.len());
-        for (u, (up, keys)) in self.site.uplinks.iter().zip(&self.keys).enumerate() {
-            if !self.usable(u) {
-                health.push(false);
-                continue;
-            }
-            if up.checks.is_empty() {
-                health.push(true);
-                continue;
-            }
-            let verdicts: Vec<Option<bool>> = keys.iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect();
-            // Checks still without a verdict (new ones, after a reload)
-            // hold up no decision the others already make; otherwise the
-            // uplink keeps the health it had, and an uplink new to the
-            // policy counts as down until its checks say. Only at start is
-            // every verdict waited for.
-            let known = uplink_healthy(up.healthy, &verdicts)
-                .or_else(|| self.health.as_ref().and_then(|h| h.get(u).copied()))
-                .or_else(|| self.carried.get(u).copied().flatten())
-                .or_else(|| self.state.is_some().then_some(false));
-            match known {
-                Some(healthy) => health.push(healthy),
-                None => return,
-            }
-        }
+        let verdicts =
+            |u: usize| -> Vec<Option<bool>> { self.keys[u].iter().map(|k| self.states.get(k).and_then(|s| s.verdict)).collect() };
+        let known = decide::Knowledge {
+            usable: &|u| self.usable(u),
+            verdicts: &verdicts,
+            previous: self.health.as_deref(),
+            carried: &self.carried,
+            deciding: self.state.is_some(),
+        };
+        let Some(health) = decide::health(&self.site, &known) else { return };
         self.metrics.health(&self.site, &health);
-        let previous = self.health.replace(health.clone());
-        let changed: Vec<usize> = match &previous {
-            Some(prev) => (0..health.len()).filter(|&i| prev.get(i) != health.get(i)).collect(),
-            None => Vec::new(),
-        };
-        // Why a state changes: the uplinks whose health moved, or, when
-        // the health is new (start, reload), all of them.
-        let words = |i: usize| format!("{} {}", self.site.uplinks[i].name, if health[i] { "up" } else { "down" });
-        let reason = match previous {
-            Some(_) => changed.iter().map(|&i| words(i)).collect::<Vec<_>>().join(", "),
-            None => format!("health {}", (0..health.len()).map(words).collect::<Vec<_>>().join(", ")),
-        };
-        self.move_state(previous.as_ref() != Some(&health), &health, reason);
-        // Uplink actions after the new routes and marks are in place: a
-        // `flush states` must not see connections re-marked for the uplink
-        // that just failed.
-        for i in changed {
-            self.uplink_changed(i, health[i], &health);
+        let step = decide::step(&self.site, self.state, self.health.as_deref(), &health, self.dirty);
+        self.health = Some(health.clone());
+        let site = self.site.clone();
+        for effect in step.effects {
+            match effect {
+                Effect::NoState => warn!("no state matches; keeping the current one"),
+                Effect::Exit(old) => {
+                    let ctx = actions::Context { uplink: None, state: Some(&site.states[old].name), event: "exit" };
+                    actions::run(&site.states[old].on_exit, &ctx, &mut self.notifier, &mut |_| {});
+                }
+                Effect::Apply { state, entered: true } => self.enter(state, &health, &step.reason),
+                Effect::Apply { state, entered: false } => self.refresh(state, &health),
+                Effect::Enter(state) => {
+                    let ctx = actions::Context { uplink: None, state: Some(&site.states[state].name), event: "enter" };
+                    actions::run(&site.states[state].on_enter, &ctx, &mut self.notifier, &mut |_| {});
+                }
+                Effect::Uplink { uplink, up } => self.uplink_changed(uplink, up, &health),
+            }
         }
     }
 
-    /// Picks the state for `health` and applies it (again, when the health
-    /// moved within the state or an earlier apply failed).
-    fn move_state(&mut self, health_moved: bool, health: &[bool], reason: String) {
-        let next = self.site.state_for(&|u| health.get(u).copied().unwrap_or(false));
-        let Some(next) = next else {
-            warn!("no state matches; keeping the current one");
-            return;
-        };
+    /// Puts a new state in place.
+    fn enter(&mut self, next: usize, health: &[bool], reason: &str) {
         let site = self.site.clone();
-        if self.state != Some(next) {
-            let old = self.state.map(|s| site.states[s].name.clone());
-            if let Some(old) = self.state {
-                let ctx = actions::Context { uplink: None, state: Some(&site.states[old].name), event: "exit" };
-                actions::run(&site.states[old].on_exit, &ctx, &mut self.notifier, &mut |_| {});
-            }
-            self.state = Some(next);
-            self.since = SystemTime::now();
-            let started = Instant::now();
-            let result = self.applier.apply(next, health);
-            let took = started.elapsed();
-            self.dirty = result.is_err();
-            self.metrics.apply(took, result.is_ok());
-            self.metrics.transition(old.as_deref(), &site.states[next].name);
-            self.remember(old.clone(), &site.states[next].name, reason);
-            match result {
-                Ok(changes) => info!(
-                    from = old.as_deref().unwrap_or("-"),
-                    to = site.states[next].name,
-                    changes,
-                    apply_us = took.as_micros() as u64,
-                    "state"
-                ),
-                Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
-            }
-            if !self.dirty {
-                self.systemd.state(&site.states[next].name);
-            }
-            let ctx = actions::Context { uplink: None, state: Some(&site.states[next].name), event: "enter" };
-            actions::run(&site.states[next].on_enter, &ctx, &mut self.notifier, &mut |_| {});
-        } else if health_moved || self.dirty {
-            // Same state, other live health: members the state leaves open
-            // move. Or the last apply failed: try again.
-            let started = Instant::now();
-            let result = self.applier.apply(next, health);
-            self.dirty = result.is_err();
-            self.metrics.apply(started.elapsed(), result.is_ok());
-            match result {
-                Ok(0) => {}
-                Ok(changes) => info!(state = site.states[next].name, changes, "refreshed"),
-                Err(e) => error!("applying the state failed, will retry: {e}"),
-            }
+        let old = self.state.map(|s| site.states[s].name.clone());
+        self.state = Some(next);
+        self.since = SystemTime::now();
+        let started = Instant::now();
+        let result = self.applier.apply(next, health);
+        let took = started.elapsed();
+        self.dirty = result.is_err();
+        self.metrics.apply(took, result.is_ok());
+        self.metrics.transition(old.as_deref(), &site.states[next].name);
+        self.remember(old.clone(), &site.states[next].name, reason.to_string());
+        match result {
+            Ok(changes) => info!(
+                from = old.as_deref().unwrap_or("-"),
+                to = site.states[next].name,
+                changes,
+                apply_us = took.as_micros() as u64,
+                "state"
+            ),
+            Err(e) => error!(to = site.states[next].name, "applying the state failed: {e}"),
+        }
+        if !self.dirty {
+            self.systemd.state(&site.states[next].name);
+        }
+    }
+
+    /// Same state, other live health: members the state leaves open move.
+    /// Or the last apply failed: try again.
+    fn refresh(&mut self, state: usize, health: &[bool]) {
+        let started = Instant::now();
+        let result = self.applier.apply(state, health);
+        self.dirty = result.is_err();
+        self.metrics.apply(started.elapsed(), result.is_ok());
+        match result {
+            Ok(0) => {}
+            Ok(changes) => info!(state = self.site.states[state].name, changes, "refreshed"),
+            Err(e) => error!("applying the state failed, will retry: {e}"),
         }
     }
 
@@ -487,13 +457,9 @@ impl Agent {
         info!(uplink = uplink.name, healthy = up, "uplink");
         let (list, event) = if up { (&uplink.on_up, "up") } else { (&uplink.on_down, "down") };
         let ctx = actions::Context { uplink: Some(&uplink.name), state: None, event };
-        // Flushing the failed uplink's connections only helps when another
-        // uplink can take them; with none healthy it would only cut them.
-        // Another uplink's (failback, when this one comes up) go to this one.
-        let others_healthy = health.iter().enumerate().any(|(j, h)| j != i && *h);
         let applier = &mut self.applier;
         actions::run(list, &ctx, &mut self.notifier, &mut |target| {
-            if target != i || others_healthy {
+            if decide::may_flush(target, i, health) {
                 applier.flush(target);
             } else {
                 info!(uplink = site.uplinks[i].name, "not flushing states: no other uplink is healthy");
@@ -670,16 +636,6 @@ impl Agent {
 /// working directory.
 fn beside(policy: &Path, path: &str) -> PathBuf {
     policy.parent().unwrap_or(Path::new("")).join(path)
-}
-
-pub fn describe(check: &Check) -> String {
-    match &check.probe {
-        Probe::Ping { target } => format!("ping {target}"),
-        Probe::Tcp { target, port } => format!("tcp {target}:{port}"),
-        Probe::Http { url, .. } => format!("http {url}"),
-        Probe::Dns { server, query } => format!("dns {server} {query}"),
-        Probe::Plugin { plugin, .. } => format!("plugin {plugin}"),
-    }
 }
 
 /// Follows the kernel's link, address and route notifications, and looks

@@ -5,7 +5,8 @@
 //! are whole blocking rounds for its worker pool.
 
 use super::tls;
-use crate::ir::{Check, HttpUrl, Target};
+use crate::decide::{Outcome, SHORTAGE};
+use crate::ir::{HttpUrl, Target};
 use crate::plugin::{LoadedPlugin, PluginHost, ProbeRequest};
 use rustls::ClientConfig;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -14,32 +15,6 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What one round found.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Outcome {
-    pub ok: bool,
-    /// Why, in a few words: "3/3 replies", "connection refused", …
-    pub detail: String,
-    pub rtt_ms: Option<f64>,
-    pub loss_percent: Option<f64>,
-    /// The probe could not be made on this router (it is short of
-    /// descriptors or memory): it says nothing of the uplink, and the
-    /// check's counters leave it out.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub local: bool,
-}
-
-/// How a probe's error begins when the router itself is short of
-/// descriptors or memory; `Outcome::fail` marks such an outcome local.
-const SHORTAGE: &str = "the router is short of";
-
-impl Outcome {
-    pub fn fail(detail: impl Into<String>) -> Outcome {
-        let detail = detail.into();
-        Outcome { ok: false, local: detail.starts_with(SHORTAGE), detail, rtt_ms: None, loss_percent: None }
-    }
-}
 
 /// Where probes leave from.
 #[derive(Clone, Debug)]
@@ -186,13 +161,7 @@ impl Prober<'_> {
         };
         let status: Option<u16> = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
         match status {
-            Some(s) => Outcome {
-                ok: s == expect,
-                detail: format!("status {s}"),
-                rtt_ms: Some(ms(rtt)),
-                loss_percent: None,
-                local: false,
-            },
+            Some(s) => Outcome::answered(s == expect, format!("status {s}"), rtt),
             None => Outcome::fail("no HTTP status line"),
         }
     }
@@ -221,13 +190,7 @@ impl Prober<'_> {
             if reply.len() >= 4 && reply[0..2] == id.to_be_bytes() && reply[2] & 0x80 != 0 {
                 let rcode = reply[3] & 0x0f;
                 let ok = rcode == 0 || rcode == 3;
-                return Outcome {
-                    ok,
-                    detail: format!("rcode {rcode}"),
-                    rtt_ms: Some(ms(start.elapsed())),
-                    loss_percent: None,
-                    local: false,
-                };
+                return Outcome::answered(ok, format!("rcode {rcode}"), start.elapsed());
             }
         }
         Outcome::fail("no answer")
@@ -255,10 +218,6 @@ pub fn resolve(target: &Target) -> Option<IpAddr> {
         Target::Address(a) => Some(*a),
         Target::Hostname(h) => (h.as_str(), 0).to_socket_addrs().ok()?.next().map(|s| s.ip()),
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// An echo request (ICMP or ICMPv6) with this identifier and sequence.
@@ -291,36 +250,11 @@ pub fn is_echo_reply(packet: &[u8], from: Option<IpAddr>, target: IpAddr, id: u1
         && icmp[6..8] == seq.to_be_bytes()
 }
 
-/// A ping round's verdict from the round trips of the replies that came
-/// back of the `count` requests: up when some came back and the loss and
-/// latency thresholds hold. `error` is why requests could not be sent.
-pub fn ping_outcome(check: &Check, rtts: &[Duration], error: Option<&str>) -> Outcome {
-    let sent = check.count.max(1);
-    let loss = 100.0 * (sent as usize).saturating_sub(rtts.len()) as f64 / f64::from(sent);
-    let rtt = (!rtts.is_empty()).then(|| rtts.iter().map(|d| ms(*d)).sum::<f64>() / rtts.len() as f64);
-    let within_loss = match check.max_loss_percent {
-        Some(max) => loss < max,
-        None => !rtts.is_empty(),
-    };
-    let within_latency = match (check.max_latency_ms, rtt) {
-        (Some(max), Some(r)) => r < max as f64,
-        _ => true,
-    };
-    let mut detail = format!("{}/{} replies", rtts.len(), sent);
-    if let Some(r) = rtt {
-        detail.push_str(&format!(", {r:.1} ms"));
-    }
-    if let (true, Some(e)) = (rtts.is_empty(), error) {
-        detail = e.to_string();
-    }
-    Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss), local: false }
-}
-
 /// The verdict of a tcp round whose connection attempt ended (the socket
 /// became writable or failed) after `rtt`.
 pub fn connect_outcome(socket: &Socket, rtt: Duration) -> Outcome {
     match socket.take_error() {
-        Ok(None) => Outcome { ok: true, detail: "connected".into(), rtt_ms: Some(ms(rtt)), loss_percent: None, local: false },
+        Ok(None) => Outcome::answered(true, "connected", rtt),
         Ok(Some(e)) | Err(e) => Outcome::fail(e.to_string()),
     }
 }
@@ -370,19 +304,6 @@ mod tests {
         assert_eq!(checksum(&[8, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
     }
 
-    fn check(count: u32, loss: Option<f64>) -> Check {
-        Check {
-            probe: crate::ir::Probe::Ping { target: Target::Address("192.0.2.1".parse().unwrap()) },
-            every_ms: 1000,
-            timeout_ms: 100,
-            count,
-            rise: 2,
-            fall: 3,
-            max_loss_percent: loss,
-            max_latency_ms: Some(50),
-        }
-    }
-
     #[test]
     fn echo_replies_are_told_from_other_icmp() {
         let target: IpAddr = "192.0.2.1".parse().unwrap();
@@ -395,18 +316,6 @@ mod tests {
         assert!(!is_echo_reply(&reply, Some("192.0.2.9".parse().unwrap()), target, 7, 2), "another host's");
         assert!(!is_echo_reply(&reply[..24], Some(target), target, 7, 2), "truncated");
         assert!(!is_echo_reply(&[0x4f], Some(target), target, 7, 2), "a header longer than the packet");
-    }
-
-    #[test]
-    fn ping_rounds_weigh_loss_latency_and_send_errors() {
-        let ms = Duration::from_millis;
-        let two_of_three = ping_outcome(&check(3, Some(50.0)), &[ms(10), ms(20)], None);
-        assert!(two_of_three.ok);
-        assert_eq!(two_of_three.detail, "2/3 replies, 15.0 ms");
-        assert!(!ping_outcome(&check(3, Some(30.0)), &[ms(10), ms(20)], None).ok, "33% loss is not < 30%");
-        assert!(!ping_outcome(&check(1, None), &[ms(60)], None).ok, "60 ms is not < 50 ms");
-        let unsent = ping_outcome(&check(1, None), &[], Some("cannot send: Network is unreachable"));
-        assert_eq!((unsent.ok, unsent.detail.as_str()), (false, "cannot send: Network is unreachable"));
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //! its short descriptor list afresh each turn and has nothing to register or
 //! deregister; at a few hundred checks a turn costs microseconds.
 
-use super::probe::{self, Outcome, Prober, Source};
+use super::probe::{self, Prober, Source};
 use super::Event;
+use crate::decide::{self, Outcome};
 use crate::ir::{Check, Probe, Target};
 use crate::plugin::{LoadedPlugin, PluginHost};
 use rustls::ClientConfig;
@@ -292,28 +293,18 @@ impl Task {
             // rather than send the missed rounds in a burst.
             self.next = now + self.every();
         }
-        // Overdue when the next round is due, and, like BFD's detection
-        // timer, when the last good round is `fall × every` old: the round
-        // that would be the `fall`-th lost in a row gets as long as the last
-        // good one took, and as much again (at least a millisecond) for
-        // jitter; when it starts late (a busy host) and that moment has
-        // passed, it is lost at once. Not with `fall 1`: there the next
-        // round after a good one would be held to its round trip, and a
-        // slower reply would be a loss.
-        let mut deadline = self.next;
-        let fall = self.spec.check.fall;
-        if let (Some((good, took)), true) = (self.last_good, fall >= 2 && self.lost + 1 == fall) {
-            let detection = self.every().checked_mul(fall).and_then(|d| good.checked_add(d + took.max(Duration::from_millis(1))));
-            if let Some(detection) = detection {
-                if detection <= now {
-                    return Some(Outcome::fail(format!(
-                        "no good round for {fall} × {}",
-                        crate::duration::format(self.spec.check.every_ms)
-                    )));
-                }
-                deadline = deadline.min(detection);
+        // Overdue when the next round is due, or at the detection time
+        // (`decide::round_deadline`).
+        let deadline = match decide::round_deadline(&self.spec.check, now, self.next, self.last_good, self.lost) {
+            decide::Deadline::At(deadline) => deadline,
+            decide::Deadline::Passed => {
+                return Some(Outcome::fail(format!(
+                    "no good round for {} × {}",
+                    self.spec.check.fall,
+                    crate::duration::format(self.spec.check.every_ms)
+                )))
             }
-        }
+        };
         self.round = Some(Round { started: now, deadline, stage: Stage::Working });
         let check = &self.spec.check;
         let target = match &check.probe {
@@ -494,7 +485,7 @@ impl Echo {
     /// last request or the round is overdue, else the next request.
     fn next(&mut self, check: &Check, now: Instant, deadline: Instant) -> Option<Outcome> {
         if now >= deadline || u32::from(self.seq) + 1 >= check.count.max(1) {
-            return Some(probe::ping_outcome(check, &self.rtts, self.error.as_deref()));
+            return Some(decide::ping_outcome(check, &self.rtts, self.error.as_deref()));
         }
         self.seq += 1;
         self.until = (now + timeout(check)).min(deadline);

@@ -2,7 +2,7 @@
 //! which fills them in, and `wanc status`/`wanc reload`, which decode and
 //! print them. The field names are the `--json` output's.
 
-use super::probe::Outcome;
+use crate::decide::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// Every reply: `{"ok": true, …the answer's fields}` or

@@ -1,10 +1,8 @@
-//! Verdicts: a check's with rise/fall hysteresis, an uplink's from its
-//! checks by its `healthy when` rule.
+//! A check's verdict from its rounds, with rise/fall hysteresis.
 
-use super::probe::Outcome;
-use crate::ir::{Check, Healthy};
+use super::Outcome;
+use crate::ir::{Check, Probe};
 use std::collections::VecDeque;
-use std::time::SystemTime;
 
 /// How many recent results `wanc status` shows.
 const HISTORY: usize = 8;
@@ -18,13 +16,11 @@ pub struct CheckState {
     pub consecutive_ok: u32,
     pub consecutive_fail: u32,
     pub last: VecDeque<Outcome>,
-    #[serde(skip)]
-    pub changed_at: Option<SystemTime>,
 }
 
 impl CheckState {
     pub fn new() -> CheckState {
-        CheckState { verdict: None, consecutive_ok: 0, consecutive_fail: 0, last: VecDeque::new(), changed_at: None }
+        CheckState { verdict: None, consecutive_ok: 0, consecutive_fail: 0, last: VecDeque::new() }
     }
 
     /// Records a result; returns the new verdict when it changed.
@@ -56,7 +52,6 @@ impl CheckState {
             _ => return None,
         };
         self.verdict = next;
-        self.changed_at = Some(SystemTime::now());
         next
     }
 }
@@ -67,20 +62,14 @@ impl Default for CheckState {
     }
 }
 
-/// An uplink's health from its checks' verdicts, when the known ones
-/// decide it whatever the unknown ones (`None`) turn out to be.
-pub fn uplink_healthy(rule: Healthy, verdicts: &[Option<bool>]) -> Option<bool> {
-    let up = verdicts.iter().filter(|v| **v == Some(true)).count();
-    let unknown = verdicts.iter().filter(|v| v.is_none()).count();
-    let needed = match rule {
-        Healthy::All => verdicts.len(),
-        Healthy::Any => 1.min(verdicts.len()),
-        Healthy::AtLeast(n) => n as usize,
-    };
-    match (up >= needed, up + unknown < needed) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
+/// A check in a few words, as logs, status and the simulation name it.
+pub fn describe(check: &Check) -> String {
+    match &check.probe {
+        Probe::Ping { target } => format!("ping {target}"),
+        Probe::Tcp { target, port } => format!("tcp {target}:{port}"),
+        Probe::Http { url, .. } => format!("http {url}"),
+        Probe::Dns { server, query } => format!("dns {server} {query}"),
+        Probe::Plugin { plugin, .. } => format!("plugin {plugin}"),
     }
 }
 
@@ -119,22 +108,5 @@ mod tests {
         assert_eq!(s.record(&c, result(false)), Some(false));
         assert_eq!(s.record(&c, result(true)), None);
         assert_eq!(s.record(&c, result(true)), Some(true));
-    }
-
-    #[test]
-    fn healthy_rules() {
-        let v = [Some(true), Some(false), None];
-        assert_eq!(uplink_healthy(Healthy::All, &v), Some(false));
-        assert_eq!(uplink_healthy(Healthy::Any, &v), Some(true));
-        assert_eq!(uplink_healthy(Healthy::AtLeast(1), &v), Some(true));
-        assert_eq!(uplink_healthy(Healthy::AtLeast(2), &v), None);
-        assert_eq!(uplink_healthy(Healthy::All, &[]), Some(true));
-        // Unknown verdicts leave open only what they could still change.
-        let open = [Some(true), None];
-        assert_eq!(uplink_healthy(Healthy::All, &open), None);
-        assert_eq!(uplink_healthy(Healthy::Any, &open), Some(true));
-        assert_eq!(uplink_healthy(Healthy::All, &[Some(false), None]), Some(false));
-        assert_eq!(uplink_healthy(Healthy::AtLeast(2), &[Some(true), None, Some(false)]), None);
-        assert_eq!(uplink_healthy(Healthy::AtLeast(3), &[Some(true), None, Some(false)]), Some(false));
     }
 }
