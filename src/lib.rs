@@ -24,6 +24,7 @@ pub mod netlink;
 pub mod output;
 pub mod plugin;
 pub mod render;
+pub mod simulate;
 pub mod source;
 pub mod syntax;
 pub mod validate;

@@ -69,6 +69,14 @@ enum Command {
                             `--format svg` draws it with Graphviz's `dot`, which must be installed \
                             (Debian: graphviz). Transitions are drawn for sites of up to 12 uplinks.")]
     Graph(cli::graph::GraphArgs),
+    /// Show what the agent would do when uplinks fail and recover, on virtual time
+    #[command(long_about = "Show what the agent would do when uplinks fail and recover: the scenario \
+                            file lists timed events (`at 30s isp1 down`, `loss 30%`, `latency 250ms`, \
+                            `carrier lost`; docs/simulate.md), and the agent's own health and state \
+                            logic runs on virtual time. Prints when each check, uplink and state \
+                            changes, where each rule goes, which actions run and which connections \
+                            are flushed.")]
+    Simulate(cli::simulate::SimulateArgs),
     /// Print a compiled policy file (.wanc) readably
     Disasm {
         /// The policy bytecode written by `wanc build`
@@ -130,6 +138,7 @@ fn main() -> ExitCode {
         Command::Build { file, output, format, targets } => cli::compile::build(&file, &output, format, &or_all(targets)),
         Command::Inspect { file, format } => cli::compile::inspect(&file, format),
         Command::Graph(args) => cli::graph::graph(&args),
+        Command::Simulate(args) => cli::simulate::simulate(&args),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),
         Command::Probe(args) => cli::probe::probe(&args),

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["syntax", "plugin"],
     &["check"],
     &["lower", "inspect", "bytecode"],
-    &["driver", "backend", "netlink", "graph"],
+    &["driver", "backend", "netlink", "graph", "simulate"],
     &["agent"],
     &["cli"],
 ];

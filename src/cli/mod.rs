@@ -10,6 +10,7 @@ pub mod docs;
 pub mod explain;
 pub mod graph;
 pub mod probe;
+pub mod simulate;
 
 /// Clean, or warnings only.
 pub const OK: u8 = 0;
