@@ -26,7 +26,7 @@ pub use text::text;
 
 use crate::decide::{self, CheckState, Deadline, Effect, Outcome};
 use crate::inspect::describe;
-use crate::ir::{Action, Check, Probe, Site};
+use crate::ir::{Action, Check, Health, Member, Probe, Routing, Site};
 use crate::lower::effective;
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -100,6 +100,12 @@ pub enum What {
     State {
         from: Option<String>,
         to: String,
+        reason: String,
+    },
+    /// The state in force stays, and members it leaves open move with
+    /// live health (shown when a rule moved).
+    Refresh {
+        state: String,
         reason: String,
     },
     /// No state's condition holds: the one in force stays.
@@ -395,14 +401,12 @@ impl<'a> Simulation<'a> {
                     self.actions(&site.states[s].on_exit, format!("state {} exit", site.states[s].name), None, &health)
                 }
                 Effect::Apply { state, entered } => {
-                    if entered {
-                        self.note(What::State {
-                            from: from.clone(),
-                            to: site.states[state].name.clone(),
-                            reason: step.reason.clone(),
-                        });
-                    }
-                    self.routes(state, &health);
+                    let to = site.states[state].name.clone();
+                    let heading = match entered {
+                        true => What::State { from: from.clone(), to, reason: step.reason.clone() },
+                        false => What::Refresh { state: to, reason: step.reason.clone() },
+                    };
+                    self.routes(state, &health, heading);
                 }
                 Effect::Enter(s) => {
                     self.actions(&site.states[s].on_enter, format!("state {} enter", site.states[s].name), None, &health)
@@ -420,13 +424,17 @@ impl<'a> Simulation<'a> {
     }
 
     /// The rules whose routing is new or moved in `state` with `health`,
-    /// as the agent applies them (`lower::effective` with live health).
-    fn routes(&mut self, state: usize, health: &[bool]) {
+    /// as the agent applies them (`lower::effective` with live health),
+    /// under `heading`; a refresh that moves no rule is not shown.
+    fn routes(&mut self, state: usize, health: &[bool], heading: What) {
         let site = self.site;
         let st = &site.states[state];
         let mut now: Vec<Option<String>> = vec![None; site.rules.len()];
         for id in site.rules_of(st) {
-            now[id] = Some(describe(&effective(&site.routing(st, id), Some(health)), site));
+            now[id] = Some(describe(&live(effective(&site.routing(st, id), Some(health)), health), site));
+        }
+        if matches!(heading, What::State { .. }) || now != self.routes {
+            self.note(heading);
         }
         for (id, words) in now.iter().enumerate() {
             if let (Some(to), true) = (words, *words != self.routes[id]) {
@@ -452,6 +460,19 @@ impl<'a> Simulation<'a> {
                 }
             }
         }
+    }
+}
+
+/// A routing as it is while `health` holds: every member left is in use,
+/// and a pinned uplink is up or down, not "if up".
+fn live(routing: Routing, health: &[bool]) -> Routing {
+    let up = |u: usize| health.get(u).copied().unwrap_or(false);
+    match routing {
+        Routing::Uplinks { mode, members } => {
+            Routing::Uplinks { mode, members: members.into_iter().map(|m| Member { certain: true, ..m }).collect() }
+        }
+        Routing::Pinned { uplink, .. } => Routing::Pinned { uplink, health: if up(uplink) { Health::Up } else { Health::Down } },
+        Routing::Unrouted => Routing::Unrouted,
     }
 }
 

@@ -43,6 +43,7 @@ fn words(entry: &Entry) -> String {
         What::Uplink { uplink, up: ok } => format!("uplink {uplink} {}", up(*ok)),
         What::State { from: None, to, reason } => format!("state {to} ({reason})"),
         What::State { from: Some(from), to, reason } => format!("state {from} → {to} ({reason})"),
+        What::Refresh { state, reason } => format!("state {state} stays, its open members move ({reason})"),
         What::NoState { reason } => format!("no state matches ({reason}): the state in force stays"),
         What::Rule { rule, from: None, to } => format!("{indent}{rule}  → {to}"),
         What::Rule { rule, from: Some(from), to } => format!("{indent}{rule}  {from} → {to}"),
