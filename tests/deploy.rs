@@ -293,3 +293,60 @@ fn status_shows_the_last_transitions_with_their_reasons() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("last transitions:") && stdout.contains("(start) -> both  (health isp1 up, isp2 up)"), "{stdout}");
 }
+
+/// UP_PLUGIN with `extra` more functions, each a few instructions: a plugin
+/// that takes wasmtime's compiler a while.
+fn large_plugin(extra: usize) -> Vec<u8> {
+    let mut wat = UP_PLUGIN.trim_end().strip_suffix(')').expect("a module").to_string();
+    for i in 0..extra {
+        wat.push_str(&format!(
+            "\n  (func (export \"pad{i}\") (param i64) (result i64) local.get 0 i64.const {i} i64.mul local.get 0 i64.add i64.const 7 i64.rem_u)"
+        ));
+    }
+    wat.push(')');
+    wat::parse_str(&wat).expect("plugin assembles")
+}
+
+#[test]
+fn compiling_a_large_plugin_on_reload_holds_up_nothing() {
+    use wanc::agent::{ask, status::Reloaded, Request};
+    let dir = tempdir("deploy-large-plugin");
+    let out = dir.join("out");
+    let policy = build(&dir, "large", "true", &out);
+    let agent = Agent::start(&policy, &dir, "large", &[]);
+    agent.wait("state both", in_state("both"));
+
+    // The same site with isp2 checked by a large plugin instead.
+    let src = dir.join("src-large");
+    std::fs::write(src.join("plugin/large.wasm"), large_plugin(3_000)).expect("plugin written");
+    let source = site("large", "true").replacen(
+        "plugin up \"plugin/up.wasm\"",
+        "plugin up \"plugin/up.wasm\"\nplugin large \"plugin/large.wasm\"",
+        1,
+    );
+    let at = source.rfind("check plugin up").expect("isp2's check");
+    let source = format!("{}check plugin large{}", &source[..at], &source[at + "check plugin up".len()..]);
+    std::fs::write(src.join("site.wan"), source).expect("source written");
+    let built = wanc(&["build", src.join("site.wan").to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+
+    // How long compiling it takes: `wanc probe` compiles it, then probes.
+    let started = Instant::now();
+    let probed = wanc(&["probe", out.join("plugins/large.wasm").to_str().expect("utf-8")]);
+    let compile = started.elapsed();
+    assert!(probed.status.success(), "{}", text(&probed.stderr));
+
+    let reloaded = ask::<Reloaded>(&agent.control, &Request::Reload { file: None, force: false })
+        .expect("the agent answers")
+        .into_result()
+        .expect("the reload is taken");
+    let reload = Duration::from_micros(reloaded.reload_us);
+    println!("compiling the plugin: {compile:?}; the reload on the main loop: {reload:?}");
+    assert_eq!(reloaded.checks_started, 1, "isp2's check is new");
+    // Compiling is a worker's job: the reload (and with it the status and
+    // every failover decision) does not wait for it.
+    assert!(reload * 4 < compile, "the reload took {reload:?}, compiling {compile:?}: it waited for the compiler");
+    let status = agent.status().expect("the status is answered at once");
+    assert_eq!(status.state.as_deref(), Some("both"), "isp2 keeps its health while its new check decides");
+    agent.wait("the large plugin's first round", |s| s.uplinks[1].checks[0].last.last().is_some_and(|o| o.detail == "loaded"));
+}

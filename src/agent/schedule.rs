@@ -34,7 +34,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing::warn;
@@ -64,7 +64,6 @@ pub struct Scheduler {
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
     running: HashSet<String>,
-    plugins: Arc<PluginHost>,
 }
 
 enum Command {
@@ -81,8 +80,29 @@ struct Spec {
     key: String,
     check: Check,
     source: Source,
-    /// For a plugin check: the loaded plugin, or why it did not load.
-    plugin: Option<Result<Arc<LoadedPlugin>, String>>,
+    /// For a plugin check: its plugin, compiled on first use.
+    plugin: Option<PluginSlot>,
+}
+
+/// A plugin check's plugin, compiled by the first worker that runs one of
+/// its rounds. Compiling a large plugin (wasmtime's Cranelift) takes a
+/// second or more: on the main loop, which starts the checks of a new
+/// policy, it would hold the reload, `wanc status` and every failover
+/// decision until it was done. The check's rounds share one compilation.
+struct PluginSlot {
+    path: PathBuf,
+    loaded: OnceLock<Result<Arc<LoadedPlugin>, String>>,
+}
+
+impl PluginSlot {
+    fn get(&self, host: &PluginHost) -> &Result<Arc<LoadedPlugin>, String> {
+        self.loaded.get_or_init(|| {
+            host.load(&self.path).map(Arc::new).map_err(|e| {
+                warn!(plugin = %self.path.display(), "cannot load plugin: {e}");
+                format!("cannot load plugin `{}`: {e}", self.path.display())
+            })
+        })
+    }
 }
 
 impl Scheduler {
@@ -93,10 +113,10 @@ impl Scheduler {
         wake_rx.set_nonblocking(true).map_err(fail)?;
         wake.set_nonblocking(true).map_err(fail)?;
         let (commands, command_rx) = channel();
-        let pool = Pool::start(Tools { plugins: plugins.clone(), tls }, wake.try_clone().map_err(fail)?)?;
+        let pool = Pool::start(Tools { plugins, tls }, wake.try_clone().map_err(fail)?)?;
         let event_loop = Loop { tasks: Vec::new(), commands: command_rx, wake: wake_rx, pool, tx };
         let thread = std::thread::Builder::new().name("wanc-probes".into()).spawn(move || event_loop.run()).map_err(fail)?;
-        Ok(Scheduler { commands, wake, thread: Some(thread), running: HashSet::new(), plugins })
+        Ok(Scheduler { commands, wake, thread: Some(thread), running: HashSet::new() })
     }
 
     /// Runs exactly these checks: a key already running keeps running
@@ -109,7 +129,7 @@ impl Scheduler {
             if self.running.contains(&job.key) {
                 keep.insert(job.key);
             } else if !start.iter().any(|s| s.key == job.key) {
-                start.push(self.spec(job));
+                start.push(Scheduler::spec(job));
             }
         }
         let counts = (keep.len(), start.len());
@@ -120,13 +140,8 @@ impl Scheduler {
         counts
     }
 
-    fn spec(&self, job: Job) -> Spec {
-        let plugin = job.plugin.map(|path| {
-            self.plugins.load(&path).map(Arc::new).map_err(|e| {
-                warn!(plugin = %path.display(), "cannot load plugin: {e}");
-                format!("cannot load plugin `{}`: {e}", path.display())
-            })
-        });
+    fn spec(job: Job) -> Spec {
+        let plugin = job.plugin.map(|path| PluginSlot { path, loaded: OnceLock::new() });
         Spec { key: job.key, check: job.check, source: job.source, plugin }
     }
 
@@ -318,10 +333,11 @@ impl Task {
                 return self.queue(pool, move |p| p.dns(server, &query, timeout));
             }
             Probe::Plugin { settings, .. } => {
-                let settings = settings.clone();
-                let plugin = self.spec.plugin.clone().unwrap_or_else(|| Err("plugin did not load".into()));
-                let timeout = self.timeout();
-                return self.queue(pool, move |p| p.plugin(&plugin, &settings, timeout));
+                let (settings, timeout, spec) = (settings.clone(), self.timeout(), self.spec.clone());
+                return self.queue(pool, move |p| match &spec.plugin {
+                    Some(slot) => p.plugin(slot.get(p.plugins), &settings, timeout),
+                    None => Outcome::fail("the policy names no file for this plugin"),
+                });
             }
         };
         match target {
