@@ -76,19 +76,24 @@ fn faulty_lines(dir: &std::path::Path) {
     assert_eq!(text.lines().count(), LINES);
     println!("faulty lines: {LINES} lines, {LINES} diagnostics");
     println!("  collected in {:.1} ms, rendered (short) by {:.1} ms", ms(checked), ms(rendered));
-    // The same faults on one line: columns come from the line index.
-    let one: Vec<String> = (0..LINES / 4).map(|i| format!("const x{i} = 300.1.1.{}", i % 250)).collect();
-    std::fs::write(&path, format!("site \"s\"\n{}\n", one.join("; "))).expect("write site");
-    let start = Instant::now();
-    let c = wanc::driver::compile_file(&path).expect("readable");
-    let text = wanc::render::short(&c.diagnostics, &c.sources);
-    assert_eq!(text.lines().count(), LINES / 4);
-    println!(
-        "  {} on one line of {} KiB: checked and rendered by {:.1} ms",
-        LINES / 4,
-        one.join("; ").len() / 1024,
-        ms(start.elapsed())
-    );
+    // The same faults on one line: columns come from the line index, and
+    // from the character index where a name is not ASCII.
+    for mark in ["e", "é"] {
+        let one: Vec<String> =
+            (0..LINES / 4).map(|i| format!("const s{i} = \"{mark}\"; const x{i} = 300.1.1.{}", i % 250)).collect();
+        std::fs::write(&path, format!("site \"s\"\n{}\n", one.join("; "))).expect("write site");
+        let start = Instant::now();
+        let c = wanc::driver::compile_file(&path).expect("readable");
+        let text = wanc::render::short(&c.diagnostics, &c.sources);
+        assert_eq!(text.lines().count(), LINES / 4);
+        println!(
+            "  {} on one line of {} KiB ({}): checked and rendered by {:.1} ms",
+            LINES / 4,
+            one.join("; ").len() / 1024,
+            if mark.is_ascii() { "ASCII" } else { "with `é`" },
+            ms(start.elapsed())
+        );
+    }
 }
 
 fn ms(d: Duration) -> f64 {
