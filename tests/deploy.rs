@@ -350,3 +350,76 @@ fn compiling_a_large_plugin_on_reload_holds_up_nothing() {
     assert_eq!(status.state.as_deref(), Some("both"), "isp2 keeps its health while its new check decides");
     agent.wait("the large plugin's first round", |s| s.uplinks[1].checks[0].last.last().is_some_and(|o| o.detail == "loaded"));
 }
+
+/// Connects 100 clients as nobody that each send half a request and stall;
+/// prints how many were told the agent is busy, then how many of the
+/// others the agent closed within 10 s.
+const SLOW_CLIENTS: &str = r#"
+import socket, sys, time
+socks = []
+for _ in range(100):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(b'{"cmd":')
+    except BrokenPipeError:
+        pass  # turned away at once; its reply is waiting
+    socks.append(s)
+time.sleep(0.5)
+held, busy = [], 0
+for s in socks:
+    s.settimeout(0.05)
+    try:
+        busy += b"busy" in s.recv(4096)
+    except socket.timeout:
+        held.append(s)
+print("busy", busy, flush=True)
+closed, deadline = 0, time.time() + 10
+for s in held:
+    s.settimeout(max(0.01, deadline - time.time()))
+    try:
+        closed += s.recv(4096) == b""
+    except socket.timeout:
+        pass
+print("closed", closed, "of", len(held), flush=True)
+"#;
+
+/// Slow clients delay only themselves: others than root are served 64 at a
+/// time (the rest are told the agent is busy), root is always served, and a
+/// client that sends nothing for 5 s is closed.
+#[test]
+fn slow_clients_hold_up_nothing_and_are_closed() {
+    use std::io::BufRead;
+    if !common::require(&[common::PYTHON3]) {
+        return;
+    }
+    let dir = tempdir("deploy-slow");
+    let policy = build(&dir, "slow", "true", &dir.join("out"));
+    let agent = Agent::start(&policy, &dir, "slow", &["--control-mode", "666"]);
+    agent.wait("state both", in_state("both"));
+    let control = agent.control.to_str().expect("utf-8");
+    let mut clients = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", SLOW_CLIENTS, control])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = std::io::BufReader::new(clients.stdout.take().expect("piped")).lines();
+    let busy = lines.next().expect("a line").expect("text");
+    assert_eq!(busy, "busy 36", "64 slow clients are served, the others turned away");
+    // While 64 stall: root's status and reload are answered.
+    let status = wanc(&["status", "--control", control]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let reload = wanc(&["reload", "--control", control, policy.to_str().expect("utf-8")]);
+    assert_eq!(reload.status.code(), Some(0), "{}", text(&reload.stderr));
+    // Nobody's is turned away, and told why.
+    let nobody = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", WANC, "status", "--control", control])
+        .output()
+        .expect("setpriv runs");
+    assert!(text(&nobody.stderr).contains("busy"), "{}", text(&nobody.stderr));
+    let closed = lines.next().expect("a line").expect("text");
+    assert_eq!(closed, "closed 64 of 64", "idle clients are closed after 5 s");
+    let _ = clients.wait();
+    // And served again once they are gone.
+    agent.wait("state both", in_state("both"));
+}

@@ -2,6 +2,13 @@
 //! Private to root (mode 0600) unless configured otherwise. Whatever the
 //! mode, only root (or the agent's own user) may reload: a policy's actions
 //! run as the agent. Anyone who can connect may ask for the status.
+//!
+//! Each client is served on a thread of its own, so a slow one delays only
+//! itself; the main loop never waits for a client. Clients are bounded:
+//! at most `CLIENTS` at once besides root and the agent's own user (the
+//! next is told so and closed: others may not crowd root out), and one that
+//! sends no request for `IDLE`, or does not take its reply within `IDLE`,
+//! is closed, so idle connections cannot pile up threads and descriptors.
 
 use super::status::{Answer, Reply};
 use serde::de::DeserializeOwned;
@@ -10,7 +17,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most clients served at once.
+const CLIENTS: usize = 64;
+/// How long a client may take to send a request or to read its reply.
+const IDLE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase")]
@@ -52,13 +67,22 @@ pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io
     let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     std::thread::spawn(move || {
+        let clients = Arc::new(AtomicUsize::new(0));
         for stream in listener.incoming() {
             match stream {
+                Ok(mut stream) if !trusted(&stream) && clients.load(Ordering::Acquire) >= CLIENTS => {
+                    let _ = stream.set_write_timeout(Some(IDLE));
+                    answer(&mut stream, Err(format!("busy: {CLIENTS} clients are connected already; try again")));
+                }
                 // Out of threads: this client is turned away, the next one
                 // may be served; the listener itself goes on.
                 Ok(stream) => {
-                    let to_agent = to_agent.clone();
-                    if let Err(e) = std::thread::Builder::new().name("control".into()).spawn(move || serve(stream, to_agent)) {
+                    let (to_agent, counted) = (to_agent.clone(), Client::count(&clients));
+                    let spawned = std::thread::Builder::new().name("control".into()).spawn(move || {
+                        let _counted = counted;
+                        serve(stream, to_agent)
+                    });
+                    if let Err(e) = spawned {
                         tracing::warn!("control socket: cannot serve a client: {e}");
                     }
                 }
@@ -77,19 +101,46 @@ pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io
 /// The longest request line read; a longer one is refused unread.
 const MAX_REQUEST: u64 = 64 << 10;
 
+/// A client being served, counted while it lives.
+struct Client(Arc<AtomicUsize>);
+
+impl Client {
+    fn count(clients: &Arc<AtomicUsize>) -> Client {
+        clients.fetch_add(1, Ordering::AcqRel);
+        Client(clients.clone())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Writes one reply line; false when the client is gone or too slow.
+fn answer(writer: &mut UnixStream, reply: Result<Answer, String>) -> bool {
+    let Ok(line) = serde_json::to_string(&Reply::new(reply)) else { return false };
+    writeln!(writer, "{line}").is_ok()
+}
+
+/// Root or the agent's own user: may reload, and is never turned away.
+fn trusted(stream: &UnixStream) -> bool {
+    peer_uid(stream).is_some_and(|uid| uid == 0 || uid == own_uid())
+}
+
 fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
+    if stream.set_read_timeout(Some(IDLE)).is_err() || stream.set_write_timeout(Some(IDLE)).is_err() {
+        return;
+    }
     let Ok(mut writer) = stream.try_clone() else { return };
-    let may_reload = peer_uid(&stream).is_some_and(|uid| uid == 0 || uid == own_uid());
+    let may_reload = trusted(&stream);
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         match reader.by_ref().take(MAX_REQUEST).read_line(&mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) if !line.ends_with('\n') && line.len() as u64 >= MAX_REQUEST => {
-                let reply = Reply::<Answer>::new(Err(format!("request longer than {MAX_REQUEST} bytes")));
-                if let Ok(text) = serde_json::to_string(&reply) {
-                    let _ = writeln!(writer, "{text}");
-                }
+                answer(&mut writer, Err(format!("request longer than {MAX_REQUEST} bytes")));
                 return;
             }
             Ok(_) => {}
@@ -105,8 +156,7 @@ fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
             }
             Err(e) => Err(format!("bad request: {e}")),
         };
-        let Ok(line) = serde_json::to_string(&Reply::new(reply)) else { return };
-        if writeln!(writer, "{line}").is_err() {
+        if !answer(&mut writer, reply) {
             return;
         }
     }
@@ -152,8 +202,13 @@ fn own_uid() -> u32 {
 pub fn ask<T: DeserializeOwned>(path: &Path, request: &Request) -> Result<Reply<T>, String> {
     let mut stream = UnixStream::connect(path).map_err(|e| format!("cannot connect to `{}`: {e}", path.display()))?;
     let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    writeln!(stream, "{line}").map_err(|e| e.to_string())?;
+    // A busy agent answers and closes before reading: then the request
+    // cannot be written, and the reply says why.
+    let sent = writeln!(stream, "{line}");
     let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply).map_err(|e| e.to_string())?;
-    serde_json::from_str(&reply).map_err(|e| format!("bad reply: {e}"))
+    match (sent, BufReader::new(stream).read_line(&mut reply)) {
+        (_, Ok(n)) if n > 0 => serde_json::from_str(&reply).map_err(|e| format!("bad reply: {e}")),
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e.to_string()),
+        (Ok(()), Ok(_)) => Err("the agent closed the connection without a reply".into()),
+    }
 }
