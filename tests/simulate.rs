@@ -84,6 +84,7 @@ fn scenario_errors_are_all_reported_with_their_lines() {
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("site `office` has no uplink `isp3`") && said.contains("its uplinks are isp1, isp2"), "{said}");
+    assert!(said.contains("uplink `isp1` has no check 2") && said.contains("bad.scenario:2"), "both at once: {said}");
 
     std::fs::write(&bad, "end 1d\n").unwrap();
     let out = wanc(&["simulate", site.to_str().unwrap(), bad.to_str().unwrap()]);

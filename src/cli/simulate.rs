@@ -60,8 +60,10 @@ pub fn simulate(args: &SimulateArgs) -> u8 {
     };
     let timeline = match simulate::run(site, &scenario) {
         Ok(timeline) => timeline,
-        Err(e) => {
-            refused(e.line, &e.message, e.help.as_deref());
+        Err(errors) => {
+            for e in &errors {
+                refused(e.line, &e.message, e.help.as_deref());
+            }
             return SOURCE_ERRORS;
         }
     };

@@ -175,17 +175,17 @@ enum Due {
     RoundStart(usize),
 }
 
-/// Runs `scenario` on `site`.
-pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Refused> {
+/// Runs `scenario` on `site`; refused with every reason at once.
+pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Vec<Refused>> {
     let events = resolve(site, scenario)?;
     let end_ms = scenario.end_ms.unwrap_or_else(|| scenario.events.last().map_or(0, |e| e.at_ms) + AFTER_LAST_MS);
     let rounds: u64 = site.uplinks.iter().flat_map(|u| &u.checks).map(|c| end_ms / c.every_ms.max(1) + 1).sum();
     if rounds > MOST_ROUNDS {
-        return Err(Refused {
+        return Err(vec![Refused {
             line: None,
             message: format!("the simulation would run {rounds} rounds, more than {MOST_ROUNDS}"),
             help: Some("give the scenario an earlier `end`".into()),
-        });
+        }]);
     }
     let mut sim = Simulation::new(site);
     let mut queue = BinaryHeap::new();
@@ -216,7 +216,7 @@ pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Refused> {
 
 /// Per event, the checks (indices into `Simulation::checks`) it touches
 /// and its uplink; refused when the site has no such uplink or check.
-fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>, Refused> {
+fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>, Vec<Refused>> {
     // Index of each uplink's first check in the flat list.
     let mut offset = 0;
     let offsets: Vec<usize> = site
@@ -228,7 +228,7 @@ fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>,
             o
         })
         .collect();
-    scenario
+    let (resolved, refused): (Vec<_>, Vec<_>) = scenario
         .events
         .iter()
         .map(|e| {
@@ -257,7 +257,11 @@ fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>,
             };
             Ok((u, checks))
         })
-        .collect()
+        .partition(Result::is_ok);
+    match refused.is_empty() {
+        true => Ok(resolved.into_iter().flatten().collect()),
+        false => Err(refused.into_iter().filter_map(Result::err).collect()),
+    }
 }
 
 struct Simulation<'a> {
