@@ -104,7 +104,7 @@ lan inside { interface ln0; network 192.168.0.0/24 }
 uplink a {
     interface ea; address 10.0.0.2/24; gateway 10.0.0.1; nat
     check ping 10.0.0.1 { every 1s timeout 300ms count 3 loss < 50% latency < 200ms rise 2 fall 2 }
-    check tcp 10.0.0.1:443 { every 2s timeout 500ms rise 1 fall 1 }
+    check tcp 10.0.0.1:443 { every 2s timeout 500ms latency < 100ms rise 1 fall 1 }
     healthy when any
 }
 uplink b {

@@ -453,7 +453,7 @@ impl Task {
 
     /// Ends the round when there is an outcome.
     fn settle(&mut self, outcome: Option<Outcome>, now: Instant) -> Option<Outcome> {
-        let outcome = outcome?;
+        let outcome = decide::within_latency(&self.spec.check, outcome?);
         let round = self.round.take();
         if outcome.local {
             // No sample either way: the detection timer starts again rather

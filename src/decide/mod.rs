@@ -14,5 +14,5 @@ mod round;
 mod step;
 
 pub use check::{describe, CheckState};
-pub use round::{ping_outcome, round_deadline, Deadline, Outcome, SHORTAGE};
+pub use round::{ping_outcome, round_deadline, within_latency, Deadline, Outcome, SHORTAGE};
 pub use step::{health, may_flush, step, uplink_healthy, Effect, Knowledge, Step};

@@ -65,6 +65,21 @@ pub fn ping_outcome(check: &Check, rtts: &[Duration], error: Option<&str>) -> Ou
     Outcome { ok: within_loss && within_latency && !rtts.is_empty(), detail, rtt_ms: rtt, loss_percent: Some(loss), local: false }
 }
 
+/// A round's outcome held to the check's `latency <` threshold, for the
+/// probes that make one attempt (tcp, http, dns, plugins: their round trip,
+/// or the plugin's measurement); a ping round's outcome has been held to it
+/// already (`ping_outcome`), and passes unchanged.
+pub fn within_latency(check: &Check, outcome: Outcome) -> Outcome {
+    match (check.max_latency_ms, outcome.rtt_ms) {
+        (Some(max), Some(rtt)) if outcome.ok && rtt >= max as f64 => Outcome {
+            ok: false,
+            detail: format!("{}, slower than {}", outcome.detail, crate::duration::format(max)),
+            ..outcome
+        },
+        _ => outcome,
+    }
+}
+
 /// When a round that starts at `now` is overdue; generic over the clock, so
 /// that the agent runs it on `Instant`s and the simulation on virtual time.
 pub enum Deadline<T> {
@@ -134,6 +149,16 @@ mod tests {
         assert!(!ping_outcome(&check(1, None), &[ms(60)], None).ok, "60 ms is not < 50 ms");
         let unsent = ping_outcome(&check(1, None), &[], Some("cannot send: Network is unreachable"));
         assert_eq!((unsent.ok, unsent.detail.as_str()), (false, "cannot send: Network is unreachable"));
+    }
+
+    #[test]
+    fn one_attempt_rounds_are_held_to_the_latency_threshold() {
+        let c = check(1, None); // latency < 50ms
+        let slow = within_latency(&c, Outcome::answered(true, "status 200", Duration::from_millis(80)));
+        assert_eq!((slow.ok, slow.detail.as_str()), (false, "status 200, slower than 50ms"));
+        assert!(within_latency(&c, Outcome::answered(true, "connected", Duration::from_millis(20))).ok);
+        let refused = Outcome::fail("connection refused");
+        assert_eq!(within_latency(&c, refused.clone()), refused);
     }
 
     #[test]

@@ -523,7 +523,7 @@ fn round(check: &Check, conditions: &mut Conditions, carrier: bool, now: Duratio
                 Probe::Plugin { .. } => "up".into(),
                 _ => "connected".into(),
             };
-            ((now + latency).min(deadline), Outcome::answered(true, detail, latency))
+            ((now + latency).min(deadline), decide::within_latency(check, Outcome::answered(true, detail, latency)))
         }
         _ => ((now + timeout).min(deadline), Outcome::fail("timed out")),
     }
