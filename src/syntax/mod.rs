@@ -2,6 +2,7 @@
 
 mod expected;
 mod literal;
+mod slips;
 mod tree;
 
 use crate::ast;
@@ -37,6 +38,10 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
 /// Explains a stretch that recovery skipped, by parsing it again with the rule
 /// that should have matched there and translating what that parse expected.
 fn explain_skipped(entry: Rule, file: FileId, start: usize, text: &str, diags: &mut Diagnostics) {
+    if let Some(slip) = slips::skipped(entry, file, start, text) {
+        diags.push(slip);
+        return;
+    }
     pest::set_error_detail(true);
     let result = WanParser::parse(entry, text);
     pest::set_error_detail(false);
@@ -57,17 +62,15 @@ fn explain_skipped(entry: Rule, file: FileId, start: usize, text: &str, diags: &
         .map(|s| format!("did you mean `{s}`?"));
     let help = suggestion.or(help_for(entry).map(str::to_string));
     let unclosed = offset >= text.trim_end().len() && message.starts_with("expected `}`");
+    // Reported at the `{`, in every format: where the end of the file is
+    // tells nothing.
+    if let (true, Some(open)) = (unclosed, text.find('{')) {
+        diags.push(slips::unclosed(file, start, text, open, offset));
+        return;
+    }
     let mut diagnostic = Diagnostic::new(Code::Syntax, span, message).label("unexpected here");
-    match (unclosed, text.find('{')) {
-        (true, Some(open)) => {
-            let open = Span::new(file, start + open, start + open + 1);
-            diagnostic = diagnostic.with(open, "this `{` is never closed").help("every `{` needs a matching `}`");
-        }
-        _ => {
-            if let Some(help) = help {
-                diagnostic = diagnostic.help(help);
-            }
-        }
+    if let Some(help) = help {
+        diagnostic = diagnostic.help(help);
     }
     diags.push(diagnostic);
 }
