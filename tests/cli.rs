@@ -214,6 +214,15 @@ fn fmt_rewrites_in_place_checks_and_filters() {
     assert_eq!(std::fs::read_to_string(&ugly_path).expect("read"), tidy);
     assert_eq!(files(&dir), ["broken.wan", "tidy.wan", "ugly.wan"]);
 
+    // A symbolic link stays a link to the file, which is rewritten.
+    std::fs::write(&ugly_path, ugly).expect("write");
+    let link = dir.join("link.wan");
+    std::os::unix::fs::symlink("ugly.wan", &link).expect("symlink");
+    assert_eq!(wanc(&["fmt", &arg(&link)]).status.code(), Some(0));
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&ugly_path).expect("read"), tidy);
+    std::fs::remove_file(&link).expect("unlink");
+
     // A file that does not parse is left untouched, with its errors, exit 1.
     let out = wanc(&["fmt", &arg(&broken_path), &arg(&ugly_path)]);
     assert_eq!(out.status.code(), Some(1));

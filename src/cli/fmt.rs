@@ -102,17 +102,21 @@ fn report(name: &str, text: &str, diagnostics: Diagnostics) {
 
 /// Replaces the file at once: a reader sees the old text or the new, and
 /// a failed write leaves the old. The new file is written beside it (a
-/// rename does not cross file systems) with the old one's permissions.
+/// rename does not cross file systems) with the old one's permissions and,
+/// as far as we may give them, its owner and group; a symbolic link is
+/// followed, so the link stays a link.
 fn replace(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let permissions = std::fs::metadata(path)?.permissions();
+    use std::os::unix::fs::MetadataExt;
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let old = std::fs::metadata(&target)?;
     let mut temp = tempfile::Builder::new().prefix(".wanc-fmt-").tempfile_in(dir)?;
     temp.write_all(text.as_bytes())?;
     temp.as_file().sync_all()?;
-    temp.as_file().set_permissions(permissions)?;
-    temp.persist(path).map_err(|e| e.error)?;
+    temp.as_file().set_permissions(old.permissions())?;
+    // Only root may give a file away; anyone else keeps the file as theirs,
+    // which it already is when they may write the folder it is in.
+    let _ = std::os::unix::fs::fchown(temp.as_file(), Some(old.uid()), Some(old.gid()));
+    temp.persist(&target).map_err(|e| e.error)?;
     Ok(())
 }

@@ -96,7 +96,9 @@ impl<'a> Layout<'_, 'a> {
                     self.end_line();
                 }
                 Tok::Open(bracket) => {
-                    let close = self.closes[i];
+                    // (Brackets of a parsed file always match; were one not
+                    // to, it is written alone rather than looped on.)
+                    let close = self.closes[i].max(i);
                     let inside = self.toks.get(i + 1..close).unwrap_or(&[]);
                     let commented = inside.iter().any(|t| matches!(t, Tok::Comment(_)));
                     let empty = inside.iter().all(|t| matches!(t, Tok::Newline | Tok::Semi));
