@@ -13,8 +13,7 @@ mod tokens;
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostics;
-use crate::syntax::{self, Rule, WanParser};
-use pest::Parser;
+use crate::syntax;
 
 /// The file in the canonical layout; refused, with the syntax
 /// diagnostics, when the file does not parse (a broken line would be
@@ -24,14 +23,9 @@ use pest::Parser;
 /// are written as they are, and `wanc check` reports them.
 pub fn format(text: &str) -> Result<String, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
-    syntax::parse(0, text, &mut diagnostics);
-    if diagnostics.iter().any(|d| d.code == Code::Syntax) {
-        return Err(diagnostics);
+    let (_, tree) = syntax::parse_tree(0, text, &mut diagnostics);
+    match tree {
+        Some(file) if !diagnostics.iter().any(|d| d.code == Code::Syntax) => Ok(layout::layout(&tokens::tokens(file, text))),
+        _ => Err(diagnostics),
     }
-    // `syntax::parse` read the file without a syntax error, so this parse
-    // succeeds too; should it not, there is no tree to lay out.
-    let Some(file) = WanParser::parse(Rule::file, text).ok().and_then(|mut pairs| pairs.next()) else {
-        return Err(diagnostics);
-    };
-    Ok(layout::layout(&tokens::tokens(file, text)))
 }

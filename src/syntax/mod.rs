@@ -9,6 +9,7 @@ use crate::ast;
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};
+use pest::iterators::Pair;
 use pest::Parser;
 
 #[derive(pest_derive::Parser)]
@@ -17,11 +18,17 @@ pub struct WanParser;
 
 /// Parses one file. Never fails: what cannot be read is reported and left out.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
+    parse_tree(file, text, diags).0
+}
+
+/// Parses one file as [`parse`] does, and also returns pest's tree of it,
+/// which keeps every token as written (the formatter lays it out).
+pub fn parse_tree<'t>(file: FileId, text: &'t str, diags: &mut Diagnostics) -> (ast::File, Option<Pair<'t, Rule>>) {
     match WanParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let root = pairs.next();
             let mut builder = tree::Builder { file, diags };
-            ast::File { items: root.map(|r| builder.file(r)).unwrap_or_default() }
+            (ast::File { items: root.clone().map(|r| builder.file(r)).unwrap_or_default() }, root)
         }
         // The file rule accepts any text through its recovery rules, so this
         // only happens on pathological input (such as nesting beyond the
@@ -30,7 +37,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
             let (offset, message) = expected::describe(&error, text);
             let span = Span::new(file, offset, offset);
             diags.push(Diagnostic::new(Code::Syntax, span, message).label("cannot read past here"));
-            ast::File { items: Vec::new() }
+            (ast::File { items: Vec::new() }, None)
         }
     }
 }
