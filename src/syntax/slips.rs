@@ -64,8 +64,11 @@ pub fn skipped(entry: Rule, file: FileId, start: usize, skipped: &str) -> Option
     let at = |offset: usize, width: usize| Span::new(file, start + offset, start + offset + width);
     if let Some(opener @ ("//" | "/*")) = skipped.get(..2) {
         let help = match opener {
-            "//" => "comments start with `#` and run to the end of the line: `# …`",
-            _ => "comments start with `#` and run to the end of the line: start each line of it with `#`",
+            "//" => {
+                let words: String = skipped[2..].lines().next().unwrap_or("").trim().chars().take(40).collect();
+                format!("comments start with `#` and run to the end of the line: `# {words}`")
+            }
+            _ => "comments start with `#` and run to the end of the line: start each line of it with `#`".to_string(),
         };
         return Some(
             Diagnostic::new(Code::Syntax, at(0, 2), format!("`{opener}` does not start a comment"))
