@@ -15,6 +15,7 @@ pub mod decide;
 pub mod diagnostic;
 pub mod driver;
 pub mod duration;
+pub mod format;
 pub mod graph;
 pub mod input;
 pub mod inspect;

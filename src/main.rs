@@ -77,6 +77,13 @@ enum Command {
                             changes, where each rule goes, which actions run and which connections \
                             are flushed.")]
     Simulate(cli::simulate::SimulateArgs),
+    /// Lay out sources in the one canonical layout, comments kept
+    #[command(long_about = "Lay out sources in the one canonical layout (docs/fmt.md): one statement a line, \
+                            four spaces a level, single spaces, trailing comments aligned, at most one blank \
+                            line in a row. Comments are kept and the meaning never changes. Files are rewritten \
+                            in place, each at once; a file that does not parse is left as it is and its errors \
+                            are printed. With `-` or no file, standard input is formatted to standard output.")]
+    Fmt(cli::fmt::FmtArgs),
     /// Print a compiled policy file (.wanc) readably
     Disasm {
         /// The policy bytecode written by `wanc build`
@@ -139,6 +146,7 @@ fn main() -> ExitCode {
         Command::Inspect { file, format } => cli::compile::inspect(&file, format),
         Command::Graph(args) => cli::graph::graph(&args),
         Command::Simulate(args) => cli::simulate::simulate(&args),
+        Command::Fmt(args) => cli::fmt::fmt(&args),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),
         Command::Probe(args) => cli::probe::probe(&args),

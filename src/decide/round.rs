@@ -71,11 +71,9 @@ pub fn ping_outcome(check: &Check, rtts: &[Duration], error: Option<&str>) -> Ou
 /// already (`ping_outcome`), and passes unchanged.
 pub fn within_latency(check: &Check, outcome: Outcome) -> Outcome {
     match (check.max_latency_ms, outcome.rtt_ms) {
-        (Some(max), Some(rtt)) if outcome.ok && rtt >= max as f64 => Outcome {
-            ok: false,
-            detail: format!("{}, slower than {}", outcome.detail, crate::duration::format(max)),
-            ..outcome
-        },
+        (Some(max), Some(rtt)) if outcome.ok && rtt >= max as f64 => {
+            Outcome { ok: false, detail: format!("{}, slower than {}", outcome.detail, crate::duration::format(max)), ..outcome }
+        }
         _ => outcome,
     }
 }
