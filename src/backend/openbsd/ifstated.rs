@@ -1,11 +1,12 @@
 //! ifstated.conf: the checks, uplink actions and states (see the text of
 //! [`INTRO`], which the file carries).
 
-use super::checks::checks;
+use super::checks::{checks, Checks};
+use super::counting::Counting;
 use super::expr::Expr;
 use super::live::{self, health_file};
 use super::quote::{self, sh_arg, sh_word};
-use super::{comment, health_summary, learned, policy_file, Ctx, Family, ANCHOR, PREFIX};
+use super::{comment, health_summary, learned, policy_file, select, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
 use crate::ir::{Action, Cond, Health, Routing, State, Uplink, UplinkId};
 use crate::lower::{self, NextHop};
@@ -33,12 +34,27 @@ const INTRO: &str = "\
 # connections after the flush.
 #
 # States. ifstated starts in \"wanc.start\", which only picks the first state
-# whose condition holds; every state's body does the same, listing the
-# states last to first, since the last set-state to run wins. A state's init
-# loads its pf ruleset, sets the default route and runs its `on enter`
-# actions; its `on exit` actions run in the body when another state is about
-# to be chosen. Members a state leaves undecided are followed live: the body
-# reloads their rules as their health changes.
+# whose condition holds: it lists the states last to first, since the last
+# set-state to run wins, each condition without the parts that the states
+# before it already decide (after `a`, `!a && b` is written `b`). A state's
+# body goes back to \"wanc.start\", after its `on exit` actions, once its
+# state is no longer the first whose condition holds: its own condition
+# fails or an earlier state's holds. So the choice is written once, and a
+# state's body names only its own condition and those of the states before
+# it. A state's init loads its pf ruleset, sets the default route and runs
+# its `on enter` actions. Members a state leaves undecided are followed
+# live: the body reloads their rules as their health changes.
+#
+# Counting tests. A `count(…)` other than all, any, none or not all, and an
+# uplink's `healthy when N` for N between one and all of its checks, are
+# each one test, wanc_countN, which counts in sh the members that are
+# healthy by their checks' state files (an uplink without checks by
+# /var/run/wanc.UPLINK.link, which the global `if` blocks below write from
+# its link): with && and || they would take a term for every way to pick N
+# of the members. It runs every second, so a state that depends on one is
+# entered or left up to a second after the checks' own tests change, and
+# at once when the state is entered. A state whose conditions read one
+# first names the checks it counts, so that ifstated runs them there.
 #
 # Default routes are added with `route add -mpath -priority 7`, so that
 # several can coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1
@@ -65,8 +81,8 @@ const INTRO: &str = "\
 const START: &str = "wanc.start";
 
 pub fn emit(ctx: &Ctx) -> String {
-    let checks = checks(ctx);
-    let conds: Vec<Expr> = ctx.site.states.iter().map(|s| condition(&s.when, &checks.health)).collect();
+    let mut checks = checks(ctx);
+    let conds: Vec<Expr> = select::first_match(ctx.site).iter().map(|c| condition(ctx, c, &mut checks)).collect();
     let mut s = header(ctx.site, "#");
     let _ = write!(
         s,
@@ -75,16 +91,23 @@ pub fn emit(ctx: &Ctx) -> String {
         comment(&ctx.site.name),
         checks.macros
     );
+    if !checks.counting.macros.is_empty() {
+        let _ = write!(s, "# Counting tests (see above).\n{}\n", checks.counting.macros);
+    }
     s.push_str(
         "# A test that runs when a state is entered and never again (see above).\nwanc_always = '\"true\" every 4294967295'\n",
     );
     s.push_str(&gateway_tests(ctx));
+    s.push_str(&checks.counting.link_files(ctx));
     let mut start = Block::default();
-    transitions(&mut start, ctx, &conds);
-    let _ = write!(s, "\n# Where ifstated starts: it only picks the first state.\nstate \"{START}\" {{\n{}}}\n", start.text);
+    for (state, cond) in ctx.site.states.iter().zip(&conds).rev() {
+        start.when(cond, &[set_state(&state.name)]);
+    }
+    let start = start.keep_running(&checks.counting, START);
+    let _ = write!(s, "\n# Where ifstated starts, and where every state goes back to when it is\n# no longer the first whose condition holds: it only picks that state.\nstate \"{START}\" {{\n{start}}}\n");
     for (i, state) in ctx.site.states.iter().enumerate() {
         s.push('\n');
-        s.push_str(&state_block(ctx, i, state, &conds, &checks.health));
+        s.push_str(&state_block(ctx, i, state, &conds, &checks));
     }
     s
 }
@@ -124,17 +147,22 @@ fn gateway_tests(ctx: &Ctx) -> String {
 /// How often a learned gateway is read for an uplink without checks.
 const LEASE_PERIOD_S: u64 = 10;
 
-fn condition(cond: &Cond, health: &[Expr]) -> Expr {
-    let all = |cs: &[Cond]| cs.iter().map(|c| condition(c, health)).collect();
+fn condition(ctx: &Ctx, cond: &Cond, checks: &mut Checks) -> Expr {
+    let mut all = |cs: &[Cond]| cs.iter().map(|c| condition(ctx, c, checks)).collect();
     match cond {
         Cond::True => Expr::Const(true),
-        Cond::Up(u) => health[*u].clone(),
-        Cond::Not(c) => Expr::not(condition(c, health)),
+        Cond::Up(u) => checks.health[*u].clone(),
+        Cond::Not(c) => Expr::not(condition(ctx, c, checks)),
         Cond::And(cs) => Expr::all(all(cs)),
         Cond::Or(cs) => Expr::any(all(cs)),
         Cond::CountIn { members, min, max } => {
-            let items: Vec<Expr> = members.iter().map(|&m| health[m].clone()).collect();
-            Expr::count(&items, *min as usize, *max as usize)
+            let items: Vec<Expr> = members.iter().map(|&m| checks.health[m].clone()).collect();
+            let (min, max) = (*min as usize, *max as usize);
+            Expr::plain_count(&items, min, max).unwrap_or_else(|| {
+                let names: Vec<&str> = members.iter().map(|&m| ctx.site.uplinks[m].name.as_str()).collect();
+                let what = format!("count({}) from {min} to {}", names.join(", "), max.min(members.len()));
+                checks.counting.test(ctx, members, min, max, &what)
+            })
         }
     }
 }
@@ -145,21 +173,44 @@ fn condition(cond: &Cond, health: &[Expr]) -> Expr {
 struct Block {
     text: String,
     depth: usize,
+    /// Every test its conditions read.
+    tests: BTreeSet<String>,
 }
 
 impl Block {
+    fn read(&mut self, cond: &Expr) {
+        let mut tests = BTreeSet::new();
+        cond.tests(&mut tests);
+        self.tests.extend(tests.into_iter().map(str::to_string));
+    }
+
+    /// The block's text, after an `if` naming the check tests its counting
+    /// tests read (see `counting`), which only sets the state it is in.
+    fn keep_running(self, counting: &Counting, state: &str) -> String {
+        let tests = counting.keep_running(&self.tests);
+        let Some(any) = Expr::any(tests).render() else { return self.text };
+        let indent = "\t".repeat(self.depth + 1);
+        format!(
+            "{indent}# The checks the counting tests read: named here so that ifstated runs them.\n{indent}if {any} {{\n{indent}\t{}\n{indent}}}\n{}",
+            set_state(state),
+            self.text
+        )
+    }
+
     fn line(&mut self, line: &str) {
         let _ = writeln!(self.text, "{}{line}", "\t".repeat(self.depth + 1));
     }
 
     /// The lines `fill` writes, under `cond` as [`Block::when`] puts them.
     fn under(&mut self, cond: &Expr, fill: impl Fn(&mut Block)) {
+        self.read(cond);
         match cond.render() {
             None if *cond == Expr::Const(true) => fill(self),
             None => {}
             Some(c) => {
                 let mut inner = Block { depth: self.depth + 1, ..Default::default() };
                 fill(&mut inner);
+                self.tests.append(&mut inner.tests);
                 if !inner.text.is_empty() {
                     self.line(&format!("if {c} {{"));
                     self.text.push_str(&inner.text);
@@ -172,6 +223,9 @@ impl Block {
     /// `actions` under `cond`: in an `if` block, bare when the condition
     /// always holds, not at all when it never does.
     fn when(&mut self, cond: &Expr, actions: &[String]) {
+        if !actions.is_empty() {
+            self.read(cond);
+        }
         match cond.render() {
             _ if actions.is_empty() => {}
             None if *cond == Expr::Const(true) => actions.iter().for_each(|a| self.line(a)),
@@ -195,15 +249,8 @@ fn run(command: &str) -> String {
     format!("run {}", quote::run(command))
 }
 
-/// To the first state whose condition holds, the states last to first
-/// since the last set-state to run wins.
-fn transitions(b: &mut Block, ctx: &Ctx, conds: &[Expr]) {
-    for (state, cond) in ctx.site.states.iter().zip(conds).rev() {
-        b.when(cond, &[set_state(&state.name)]);
-    }
-}
-
-fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Expr]) -> String {
+fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Checks) -> String {
+    let health = &checks.health;
     let mut init = Block { depth: 1, ..Default::default() };
     init.line(&run(&format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
     let mut refresh = Vec::new();
@@ -271,9 +318,12 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
             }
         }
     });
-    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
+    // Leaving: the `on exit` actions, then back to where the next state is
+    // picked.
+    let mut exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
+    exits.push(set_state(START));
     body.when(&leaves, &exits);
-    transitions(&mut body, ctx, conds);
+    let body = body.keep_running(&checks.counting, &state.name);
 
     format!(
         "# State `{}` when {}: {}.\nstate \"{}\" {{\n\tinit {{\n{}\t}}\n\tif $wanc_always {{\n{}\t}}\n}}\n",
@@ -282,7 +332,7 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
         health_summary(ctx, state),
         state.name,
         init.text,
-        body.text
+        body
     )
 }
 

@@ -18,12 +18,14 @@
 //! `/etc/ifstated.conf`): ifstated refers to the rulesets by absolute path.
 
 mod checks;
+mod counting;
 mod expr;
 mod ifstated;
 mod learned;
 pub mod live;
 pub mod pf;
 pub mod quote;
+mod select;
 
 use crate::ir::{Address, RuleKind, Site, State, Uplink};
 use crate::lower::{ChoiceId, Plan};
