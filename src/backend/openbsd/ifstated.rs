@@ -325,14 +325,16 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Chec
     body.when(&leaves, &exits);
     let body = body.keep_running(&checks.counting, &state.name);
 
+    // A body with nothing to do (the only state, nothing followed live)
+    // is left out: ifstated's grammar wants an action in every block.
+    let body = if body.is_empty() { body } else { format!("\tif $wanc_always {{\n{body}\t}}\n") };
     format!(
-        "# State `{}` when {}: {}.\nstate \"{}\" {{\n\tinit {{\n{}\t}}\n\tif $wanc_always {{\n{}\t}}\n}}\n",
+        "# State `{}` when {}: {}.\nstate \"{}\" {{\n\tinit {{\n{}\t}}\n{body}}}\n",
         state.name,
         comment(&state.when_text),
         health_summary(ctx, state),
         state.name,
         init.text,
-        body
     )
 }
 
