@@ -45,7 +45,7 @@ const INTRO: &str = "\
 # its `on enter` actions. Members a state leaves undecided are followed
 # live: the body reloads their rules as their health changes.
 #
-# Counting tests. A `count(…)` other than all, any, none or not all, and an
+# Counting tests. A `count(...)` other than all, any, none or not all, and an
 # uplink's `healthy when N` for N between one and all of its checks, are
 # each one test, wanc_countN, which counts in sh the members that are
 # healthy by their checks' state files (an uplink without checks by
