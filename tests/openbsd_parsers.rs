@@ -139,7 +139,7 @@ fn openbsd_parsers_accept_every_file_wanc_builds() {
         }
     }
     // The sites whose output once grew faster than the model (issue 16).
-    for (name, source) in [("count24", openbsd_sites::count(24, 12)), ("derived64", openbsd_sites::derived(64))] {
+    for (name, source) in [("count24", openbsd_sites::count(24, 12)), ("derived200", openbsd_sites::derived(200))] {
         let files = build(name, driver::compile_source_for(name, &source, &[Target::Openbsd])).expect("builds");
         sites.push((name.to_string(), files));
     }

@@ -27,7 +27,7 @@
 
 use super::counting::Counting;
 use super::expr::Expr;
-use super::quote::{sh_arg, sh_word, test_macro};
+use super::quote::{sh_arg, sh_word};
 use super::{comment, learned, source, Ctx, Family, RUN_DIR};
 use crate::duration;
 use crate::ir::{Address, Check, Healthy, HttpUrl, Probe, Target, Uplink};
@@ -67,7 +67,7 @@ pub fn checks(ctx: &Ctx) -> Checks {
             let timing = openbsd::timing(check);
             let command =
                 debounced(&format!("{RUN_DIR}/wanc.{}.{}", up.name, i + 1), check, &timing, &probe(ctx, up, check, &timing));
-            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), test_macro(&command, timing.every_s));
+            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), ctx.test(&command, timing.every_s));
             own.push(Expr::Test(format!("${name}")));
         }
         tests.push(own);

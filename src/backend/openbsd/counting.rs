@@ -25,7 +25,7 @@
 //! that state and their state files stay current.
 
 use super::expr::Expr;
-use super::quote::{self, sh_arg, test_macro};
+use super::quote::sh_arg;
 use super::{comment, Ctx, RUN_DIR};
 use crate::ir::{Healthy, UplinkId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,7 +104,7 @@ impl Counting {
             return test.clone();
         }
         let name = format!("wanc_count{}", self.made.len() + 1);
-        let _ = writeln!(self.macros, "# {}, read every second\n{name} = {}", comment(what), test_macro(&command, EVERY_S));
+        let _ = writeln!(self.macros, "# {}, read every second\n{name} = {}", comment(what), ctx.test(&command, EVERY_S));
         let test = Expr::Test(format!("${name}"));
         self.made.insert(command, test.clone());
         let reads = members.iter().flat_map(|&u| self.tests[u].iter().cloned()).collect();
@@ -132,7 +132,7 @@ impl Counting {
             let up = &ctx.site.uplinks[u];
             let file = sh_arg(&format!("{RUN_DIR}/wanc.{}.link", up.name));
             let link = format!("\"{}\".link.up", up.interface);
-            let write = |status: u8| quote::run(&format!("echo {status} > {file}"));
+            let write = |status: u8| ctx.run(&format!("echo {status} > {file}"));
             let _ = write!(
                 s,
                 "\n# {}: its link, for the counting tests\nif {link} {{\n\trun {}\n}}\nif ! {link} {{\n\trun {}\n}}\n",

@@ -5,7 +5,7 @@ use super::checks::{checks, Checks};
 use super::counting::Counting;
 use super::expr::Expr;
 use super::live::{self, health_file};
-use super::quote::{self, sh_arg, sh_word};
+use super::quote::{sh_arg, sh_word};
 use super::{comment, health_summary, learned, policy_file, select, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
 use crate::ir::{Action, Cond, Health, Routing, State, Uplink, UplinkId};
@@ -72,6 +72,10 @@ const INTRO: &str = "\
 # then would be lost, so each body is wrapped in a test that never runs on
 # its timer, `wanc_always`, which is the state's first test.
 #
+# A command longer than ifstated's strings (8,096 bytes; a `via` followed
+# live holds a line per member) is in a file of its own under
+# /etc/wanc/ifstated, which ifstated runs with sh.
+#
 # notify: a syslog message (logger -t wanc, facility daemon, level notice);
 # have syslogd(8) forward or mail it as you like.
 ";
@@ -127,7 +131,7 @@ fn gateway_tests(ctx: &Ctx) -> String {
             let name = learned::table(ctx, u, f);
             let log = |what: &str| {
                 let text = format!("{}: {what} {} gateway learned on {}", up.name, f.word(), up.interface);
-                run(&format!("logger -t wanc -p daemon.notice -- {}", sh_word(&text)))
+                run(ctx, &format!("logger -t wanc -p daemon.notice -- {}", sh_word(&text)))
             };
             let _ = write!(
                 s,
@@ -135,7 +139,7 @@ fn gateway_tests(ctx: &Ctx) -> String {
                  {name} = {}\nif ${name} {{\n\t{}\n}}\nif ! ${name} {{\n\t{}\n}}\n",
                 comment(&up.name),
                 f.word(),
-                quote::test_macro(&learned::refresh(ctx, u, f), every),
+                ctx.test(&learned::refresh(ctx, u, f), every),
                 log("an"),
                 log("no")
             );
@@ -245,14 +249,14 @@ fn set_state(name: &str) -> String {
     format!("set-state \"{name}\"")
 }
 
-fn run(command: &str) -> String {
-    format!("run {}", quote::run(command))
+fn run(ctx: &Ctx, command: &str) -> String {
+    format!("run {}", ctx.run(command))
 }
 
 fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Checks) -> String {
     let health = &checks.health;
     let mut init = Block { depth: 1, ..Default::default() };
-    init.line(&run(&format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
+    init.line(&run(ctx, &format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
     let mut refresh = Vec::new();
     let mut followed = BTreeSet::new();
     let plan = &ctx.plan.states[i];
@@ -263,9 +267,9 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Chec
     if let Some(routing) = &plan.default {
         followed.extend(live::open_members(routing));
         match open(routing) {
-            None => live::default_route(ctx, routing, &plan.fallback).iter().for_each(|c| init.line(&run(c))),
+            None => live::default_route(ctx, routing, &plan.fallback).iter().for_each(|c| init.line(&run(ctx, c))),
             Some((mode, members)) => {
-                refresh.extend(live::default_route_live(ctx, mode, &members, &plan.fallback).iter().map(|c| run(c)))
+                refresh.extend(live::default_route_live(ctx, mode, &members, &plan.fallback).iter().map(|c| run(ctx, c)))
             }
         }
     }
@@ -274,13 +278,13 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Chec
             let Some(routing) = routing else { continue };
             followed.extend(live::open_members(routing));
             if let Some((mode, members)) = open(routing) {
-                refresh.push(run(&live::choice(ctx, c, mode, &members)));
+                refresh.push(run(ctx, &live::choice(ctx, c, mode, &members)));
             }
         }
     }
     for a in &state.on_enter {
         if let Some(c) = action(ctx, a) {
-            init.line(&run(&c));
+            init.line(&run(ctx, &c));
         }
     }
 
@@ -297,7 +301,7 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Chec
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         if followed.contains(&u) || !up.on_up.is_empty() || !up.on_down.is_empty() {
             for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
-                body.when(&when_health(u, is_up), &[run(&record(ctx, u, is_up))]);
+                body.when(&when_health(u, is_up), &[run(ctx, &record(ctx, u, is_up))]);
             }
         }
     }
@@ -308,19 +312,22 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Chec
         for u in 0..ctx.site.uplinks.len() {
             for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
                 if let Some(act) = edge_actions(ctx, u, is_up) {
-                    b.when(&when_health(u, is_up), &[run(&act)]);
+                    b.when(&when_health(u, is_up), &[run(ctx, &act)]);
                 }
             }
         }
         for (u, up) in ctx.site.uplinks.iter().enumerate() {
             if flushes_on_down(up, u) && state.health[u] != Health::Up {
-                b.when(&Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]), &[run(&flush(up))]);
+                b.when(
+                    &Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]),
+                    &[run(ctx, &flush(up))],
+                );
             }
         }
     });
     // Leaving: the `on exit` actions, then back to where the next state is
     // picked.
-    let mut exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
+    let mut exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(ctx, &c)).collect();
     exits.push(set_state(START));
     body.when(&leaves, &exits);
     let body = body.keep_running(&checks.counting, &state.name);
