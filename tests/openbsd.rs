@@ -658,8 +658,7 @@ fn output_grows_with_the_model() {
         }
         let strings = ifstated.lines().filter(|l| l.trim_start().starts_with("run \"") || l.contains(" = '"));
         assert!(strings.clone().all(|l| l.len() < 8_000), "{name}: a string over ifstated's 8,096 bytes");
-        let files: Vec<&str> =
-            strings.filter_map(|l| Some(l.split("sh /etc/wanc/").nth(1)?.split(['"', '\\']).next()?)).collect();
+        let files: Vec<&str> = strings.filter_map(|l| l.split("sh /etc/wanc/").nth(1)?.split(['"', '\\']).next()).collect();
         assert_eq!(files.is_empty(), plan.site.uplinks.len() < 100, "{name}: {} commands in files", files.len());
         for file in files {
             let text = out.get(file).unwrap_or_else(|| panic!("{name}: {file} is run but not written"));
