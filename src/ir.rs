@@ -2,6 +2,7 @@
 //! Names are resolved to indices, defaults applied, and for each state the
 //! routing of every rule is decided as far as the state's condition allows.
 
+use crate::bdd::{self, Bdd, NodeId, TooLarge};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -403,6 +404,42 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// The condition as a decision diagram over the uplinks (variable `u`
+    /// is uplink `u`'s health).
+    pub fn bdd(&self, bdd: &mut Bdd) -> Result<NodeId, TooLarge> {
+        match self {
+            Cond::True => Ok(bdd::TRUE),
+            Cond::Up(u) => bdd.var(*u as u32),
+            Cond::Not(inner) => {
+                let x = inner.bdd(bdd)?;
+                bdd.not(x)
+            }
+            Cond::And(parts) => {
+                let mut acc = bdd::TRUE;
+                for p in parts {
+                    let x = p.bdd(bdd)?;
+                    acc = bdd.and(acc, x)?;
+                }
+                Ok(acc)
+            }
+            Cond::Or(parts) => {
+                let mut acc = bdd::FALSE;
+                for p in parts {
+                    let x = p.bdd(bdd)?;
+                    acc = bdd.or(acc, x)?;
+                }
+                Ok(acc)
+            }
+            Cond::CountIn { members, min, max } => {
+                let vars: Vec<u32> = members.iter().map(|&m| m as u32).collect();
+                let at_least_min = bdd.at_least(&vars, *min as usize)?;
+                let above_max = bdd.at_least(&vars, *max as usize + 1)?;
+                let not_above = bdd.not(above_max)?;
+                bdd.and(at_least_min, not_above)
+            }
+        }
+    }
+
     pub fn eval(&self, up: &dyn Fn(UplinkId) -> bool) -> bool {
         match self {
             Cond::True => true,

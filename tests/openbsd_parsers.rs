@@ -1,7 +1,8 @@
 //! Every pf file and ifstated.conf that wanc builds for OpenBSD goes through
 //! OpenBSD's own parsers (`pfctl -n`, `ifstated -n`, built from
 //! OpenBSD-current, in `../shared/tools/openbsd/`): for every example, every
-//! valid ui case and the random sites of the differential generator. The
+//! valid ui case, the random sites of the differential generator, and the
+//! large sites of `benches/openbsd_sites.rs`. The
 //! files are installed where they belong, under /etc/wanc, in a private
 //! mount namespace (an overlay on /etc, so the host's stays as it is):
 //! wanc.conf as pf.conf includes it, after a `block quick` rule and before
@@ -15,6 +16,8 @@
 //! replay a run (the seed is printed).
 
 mod common;
+#[path = "../benches/openbsd_sites.rs"]
+mod openbsd_sites;
 mod random_sites;
 
 use common::Need;
@@ -135,6 +138,11 @@ fn openbsd_parsers_accept_every_file_wanc_builds() {
             }
         }
     }
+    // The sites whose output once grew faster than the model (issue 16).
+    for (name, source) in [("count24", openbsd_sites::count(24, 12)), ("derived200", openbsd_sites::derived(200))] {
+        let files = build(name, driver::compile_source_for(name, &source, &[Target::Openbsd])).expect("builds");
+        sites.push((name.to_string(), files));
+    }
     let (random, seed) = random_sites::run(30);
     let mut rng = random_sites::Rng(seed);
     for n in 0..random {
@@ -172,7 +180,7 @@ fn openbsd_parsers_accept_every_file_wanc_builds() {
     let refused: Vec<&str> = text.lines().filter(|l| !l.starts_with("ok ")).collect();
     // Straight to stderr, past libtest's capture: the counts are the point.
     let counts = format!(
-        "openbsd parsers: {} sites ({examples} examples, {ui} ui cases, {random} random, seed {seed}): files accepted {} / checked {checked}\n",
+        "openbsd parsers: {} sites ({examples} examples, {ui} ui cases, 2 large, {random} random, seed {seed}): files accepted {} / checked {checked}\n",
         sites.len(),
         checked - refused.len()
     );

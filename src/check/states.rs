@@ -9,7 +9,7 @@
 use super::names::Kind;
 use super::Checker;
 use crate::ast::{self, CmpOp, ExprKind, When};
-use crate::bdd::{Bdd, NodeId, TooLarge, FALSE, TRUE};
+use crate::bdd::{Bdd, TooLarge, FALSE, TRUE};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::ir::ViaMode;
@@ -84,7 +84,7 @@ impl<'a> Checker<'a, '_> {
         let mut bdd = Bdd::new(BDD_BUDGET);
         let mut built = Vec::new();
         for c in conds {
-            built.push(build(&mut bdd, c)?);
+            built.push(c.bdd(&mut bdd)?);
         }
         let mut covered = FALSE;
         let mut healths = Vec::new();
@@ -300,40 +300,6 @@ pub fn route(via: &ir::Via, health: &[Health], uplinks: &[ir::Uplink]) -> ir::Ro
         ir::Routing::Unrouted
     } else {
         ir::Routing::Uplinks { mode: via.mode, members }
-    }
-}
-
-fn build(bdd: &mut Bdd, c: &Cond) -> Result<NodeId, TooLarge> {
-    match c {
-        Cond::True => Ok(TRUE),
-        Cond::Up(u) => bdd.var(*u as u32),
-        Cond::Not(inner) => {
-            let x = build(bdd, inner)?;
-            bdd.not(x)
-        }
-        Cond::And(parts) => {
-            let mut acc = TRUE;
-            for p in parts {
-                let x = build(bdd, p)?;
-                acc = bdd.and(acc, x)?;
-            }
-            Ok(acc)
-        }
-        Cond::Or(parts) => {
-            let mut acc = FALSE;
-            for p in parts {
-                let x = build(bdd, p)?;
-                acc = bdd.or(acc, x)?;
-            }
-            Ok(acc)
-        }
-        Cond::CountIn { members, min, max } => {
-            let vars: Vec<u32> = members.iter().map(|&m| m as u32).collect();
-            let at_least_min = bdd.at_least(&vars, *min as usize)?;
-            let above_max = bdd.at_least(&vars, *max as usize + 1)?;
-            let not_above = bdd.not(above_max)?;
-            bdd.and(at_least_min, not_above)
-        }
     }
 }
 

@@ -25,8 +25,9 @@
 //! to an address, not to an interface), and pf routes traffic from that
 //! address out by the uplink (see pf/wanc.conf).
 
+use super::counting::Counting;
 use super::expr::Expr;
-use super::quote::{sh_arg, sh_word, test_macro};
+use super::quote::{sh_arg, sh_word};
 use super::{comment, learned, source, Ctx, Family, RUN_DIR};
 use crate::duration;
 use crate::ir::{Address, Check, Healthy, HttpUrl, Probe, Target, Uplink};
@@ -36,20 +37,22 @@ use std::fmt::Write;
 /// Where `wanc probe` is installed (ifstated's PATH has no /usr/local/bin).
 const WANC: &str = "/usr/local/bin/wanc";
 
-/// The checks of a site: their macro definitions, and per uplink the
-/// condition under which it is healthy.
+/// The checks of a site: their macro definitions, per uplink the
+/// condition under which it is healthy, and the counting tests made so far
+/// (for `healthy when N` here, and for the states' conditions).
 pub struct Checks {
     pub macros: String,
     pub health: Vec<Expr>,
+    pub counting: Counting,
 }
 
 pub fn checks(ctx: &Ctx) -> Checks {
     let mut macros = String::new();
-    let mut health = Vec::new();
+    let mut tests = Vec::new();
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         if up.checks.is_empty() {
             let _ = writeln!(macros, "# {}: no checks, healthy while the link of {} is up\n", up.name, up.interface);
-            health.push(Expr::Test(format!("\"{}\".link.up", up.interface)));
+            tests.push(Vec::new());
             continue;
         }
         let rule = match up.healthy {
@@ -58,24 +61,31 @@ pub fn checks(ctx: &Ctx) -> Checks {
             Healthy::AtLeast(n) => format!("{n} of its checks"),
         };
         let _ = writeln!(macros, "# {}: healthy when {rule} are up", up.name);
-        let mut tests = Vec::new();
+        let mut own = Vec::new();
         for (i, check) in up.checks.iter().enumerate() {
             let name = format!("{}_check{}", ctx.names.uplinks[u], i + 1);
             let timing = openbsd::timing(check);
             let command =
                 debounced(&format!("{RUN_DIR}/wanc.{}.{}", up.name, i + 1), check, &timing, &probe(ctx, up, check, &timing));
-            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), test_macro(&command, timing.every_s));
-            tests.push(Expr::Test(format!("${name}")));
+            let _ = writeln!(macros, "# {}\n{name} = {}", comment(&describe(check)), ctx.test(&command, timing.every_s));
+            own.push(Expr::Test(format!("${name}")));
         }
-        let n = tests.len();
-        health.push(match up.healthy {
-            Healthy::All => Expr::all(tests),
-            Healthy::Any => Expr::any(tests),
-            Healthy::AtLeast(k) => Expr::count(&tests, k as usize, n),
-        });
+        tests.push(own);
         macros.push('\n');
     }
-    Checks { macros, health }
+    let mut counting = Counting::new(tests.clone());
+    let mut health = Vec::new();
+    for (u, (up, tests)) in ctx.site.uplinks.iter().zip(tests).enumerate() {
+        let n = tests.len();
+        health.push(match up.healthy {
+            _ if n == 0 => Expr::Test(format!("\"{}\".link.up", up.interface)),
+            Healthy::All => Expr::all(tests),
+            Healthy::Any => Expr::any(tests),
+            Healthy::AtLeast(k) => Expr::plain_count(&tests, k as usize, n)
+                .unwrap_or_else(|| counting.test(ctx, &[u], 1, 1, &format!("{}: {k} of its {n} checks up", up.name))),
+        });
+    }
+    Checks { macros, health, counting }
 }
 
 /// The test command: the probe, debounced through the check's state file

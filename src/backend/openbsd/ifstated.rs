@@ -1,11 +1,12 @@
 //! ifstated.conf: the checks, uplink actions and states (see the text of
 //! [`INTRO`], which the file carries).
 
-use super::checks::checks;
+use super::checks::{checks, Checks};
+use super::counting::Counting;
 use super::expr::Expr;
 use super::live::{self, health_file};
-use super::quote::{self, sh_arg, sh_word};
-use super::{comment, health_summary, learned, policy_file, Ctx, Family, ANCHOR, PREFIX};
+use super::quote::{sh_arg, sh_word};
+use super::{comment, health_summary, learned, policy_file, select, Ctx, Family, ANCHOR, PREFIX};
 use crate::backend::header;
 use crate::ir::{Action, Cond, Health, Routing, State, Uplink, UplinkId};
 use crate::lower::{self, NextHop};
@@ -33,12 +34,27 @@ const INTRO: &str = "\
 # connections after the flush.
 #
 # States. ifstated starts in \"wanc.start\", which only picks the first state
-# whose condition holds; every state's body does the same, listing the
-# states last to first, since the last set-state to run wins. A state's init
-# loads its pf ruleset, sets the default route and runs its `on enter`
-# actions; its `on exit` actions run in the body when another state is about
-# to be chosen. Members a state leaves undecided are followed live: the body
-# reloads their rules as their health changes.
+# whose condition holds: it lists the states last to first, since the last
+# set-state to run wins, each condition without the parts that the states
+# before it already decide (after `a`, `!a && b` is written `b`). A state's
+# body goes back to \"wanc.start\", after its `on exit` actions, once its
+# state is no longer the first whose condition holds: its own condition
+# fails or an earlier state's holds. So the choice is written once, and a
+# state's body names only its own condition and those of the states before
+# it. A state's init loads its pf ruleset, sets the default route and runs
+# its `on enter` actions. Members a state leaves undecided are followed
+# live: the body reloads their rules as their health changes.
+#
+# Counting tests. A `count(...)` other than all, any, none or not all, and an
+# uplink's `healthy when N` for N between one and all of its checks, are
+# each one test, wanc_countN, which counts in sh the members that are
+# healthy by their checks' state files (an uplink without checks by
+# /var/run/wanc.UPLINK.link, which the global `if` blocks below write from
+# its link): with && and || they would take a term for every way to pick N
+# of the members. It runs every second, so a state that depends on one is
+# entered or left up to a second after the checks' own tests change, and
+# at once when the state is entered. A state whose conditions read one
+# first names the checks it counts, so that ifstated runs them there.
 #
 # Default routes are added with `route add -mpath -priority 7`, so that
 # several can coexist: set net.inet.ip.multipath=1 (net.inet6.ip6.multipath=1
@@ -56,6 +72,10 @@ const INTRO: &str = "\
 # then would be lost, so each body is wrapped in a test that never runs on
 # its timer, `wanc_always`, which is the state's first test.
 #
+# A command longer than ifstated's strings (8,096 bytes; a `via` followed
+# live holds a line per member) is in a file of its own under
+# /etc/wanc/ifstated, which ifstated runs with sh.
+#
 # notify: a syslog message (logger -t wanc, facility daemon, level notice);
 # have syslogd(8) forward or mail it as you like.
 ";
@@ -65,8 +85,8 @@ const INTRO: &str = "\
 const START: &str = "wanc.start";
 
 pub fn emit(ctx: &Ctx) -> String {
-    let checks = checks(ctx);
-    let conds: Vec<Expr> = ctx.site.states.iter().map(|s| condition(&s.when, &checks.health)).collect();
+    let mut checks = checks(ctx);
+    let conds: Vec<Expr> = select::first_match(ctx.site).iter().map(|c| condition(ctx, c, &mut checks)).collect();
     let mut s = header(ctx.site, "#");
     let _ = write!(
         s,
@@ -75,16 +95,23 @@ pub fn emit(ctx: &Ctx) -> String {
         comment(&ctx.site.name),
         checks.macros
     );
+    if !checks.counting.macros.is_empty() {
+        let _ = write!(s, "# Counting tests (see above).\n{}\n", checks.counting.macros);
+    }
     s.push_str(
         "# A test that runs when a state is entered and never again (see above).\nwanc_always = '\"true\" every 4294967295'\n",
     );
     s.push_str(&gateway_tests(ctx));
+    s.push_str(&checks.counting.link_files(ctx));
     let mut start = Block::default();
-    transitions(&mut start, ctx, &conds);
-    let _ = write!(s, "\n# Where ifstated starts: it only picks the first state.\nstate \"{START}\" {{\n{}}}\n", start.text);
+    for (state, cond) in ctx.site.states.iter().zip(&conds).rev() {
+        start.when(cond, &[set_state(&state.name)]);
+    }
+    let start = start.keep_running(&checks.counting, START);
+    let _ = write!(s, "\n# Where ifstated starts, and where every state goes back to when it is\n# no longer the first whose condition holds: it only picks that state.\nstate \"{START}\" {{\n{start}}}\n");
     for (i, state) in ctx.site.states.iter().enumerate() {
         s.push('\n');
-        s.push_str(&state_block(ctx, i, state, &conds, &checks.health));
+        s.push_str(&state_block(ctx, i, state, &conds, &checks));
     }
     s
 }
@@ -104,7 +131,7 @@ fn gateway_tests(ctx: &Ctx) -> String {
             let name = learned::table(ctx, u, f);
             let log = |what: &str| {
                 let text = format!("{}: {what} {} gateway learned on {}", up.name, f.word(), up.interface);
-                run(&format!("logger -t wanc -p daemon.notice -- {}", sh_word(&text)))
+                run(ctx, &format!("logger -t wanc -p daemon.notice -- {}", sh_word(&text)))
             };
             let _ = write!(
                 s,
@@ -112,7 +139,7 @@ fn gateway_tests(ctx: &Ctx) -> String {
                  {name} = {}\nif ${name} {{\n\t{}\n}}\nif ! ${name} {{\n\t{}\n}}\n",
                 comment(&up.name),
                 f.word(),
-                quote::test_macro(&learned::refresh(ctx, u, f), every),
+                ctx.test(&learned::refresh(ctx, u, f), every),
                 log("an"),
                 log("no")
             );
@@ -124,17 +151,22 @@ fn gateway_tests(ctx: &Ctx) -> String {
 /// How often a learned gateway is read for an uplink without checks.
 const LEASE_PERIOD_S: u64 = 10;
 
-fn condition(cond: &Cond, health: &[Expr]) -> Expr {
-    let all = |cs: &[Cond]| cs.iter().map(|c| condition(c, health)).collect();
+fn condition(ctx: &Ctx, cond: &Cond, checks: &mut Checks) -> Expr {
+    let mut all = |cs: &[Cond]| cs.iter().map(|c| condition(ctx, c, checks)).collect();
     match cond {
         Cond::True => Expr::Const(true),
-        Cond::Up(u) => health[*u].clone(),
-        Cond::Not(c) => Expr::not(condition(c, health)),
+        Cond::Up(u) => checks.health[*u].clone(),
+        Cond::Not(c) => Expr::not(condition(ctx, c, checks)),
         Cond::And(cs) => Expr::all(all(cs)),
         Cond::Or(cs) => Expr::any(all(cs)),
         Cond::CountIn { members, min, max } => {
-            let items: Vec<Expr> = members.iter().map(|&m| health[m].clone()).collect();
-            Expr::count(&items, *min as usize, *max as usize)
+            let items: Vec<Expr> = members.iter().map(|&m| checks.health[m].clone()).collect();
+            let (min, max) = (*min as usize, *max as usize);
+            Expr::plain_count(&items, min, max).unwrap_or_else(|| {
+                let names: Vec<&str> = members.iter().map(|&m| ctx.site.uplinks[m].name.as_str()).collect();
+                let what = format!("count({}) from {min} to {}", names.join(", "), max.min(members.len()));
+                checks.counting.test(ctx, members, min, max, &what)
+            })
         }
     }
 }
@@ -145,21 +177,44 @@ fn condition(cond: &Cond, health: &[Expr]) -> Expr {
 struct Block {
     text: String,
     depth: usize,
+    /// Every test its conditions read.
+    tests: BTreeSet<String>,
 }
 
 impl Block {
+    fn read(&mut self, cond: &Expr) {
+        let mut tests = BTreeSet::new();
+        cond.tests(&mut tests);
+        self.tests.extend(tests.into_iter().map(str::to_string));
+    }
+
+    /// The block's text, after an `if` naming the check tests its counting
+    /// tests read (see `counting`), which only sets the state it is in.
+    fn keep_running(self, counting: &Counting, state: &str) -> String {
+        let tests = counting.keep_running(&self.tests);
+        let Some(any) = Expr::any(tests).render() else { return self.text };
+        let indent = "\t".repeat(self.depth + 1);
+        format!(
+            "{indent}# The checks the counting tests read: named here so that ifstated runs them.\n{indent}if {any} {{\n{indent}\t{}\n{indent}}}\n{}",
+            set_state(state),
+            self.text
+        )
+    }
+
     fn line(&mut self, line: &str) {
         let _ = writeln!(self.text, "{}{line}", "\t".repeat(self.depth + 1));
     }
 
     /// The lines `fill` writes, under `cond` as [`Block::when`] puts them.
     fn under(&mut self, cond: &Expr, fill: impl Fn(&mut Block)) {
+        self.read(cond);
         match cond.render() {
             None if *cond == Expr::Const(true) => fill(self),
             None => {}
             Some(c) => {
                 let mut inner = Block { depth: self.depth + 1, ..Default::default() };
                 fill(&mut inner);
+                self.tests.append(&mut inner.tests);
                 if !inner.text.is_empty() {
                     self.line(&format!("if {c} {{"));
                     self.text.push_str(&inner.text);
@@ -172,6 +227,9 @@ impl Block {
     /// `actions` under `cond`: in an `if` block, bare when the condition
     /// always holds, not at all when it never does.
     fn when(&mut self, cond: &Expr, actions: &[String]) {
+        if !actions.is_empty() {
+            self.read(cond);
+        }
         match cond.render() {
             _ if actions.is_empty() => {}
             None if *cond == Expr::Const(true) => actions.iter().for_each(|a| self.line(a)),
@@ -191,21 +249,14 @@ fn set_state(name: &str) -> String {
     format!("set-state \"{name}\"")
 }
 
-fn run(command: &str) -> String {
-    format!("run {}", quote::run(command))
+fn run(ctx: &Ctx, command: &str) -> String {
+    format!("run {}", ctx.run(command))
 }
 
-/// To the first state whose condition holds, the states last to first
-/// since the last set-state to run wins.
-fn transitions(b: &mut Block, ctx: &Ctx, conds: &[Expr]) {
-    for (state, cond) in ctx.site.states.iter().zip(conds).rev() {
-        b.when(cond, &[set_state(&state.name)]);
-    }
-}
-
-fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Expr]) -> String {
+fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], checks: &Checks) -> String {
+    let health = &checks.health;
     let mut init = Block { depth: 1, ..Default::default() };
-    init.line(&run(&format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
+    init.line(&run(ctx, &format!("pfctl -q -a {ANCHOR} -f {PREFIX}/{}", policy_file(&state.name))));
     let mut refresh = Vec::new();
     let mut followed = BTreeSet::new();
     let plan = &ctx.plan.states[i];
@@ -216,9 +267,9 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
     if let Some(routing) = &plan.default {
         followed.extend(live::open_members(routing));
         match open(routing) {
-            None => live::default_route(ctx, routing, &plan.fallback).iter().for_each(|c| init.line(&run(c))),
+            None => live::default_route(ctx, routing, &plan.fallback).iter().for_each(|c| init.line(&run(ctx, c))),
             Some((mode, members)) => {
-                refresh.extend(live::default_route_live(ctx, mode, &members, &plan.fallback).iter().map(|c| run(c)))
+                refresh.extend(live::default_route_live(ctx, mode, &members, &plan.fallback).iter().map(|c| run(ctx, c)))
             }
         }
     }
@@ -227,13 +278,13 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
             let Some(routing) = routing else { continue };
             followed.extend(live::open_members(routing));
             if let Some((mode, members)) = open(routing) {
-                refresh.push(run(&live::choice(ctx, c, mode, &members)));
+                refresh.push(run(ctx, &live::choice(ctx, c, mode, &members)));
             }
         }
     }
     for a in &state.on_enter {
         if let Some(c) = action(ctx, a) {
-            init.line(&run(&c));
+            init.line(&run(ctx, &c));
         }
     }
 
@@ -250,7 +301,7 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
     for (u, up) in ctx.site.uplinks.iter().enumerate() {
         if followed.contains(&u) || !up.on_up.is_empty() || !up.on_down.is_empty() {
             for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
-                body.when(&when_health(u, is_up), &[run(&record(ctx, u, is_up))]);
+                body.when(&when_health(u, is_up), &[run(ctx, &record(ctx, u, is_up))]);
             }
         }
     }
@@ -261,28 +312,36 @@ fn state_block(ctx: &Ctx, i: usize, state: &State, conds: &[Expr], health: &[Exp
         for u in 0..ctx.site.uplinks.len() {
             for is_up in [true, false].into_iter().filter(|&is_up| edges(is_up, u)) {
                 if let Some(act) = edge_actions(ctx, u, is_up) {
-                    b.when(&when_health(u, is_up), &[run(&act)]);
+                    b.when(&when_health(u, is_up), &[run(ctx, &act)]);
                 }
             }
         }
         for (u, up) in ctx.site.uplinks.iter().enumerate() {
             if flushes_on_down(up, u) && state.health[u] != Health::Up {
-                b.when(&Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]), &[run(&flush(up))]);
+                b.when(
+                    &Expr::all(vec![Expr::not(health[u].clone()), another_healthy(state, u, health)]),
+                    &[run(ctx, &flush(up))],
+                );
             }
         }
     });
-    let exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(&c)).collect();
+    // Leaving: the `on exit` actions, then back to where the next state is
+    // picked.
+    let mut exits: Vec<String> = state.on_exit.iter().filter_map(|a| action(ctx, a)).map(|c| run(ctx, &c)).collect();
+    exits.push(set_state(START));
     body.when(&leaves, &exits);
-    transitions(&mut body, ctx, conds);
+    let body = body.keep_running(&checks.counting, &state.name);
 
+    // A body with nothing to do (the only state, nothing followed live)
+    // is left out: ifstated's grammar wants an action in every block.
+    let body = if body.is_empty() { body } else { format!("\tif $wanc_always {{\n{body}\t}}\n") };
     format!(
-        "# State `{}` when {}: {}.\nstate \"{}\" {{\n\tinit {{\n{}\t}}\n\tif $wanc_always {{\n{}\t}}\n}}\n",
+        "# State `{}` when {}: {}.\nstate \"{}\" {{\n\tinit {{\n{}\t}}\n{body}}}\n",
         state.name,
         comment(&state.when_text),
         health_summary(ctx, state),
         state.name,
         init.text,
-        body.text
     )
 }
 

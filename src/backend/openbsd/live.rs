@@ -185,6 +185,28 @@ fn exactly(ctx: &Ctx, f: Family, uplinks: &[UplinkId], fallback: &[UplinkId]) ->
     parts.join("; ")
 }
 
+/// The default route by the first live member of a failover, as
+/// [`exactly`] would set it, in text linear in the uplinks: the branch
+/// that picks a member adds its route and keeps its position among the
+/// uplinks that can carry one (`c`), and one loop then deletes the routes
+/// by all the others (none when no uplink is picked).
+fn failover(ctx: &Ctx, f: Family, members: &[Member], fallback: &[UplinkId]) -> String {
+    let routed: Vec<(UplinkId, (String, String))> =
+        (0..ctx.site.uplinks.len()).filter_map(|u| Some((u, target(ctx, u, f)?))).collect();
+    let position = |u: UplinkId| routed.iter().position(|(v, _)| *v == u);
+    let last_resort = fallback.iter().find_map(|&u| position(u));
+    let pick = first_live(ctx, members, |u| match u.and_then(position).or(last_resort) {
+        Some(p) => format!("{}; c={p}", add(f, &routed[p].1 .0)),
+        None => "c=".to_string(),
+    });
+    let deletes: Vec<&str> = routed.iter().map(|(_, (_, d))| d.as_str()).collect();
+    format!(
+        "{pick}; [ -n \"$c\" ] && {{ i=0; for g in {}; do [ $i = $c ] || {}; i=$((i + 1)); done; }}",
+        deletes.join(" "),
+        delete_one(f, "$g")
+    )
+}
+
 /// The families some uplink can carry a default route in.
 fn families<'a>(ctx: &'a Ctx<'a>) -> impl Iterator<Item = Family> + 'a {
     Family::BOTH.into_iter().filter(|&f| (0..ctx.site.uplinks.len()).any(|u| target(ctx, u, f).is_some()))
@@ -206,7 +228,7 @@ pub fn default_route_live(ctx: &Ctx, mode: ViaMode, members: &[Member], fallback
     families(ctx)
         .map(|f| {
             let body = match mode {
-                ViaMode::Failover => first_live(ctx, members, |u| exactly(ctx, f, &u.into_iter().collect::<Vec<_>>(), fallback)),
+                ViaMode::Failover => failover(ctx, f, members, fallback),
                 ViaMode::Balance | ViaMode::Multipath => {
                     let mut parts: Vec<String> = members
                         .iter()

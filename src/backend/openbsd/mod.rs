@@ -12,22 +12,27 @@
 //! - `pf/policy.STATE.conf`: per state, the ruleset ifstated loads into
 //!   `wanc/policy` when the state is entered: what each routing choice does.
 //! - `ifstated.conf`: the checks (with rise/fall kept in small state files,
-//!   since ifstated has no hysteresis), uplink actions and the states.
+//!   since ifstated has no hysteresis), uplink actions and the states;
+//!   `ifstated/N.sh`: its commands too long for its strings (see `long`).
 //!
 //! The files are installed under [`PREFIX`] (`ifstated.conf` as
 //! `/etc/ifstated.conf`): ifstated refers to the rulesets by absolute path.
 
 mod checks;
+mod counting;
 mod expr;
 mod ifstated;
 mod learned;
 pub mod live;
+mod long;
 pub mod pf;
 pub mod quote;
+mod select;
 
 use crate::ir::{Address, RuleKind, Site, State, Uplink};
 use crate::lower::{ChoiceId, Plan};
 use crate::output::OutputFile;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -44,6 +49,7 @@ pub fn emit(plan: &Plan) -> Vec<OutputFile> {
     let ctx = Ctx::new(plan);
     let mut out = pf::emit(&ctx);
     out.push(OutputFile { path: "ifstated.conf".into(), contents: ifstated::emit(&ctx).into_bytes() });
+    out.extend(ctx.long_files());
     out
 }
 
@@ -54,6 +60,8 @@ pub struct Ctx<'a> {
     pub names: Names,
     /// Per choice, the families its rules' traffic comes in.
     families: Vec<[bool; 2]>,
+    /// The commands of ifstated.conf written to files of their own.
+    long: RefCell<long::Long>,
 }
 
 impl<'a> Ctx<'a> {
@@ -68,7 +76,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        Ctx { plan, site, names: Names::new(site), families }
+        Ctx { plan, site, names: Names::new(site), families, long: RefCell::default() }
     }
 
     /// The families a choice's traffic comes in.
