@@ -163,6 +163,8 @@ fn examples_formatted() {
     insta::glob!("../examples", "*.wan", |path| {
         let source = std::fs::read_to_string(path).expect("readable example");
         let formatted = format(&source).expect("an example parses");
+        // The examples are written in the layout they teach.
+        assert_eq!(formatted, source, "{} is not in the canonical layout: run `wanc fmt` on it", path.display());
         insta::with_settings!({ description => source, omit_expression => true }, {
             insta::assert_snapshot!(formatted);
         });

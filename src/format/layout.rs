@@ -5,8 +5,9 @@
 use super::tokens::{Bracket, Tok};
 use crate::syntax::Rule;
 
-/// Where an action block, a check's options, a set or an uplink list is
-/// kept on one line: if it ends within this column and holds no comment.
+/// Where an action block, a check's options or a set is kept on one line:
+/// if it ends within this column and holds no comment (an uplink list is,
+/// unless it holds a comment).
 const WIDTH: usize = 100;
 const INDENT: &str = "    ";
 
@@ -105,7 +106,10 @@ impl<'a> Layout<'_, 'a> {
                     if !commented && (empty || bracket != Bracket::Block) {
                         let text = self.inline(i, close);
                         let fits = self.width() + 1 + text.chars().count() <= WIDTH;
-                        if fits || matches!(bracket, Bracket::Group | Bracket::Address) {
+                        // An uplink list is never broken for width: its
+                        // text is the rule's text in comments and outputs,
+                        // which a break would fill with spaces.
+                        if fits || matches!(bracket, Bracket::Group | Bracket::Address | Bracket::List) {
                             self.put(&text, tok, self.toks[close]);
                             i = close + 1;
                             continue;
