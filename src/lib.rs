@@ -24,6 +24,7 @@ pub mod output;
 pub mod plugin;
 pub mod render;
 pub mod source;
+pub mod symbols;
 pub mod syntax;
 pub mod validate;
 

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["source", "codes", "duration", "output", "input", "bdd"],
     &["diagnostic", "ir"],
     &["validate", "ast", "render"],
-    &["syntax", "plugin"],
+    &["syntax", "plugin", "symbols"],
     &["check"],
     &["lower", "inspect", "bytecode"],
     &["driver", "backend", "netlink", "graph"],
