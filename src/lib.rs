@@ -19,6 +19,7 @@ pub mod input;
 pub mod inspect;
 pub mod ir;
 pub mod lower;
+pub mod lsp;
 pub mod netlink;
 pub mod output;
 pub mod plugin;

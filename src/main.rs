@@ -69,6 +69,11 @@ enum Command {
                             `--format svg` draws it with Graphviz's `dot`, which must be installed \
                             (Debian: graphviz). Transitions are drawn for sites of up to 12 uplinks.")]
     Graph(cli::graph::GraphArgs),
+    /// Run the language server on stdin and stdout, for editors
+    #[command(long_about = "Run the language server on stdin and stdout, for editors: diagnostics as you type \
+                            (those of `wanc check`), hover, go to definition, references, completion and \
+                            rename. An editor starts it; docs/lsp.md says how.")]
+    Lsp,
     /// Print a compiled policy file (.wanc) readably
     Disasm {
         /// The policy bytecode written by `wanc build`
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
         Command::Build { file, output, format, targets } => cli::compile::build(&file, &output, format, &or_all(targets)),
         Command::Inspect { file, format } => cli::compile::inspect(&file, format),
         Command::Graph(args) => cli::graph::graph(&args),
+        Command::Lsp => cli::lsp::lsp(),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),
         Command::Probe(args) => cli::probe::probe(&args),

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["check"],
     &["lower", "inspect", "bytecode"],
     &["driver", "backend", "netlink", "graph"],
-    &["agent"],
+    &["agent", "lsp"],
     &["cli"],
 ];
 

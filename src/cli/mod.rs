@@ -9,6 +9,7 @@ pub mod disasm;
 pub mod docs;
 pub mod explain;
 pub mod graph;
+pub mod lsp;
 pub mod probe;
 
 /// Clean, or warnings only.

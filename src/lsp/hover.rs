@@ -1,0 +1,71 @@
+//! Hover: on a name, what it names (an uplink's summary, as `wanc inspect`
+//! gives it); on a policy rule, which uplink it uses in each state, in
+//! `wanc inspect`'s words.
+
+use super::position::Lines;
+use super::workspace::Analysis;
+use crate::inspect;
+use crate::ir::Site;
+use crate::source::FileId;
+use crate::symbols::Kind;
+use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+use std::fmt::Write;
+
+pub fn hover(analysis: &Analysis, file: FileId, offset: usize) -> Option<Hover> {
+    let lines = Lines::new(analysis.text(file));
+    let site = analysis.compilation.site();
+    let index = &analysis.index;
+    let (text, span) = if let Some(at) = index.at(file, offset) {
+        let def = index.definition(at.name)?;
+        let mut text = format!("{} {} `{}`", def.kind.article(), def.kind.noun(), def.name);
+        let uplink = site.and_then(|s| s.uplinks.iter().find(|u| u.name == def.name));
+        match uplink {
+            Some(up) if def.kind == Kind::Uplink => {
+                for line in inspect::uplink(up) {
+                    let _ = write!(text, "\n- {line}");
+                }
+            }
+            // Without a checked site, or for other kinds, the definition
+            // as written.
+            _ => {
+                let written = analysis.compilation.sources.snippet(def.item);
+                let _ = write!(text, "\n\n```wan\n{}\n```", first_lines(written, 12));
+            }
+        }
+        (text, at.span)
+    } else {
+        let site = site?;
+        let rule = index.rule_at(file, offset)?;
+        let span = *index.rules.get(rule)?;
+        (per_state(site, rule)?, span)
+    };
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
+        range: Some(lines.range(span.start, span.end)),
+    })
+}
+
+/// A rule's routing in every state, or in the states it is in force in.
+fn per_state(site: &Site, rule: usize) -> Option<String> {
+    let written = site.rules.get(rule)?;
+    let mut text = format!("`{}`", written.text);
+    for state in &site.states {
+        match site.rules_of(state).any(|r| r == rule) {
+            true => {
+                let _ = write!(text, "\n- state `{}`: {}", state.name, inspect::describe(&site.routing(state, rule), site));
+            }
+            false => {
+                let _ = write!(text, "\n- state `{}`: not in force (its own policy replaces it)", state.name);
+            }
+        }
+    }
+    Some(text)
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    let mut lines: Vec<&str> = text.lines().take(n + 1).collect();
+    if lines.len() > n {
+        lines[n] = "…";
+    }
+    lines.join("\n")
+}
