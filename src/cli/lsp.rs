@@ -3,9 +3,9 @@
 use super::{OK, USAGE};
 
 pub fn lsp() -> u8 {
-    let (connection, io) = lsp_server::Connection::stdio();
+    let (connection, io) = crate::lsp::stdio();
     let served = crate::lsp::serve(&connection);
-    // The writer thread ends when the connection's sender is dropped.
+    // The writer ends when the connection is dropped.
     drop(connection);
     let joined = io.join();
     match served.map_err(|e| e.to_string()).and(joined.map_err(|e| e.to_string())) {

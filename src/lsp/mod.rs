@@ -10,15 +10,18 @@
 //! Nothing a client sends makes it panic: a request with parameters of the
 //! wrong shape, or for a document that is not open, gets an error response;
 //! a notification of the wrong shape is ignored. A stream that is not
-//! JSON-RPC at all ends the session with an error (`lsp-server` cannot find
-//! the next message in it).
+//! JSON-RPC at all ends the session with an error (`transport`): after a
+//! broken frame there is no finding the next message.
 
 mod complete;
 mod diagnostics;
 mod hover;
 mod navigate;
 mod position;
+mod transport;
 mod workspace;
+
+pub use transport::stdio;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, ProtocolError, Request, RequestId, Response};
 use lsp_types::notification::{
