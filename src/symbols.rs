@@ -9,39 +9,8 @@
 //! `flush states`, a `check plugin`, a value that is a name); keywords,
 //! protocols and option names are not uses.
 
-use crate::ast::{self, ActionKind, CheckKind, Expr, ExprKind, Item, Match, RuleKind, Value, ValueKind};
+use crate::ast::{self, ActionKind, CheckKind, Expr, ExprKind, Item, Kind, Match, RuleKind, Value, ValueKind};
 use crate::source::{FileId, Span};
-
-/// The kinds of item that share a site's namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Const,
-    Host,
-    Lan,
-    Uplink,
-    Plugin,
-    State,
-}
-
-impl Kind {
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Const => "constant",
-            Kind::Host => "host",
-            Kind::Lan => "lan",
-            Kind::Uplink => "uplink",
-            Kind::Plugin => "plugin",
-            Kind::State => "state",
-        }
-    }
-
-    pub fn article(self) -> &'static str {
-        match self {
-            Kind::Uplink => "an",
-            _ => "a",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Definition {

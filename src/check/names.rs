@@ -7,7 +7,7 @@ use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::source::Span;
 use std::collections::HashMap;
 
-pub use crate::symbols::Kind;
+pub use crate::ast::Kind;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol {

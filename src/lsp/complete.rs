@@ -3,7 +3,8 @@
 //! open around the cursor (`uplink x {`, `policy {`, `check … {`) and the
 //! words of the statement before it (`default via isp1,` wants an uplink).
 
-use crate::symbols::{Index, Kind};
+use crate::ast::Kind;
+use crate::symbols::Index;
 use lsp_types::{CompletionItem, CompletionItemKind};
 
 const TOP: &[&str] = &["site", "import", "const", "host", "lan", "uplink", "plugin", "policy", "state"];

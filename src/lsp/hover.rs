@@ -4,10 +4,10 @@
 
 use super::position::Lines;
 use super::workspace::Analysis;
+use crate::ast::Kind;
 use crate::inspect;
 use crate::ir::Site;
 use crate::source::FileId;
-use crate::symbols::Kind;
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 use std::fmt::Write;
 
