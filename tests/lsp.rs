@@ -300,6 +300,18 @@ fn wrong_requests_get_errors() {
         assert!(rename.get("error").is_some() || rename["result"].is_null(), "{rename}");
     }
     raw.send(json!({ "jsonrpc": "2.0", "method": "textDocument/didClose", "params": { "textDocument": { "uri": uri } } }));
+
+    // Names that are no path, or not UTF-8, or name nothing on the disk.
+    for (n, odd) in
+        ["file:///nonexistent/%FF%FE/x.wan", "untitled:Untitled-1", "file:///", "file:///dev/null"].into_iter().enumerate()
+    {
+        let text = "import \"../../x.wan\"\nuplink a { interface e }\npolicy { default via a }\n";
+        let doc = json!({ "uri": odd, "languageId": "wan", "version": 1, "text": text });
+        raw.send(json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": doc } }));
+        let response = raw.request(50 + n as i64, "textDocument/hover", position(odd, 2, 22));
+        assert!(response["result"]["contents"]["value"].as_str().unwrap_or("").contains("uplink `a`"), "{odd}: {response}");
+        raw.send(json!({ "jsonrpc": "2.0", "method": "textDocument/didClose", "params": { "textDocument": { "uri": odd } } }));
+    }
     assert!(raw.request(5, "shutdown", json!(null))["error"].is_null());
     raw.send(json!({ "jsonrpc": "2.0", "method": "exit" }));
     let (status, stderr) = raw.finish();

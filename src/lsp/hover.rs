@@ -45,18 +45,17 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: usize) -> Option<Hover> 
     })
 }
 
-/// A rule's routing in every state, or in the states it is in force in.
+/// A rule's routing in every state it is in force in. A rule of the
+/// site's policy that a state's own replaces is said to be so there; a
+/// state's own rule is in force in that state only.
 fn per_state(site: &Site, rule: usize) -> Option<String> {
     let written = site.rules.get(rule)?;
     let mut text = format!("`{}`", written.text);
     for state in &site.states {
-        match site.rules_of(state).any(|r| r == rule) {
-            true => {
-                let _ = write!(text, "\n- state `{}`: {}", state.name, inspect::describe(&site.routing(state, rule), site));
-            }
-            false => {
-                let _ = write!(text, "\n- state `{}`: not in force (its own policy replaces it)", state.name);
-            }
+        if site.rules_of(state).any(|r| r == rule) {
+            let _ = write!(text, "\n- state `{}`: {}", state.name, inspect::describe(&site.routing(state, rule), site));
+        } else if state.replaced.contains(&rule) {
+            let _ = write!(text, "\n- state `{}`: replaced by the state's own policy", state.name);
         }
     }
     Some(text)

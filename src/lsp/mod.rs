@@ -215,8 +215,7 @@ impl Server {
         let not_open = || Failure::failed(format!("`{uri}` is not open"));
         let doc = self.workspace.document(uri).ok_or_else(not_open)?;
         let analysis = self.workspace.analysis(uri).ok_or_else(not_open)?;
-        let path = workspace::normal(&uri.to_file_path().unwrap_or_else(|_| uri.as_str().into()));
-        let file = analysis.file_of(&path).ok_or_else(not_open)?;
+        let file = analysis.file_of(&workspace::path_of(uri)).ok_or_else(not_open)?;
         Ok((analysis, file, Lines::new(&doc.text).offset(at.position)))
     }
 

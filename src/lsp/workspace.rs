@@ -167,7 +167,7 @@ impl Workspace {
 
 /// A document's path: its file path, or for another scheme its URI as a
 /// name (imports are then read relative to nothing that exists).
-fn path_of(uri: &Url) -> PathBuf {
+pub fn path_of(uri: &Url) -> PathBuf {
     uri.to_file_path().map(|p| normal(&p)).unwrap_or_else(|_| PathBuf::from(uri.as_str()))
 }
 
