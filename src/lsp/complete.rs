@@ -60,10 +60,7 @@ impl<'a> Context<'a> {
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
             let len = match c {
-                '#' => match rest.find('\n') {
-                    Some(end) => end,
-                    None => return None,
-                },
+                '#' => rest.find('\n')?,
                 '"' => match rest[1..].find(['"', '\n']) {
                     Some(end) if rest[1 + end..].starts_with('"') => end + 2,
                     _ => return None,
