@@ -68,3 +68,37 @@ fn first_lines(text: &str, n: usize) -> String {
     }
     lines.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::workspace::{path_of, Workspace};
+    use lsp_types::{HoverContents, Url};
+
+    /// The n-th rule of the rule table is the n-th written, states' own
+    /// rules after the site's, whatever the order of the items.
+    #[test]
+    fn a_rule_hover_is_its_own_routing() {
+        let text = "uplink a { interface x\n gateway 192.0.2.1 }\nuplink b { interface y\n gateway 192.0.2.2 }\n\
+                    state only_b when !a && b {\n  policy { route to 10.0.0.0/8 via b, a }\n}\n\
+                    state other default\npolicy {\n  default via a, b\n  route to 10.0.0.0/8 via a\n}\n";
+        let uri = Url::parse("file:///nowhere/site.wan").unwrap();
+        let mut workspace = Workspace::default();
+        workspace.open(uri.clone(), text.to_string(), 1);
+        let analysis = workspace.analysis(&uri).unwrap();
+        assert!(analysis.compilation.site().is_some(), "{:?}", analysis.compilation.diagnostics);
+        let file = analysis.file_of(&path_of(&uri)).unwrap();
+        let hover = |needle: &str| {
+            let offset = text.find(needle).unwrap();
+            match super::hover(analysis, file, offset).map(|h| h.contents) {
+                Some(HoverContents::Markup(m)) => m.value,
+                other => panic!("{needle:?} at {offset}: {other:?}; rules {:?}", analysis.index.rules),
+            }
+        };
+        assert_eq!(hover("route to 10.0.0.0/8 via b"), "`route to 10.0.0.0/8 via b, a`\n- state `only_b`: b");
+        assert_eq!(
+            hover("route to 10.0.0.0/8 via a\n"),
+            "`route to 10.0.0.0/8 via a`\n- state `only_b`: replaced by the state's own policy\n- state `other`: a (if up)"
+        );
+        assert!(hover("b {").starts_with("an uplink `b`\n- interface y\n"), "{}", hover("b {"));
+    }
+}
