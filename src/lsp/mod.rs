@@ -264,3 +264,56 @@ fn respond(id: RequestId, result: Result<serde_json::Value, Failure>) -> Respons
         Err(failure) => Response::new_err(id, failure.code as i32, failure.message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Wan-like text: the language's words and punctuation, and anything.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("uplink a {\n".to_string()),
+            Just("interface e0\n".to_string()),
+            Just("}\n".to_string()),
+            Just("policy { default via a, b }\n".to_string()),
+            Just("state s when a && !b {\n".to_string()),
+            Just("import \"x.wan\"\n".to_string()),
+            Just("route from 10.0.0.0/8 via balance(a".to_string()),
+            Just("# €😀\r\n".to_string()),
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any text, any position: every request is answered, and
+        /// positions map to offsets inside the text.
+        #[test]
+        fn any_text_any_position(text in text(), line in 0u32..20, character in prop_oneof![0u32..40, Just(u32::MAX)]) {
+            let lines = Lines::new(&text);
+            let offset = lines.offset(lsp_types::Position::new(line, character));
+            prop_assert!(offset <= text.len() && text.is_char_boundary(offset));
+            prop_assert!(lines.offset(lines.position(offset)) == offset);
+
+            let uri = Url::parse("file:///nowhere/any.wan").unwrap();
+            let mut server = Server { workspace: Workspace::default(), published: BTreeSet::new(), codes: None };
+            server.workspace.open(uri.clone(), text, 1);
+            server.publish();
+            let at = TextDocumentPositionParams::new(
+                lsp_types::TextDocumentIdentifier::new(uri),
+                lsp_types::Position::new(line, character),
+            );
+            let (analysis, file, offset) = server.at(&at).map_err(|f| TestCaseError::fail(f.message))?;
+            hover::hover(analysis, file, offset);
+            complete::complete(analysis.text(file), offset, &analysis.index);
+            if let Some(target) = navigate::target(analysis, file, offset) {
+                navigate::definition(analysis, &target);
+                navigate::occurrences(&server.workspace, &target, true);
+                let _ = navigate::rename(&server.workspace, &target, "renamed");
+            }
+        }
+    }
+}
