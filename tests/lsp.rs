@@ -143,6 +143,14 @@ fn neovim_drives_the_server() {
     let references = step("references")["result"].as_array().expect("a list");
     // The definition, `default`, `route` and the four states.
     assert_eq!(references.len(), 7, "{references:?}");
+    let outline: Vec<(&str, &str)> = step("outline")["result"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap_or(""), s["detail"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(outline[..3], [("inside", "lan"), ("isp2", "uplink"), ("allworking", "state")], "{outline:?}");
+    assert_eq!(outline.len(), 6, "{outline:?}");
     let labels: Vec<&str> =
         step("completion")["result"].as_array().expect("a list").iter().filter_map(|c| c["label"].as_str()).collect();
     assert!(labels.contains(&"isp1") && labels.contains(&"isp2") && !labels.contains(&"inside"), "{labels:?}");

@@ -1,6 +1,6 @@
 //! `wanc lsp`: a language server over stdio. Diagnostics as the user types
 //! (the same as `wanc check`), hover, go to definition, references,
-//! completion and rename; docs/lsp.md says what each gives.
+//! completion, rename and an outline; docs/lsp.md says what each gives.
 //!
 //! It is built on `lsp-server` and `lsp-types`, rust-analyzer's own pair: a
 //! synchronous loop over a channel of messages, with no async runtime to
@@ -27,7 +27,9 @@ use lsp_server::{Connection, ErrorCode, Message, Notification, ProtocolError, Re
 use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Completion, GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename, Request as _};
+use lsp_types::request::{
+    Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename, Request as _,
+};
 use lsp_types::{
     CompletionOptions, GotoDefinitionResponse, OneOf, PositionEncodingKind, PrepareRenameResponse, PublishDiagnosticsParams,
     RenameOptions, ServerCapabilities, ServerInfo, TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind,
@@ -58,6 +60,7 @@ fn capabilities() -> ServerCapabilities {
         hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions {
             prepare_provider: Some(true),
             work_done_progress_options: Default::default(),
@@ -128,6 +131,7 @@ impl Server {
             PrepareRenameRequest::METHOD => self.answer::<PrepareRenameRequest>(params, |s, p| s.prepare_rename(p)),
             Rename::METHOD => self.answer::<Rename>(params, |s, p| s.rename(p)),
             Completion::METHOD => self.answer::<Completion>(params, |s, p| s.complete(p)),
+            DocumentSymbolRequest::METHOD => self.answer::<DocumentSymbolRequest>(params, |s, p| s.outline(p)),
             _ => Err(Failure { code: ErrorCode::MethodNotFound, message: format!("unknown method `{method}`") }),
         };
         respond(id, result)
@@ -249,6 +253,12 @@ impl Server {
         let target = navigate::target(analysis, file, offset)
             .ok_or_else(|| Failure::failed("only a defined name can be renamed".into()))?;
         navigate::rename(&self.workspace, &target, &p.new_name).map(Some)
+    }
+
+    fn outline(&mut self, p: lsp_types::DocumentSymbolParams) -> Result<Option<lsp_types::DocumentSymbolResponse>, Failure> {
+        let start = TextDocumentPositionParams::new(p.text_document, lsp_types::Position::default());
+        let (analysis, file, _) = self.at(&start)?;
+        Ok(Some(lsp_types::DocumentSymbolResponse::Nested(navigate::symbols(analysis, file))))
     }
 
     fn complete(&mut self, p: lsp_types::CompletionParams) -> Result<Option<lsp_types::CompletionResponse>, Failure> {

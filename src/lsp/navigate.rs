@@ -1,12 +1,13 @@
-//! Go to definition, find references and rename, across imports and
+//! Go to definition, find references, rename and a file's outline, across imports and
 //! across the sites open together (a file of uplinks imported by two sites
 //! is renamed in both).
 
 use super::position::Lines;
 use super::workspace::{Analysis, Workspace};
 use super::Failure;
+use crate::ast::Kind;
 use crate::source::{FileId, Span};
-use lsp_types::{Location, TextEdit, Url, WorkspaceEdit};
+use lsp_types::{DocumentSymbol, Location, SymbolKind, TextEdit, Url, WorkspaceEdit};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -40,6 +41,34 @@ pub fn definition(analysis: &Analysis, target: &Target) -> Option<Location> {
     let file = analysis.file_of(&target.path)?;
     let uri = analysis.uri(file)?.clone();
     Some(Location::new(uri, Lines::new(analysis.text(file)).range(target.span.0, target.span.1)))
+}
+
+/// The items a file defines, for an editor's outline.
+pub fn symbols(analysis: &Analysis, file: FileId) -> Vec<DocumentSymbol> {
+    let lines = Lines::new(analysis.text(file));
+    let symbols = analysis.index.definitions.iter().filter(|d| d.span.file == file);
+    symbols
+        .map(|d| {
+            #[allow(deprecated)] // `deprecated` is a field LSP keeps, not one to set
+            DocumentSymbol {
+                name: d.name.clone(),
+                detail: Some(d.kind.noun().to_string()),
+                kind: match d.kind {
+                    Kind::Const => SymbolKind::CONSTANT,
+                    Kind::Host => SymbolKind::VARIABLE,
+                    Kind::Lan => SymbolKind::NAMESPACE,
+                    Kind::Uplink => SymbolKind::INTERFACE,
+                    Kind::Plugin => SymbolKind::MODULE,
+                    Kind::State => SymbolKind::ENUM_MEMBER,
+                },
+                tags: None,
+                deprecated: None,
+                range: lines.range(d.item.start, d.item.end),
+                selection_range: lines.range(d.span.start, d.span.end),
+                children: None,
+            }
+        })
+        .collect()
 }
 
 /// Every place that names `target` (its definition too, if asked), in

@@ -74,6 +74,7 @@ local function main()
   write('definition', request('textDocument/definition', at(site, 'default via', 'isp1'), site))
   write('references', request('textDocument/references',
     vim.tbl_extend('force', at(site, 'default via', 'isp1'), { context = { includeDeclaration = true } }), site))
+  write('outline', request('textDocument/documentSymbol', { textDocument = { uri = site_uri } }, site))
   write('completion', request('textDocument/completion', at(site, 'default via', 'isp2'), site))
   write('rename taken', request('textDocument/rename',
     vim.tbl_extend('force', at(site, 'default via', 'isp1'), { newName = 'inside' }), site))
