@@ -191,3 +191,33 @@ pub fn normal(path: &Path) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIB: &str = "uplink isp1 { interface vr0\n gateway 192.0.2.1 }\n";
+    const SITE: &str = "import \"lib.wan\"\npolicy { default via isp1 }\n";
+
+    /// An import is read from the open buffer (here there is no file on
+    /// the disk), and an imported file belongs to its importer's site.
+    #[test]
+    fn imports_come_from_open_buffers() {
+        let lib = Url::parse("file:///nowhere/lib.wan").unwrap();
+        let site = Url::parse("file:///nowhere/./site.wan").unwrap();
+        let mut workspace = Workspace::default();
+        workspace.open(site.clone(), SITE.into(), 1);
+        let unreadable = &workspace.analysis(&site).unwrap().compilation.diagnostics;
+        assert_eq!(unreadable.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["E0004", "E0101"]);
+        workspace.open(lib.clone(), LIB.into(), 1);
+        let analysis = workspace.analysis(&site).unwrap();
+        assert!(analysis.compilation.site().is_some(), "{:?}", analysis.compilation.diagnostics);
+        // lib.wan alone would be a site without a policy; it is site.wan's.
+        assert!(std::ptr::eq(workspace.analysis(&lib).unwrap(), analysis));
+        let files: Vec<String> = workspace.files().into_iter().map(|(uri, _, _)| uri.to_string()).collect();
+        assert_eq!(files, ["file:///nowhere/lib.wan", "file:///nowhere/site.wan"]);
+        // Closed, the import is read from the disk again, and not found.
+        workspace.close(&lib);
+        assert!(workspace.analysis(&site).unwrap().compilation.has_errors());
+    }
+}
