@@ -83,7 +83,20 @@ expected instead, in words. Statements end at a newline or `;`, blocks use
     }
 
 The parser skips to the end of the broken line (or of its `{ }` block) and goes
-on, so one run lists every broken line.";
+on, so one run lists every broken line.
+
+The slips people make most are named in words:
+
+    lan inside
+    {                   # error: `{` must be on the line of `lan inside`
+    default via isp1,   # error: the `via` list goes on after a line break
+        isp2
+    // the lan          # error: `//` does not start a comment
+    site office         # error: the site's name `office` is not in double quotes
+    interface \"em0\"     # error: the interface name `\"em0\"` is in quotes
+
+A line break ends a statement: write it on one line, or end the line with `\\`.
+A `{` never closed is reported at the `{`.";
 
     InvalidLiteral = "E0002", Error, "invalid literal",
 "A literal has the right shape but not a valid value: an IPv4 octet above 255,

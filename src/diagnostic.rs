@@ -101,6 +101,9 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1) && *d > 0)
-        .min_by_key(|(d, _)| *d)
+        // Ties go to the first name in order, not the first met: candidates
+        // may come from a hash map, and the report must not change between
+        // runs.
+        .min_by_key(|&(d, c)| (d, c))
         .map(|(_, c)| c)
 }

@@ -60,9 +60,19 @@ pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
     if meta.len() > kind.limit {
         return Err(ReadError::TooLarge { limit: kind.limit });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may have grown since: never read past the limit.
-    file.take(kind.limit + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    read_bounded(file, kind)
+}
+
+/// Reads a stream to its end, refusing it past `kind`'s limit: standard
+/// input for `wanc fmt -`, which is a pipe or a terminal, not a file.
+pub fn read_stream(stream: impl Read, kind: Kind) -> Result<String, ReadError> {
+    text(read_bounded(stream, kind)?)
+}
+
+fn read_bounded(stream: impl Read, kind: Kind) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    stream.take(kind.limit + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
     if bytes.len() as u64 > kind.limit {
         return Err(ReadError::TooLarge { limit: kind.limit });
     }
@@ -78,7 +88,10 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
 
 /// Reads `path` as UTF-8 text, as [`read`] does.
 pub fn read_text(path: &Path, kind: Kind) -> Result<String, ReadError> {
-    let bytes = read(path, kind)?;
+    text(read(path, kind)?)
+}
+
+fn text(bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes)
         .map_err(|_| ReadError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")))
 }

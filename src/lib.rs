@@ -14,6 +14,7 @@ pub mod codes;
 pub mod diagnostic;
 pub mod driver;
 pub mod duration;
+pub mod format;
 pub mod graph;
 pub mod input;
 pub mod inspect;

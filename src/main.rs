@@ -69,10 +69,17 @@ enum Command {
                             `--format svg` draws it with Graphviz's `dot`, which must be installed \
                             (Debian: graphviz). Transitions are drawn for sites of up to 12 uplinks.")]
     Graph(cli::graph::GraphArgs),
+    /// Lay out sources in the one canonical layout, comments kept
+    #[command(long_about = "Lay out sources in the one canonical layout (docs/fmt.md): one statement a line, \
+                            four spaces a level, single spaces, trailing comments aligned, at most one blank \
+                            line in a row. Comments are kept and the meaning never changes. Files are rewritten \
+                            in place, each at once; a file that does not parse is left as it is and its errors \
+                            are printed. With `-` or no file, standard input is formatted to standard output.")]
+    Fmt(cli::fmt::FmtArgs),
     /// Run the language server on stdin and stdout, for editors
     #[command(long_about = "Run the language server on stdin and stdout, for editors: diagnostics as you type \
-                            (those of `wanc check`), hover, go to definition, references, completion and \
-                            rename. An editor starts it; docs/lsp.md says how.")]
+                            (those of `wanc check`), hover, go to definition, references, completion, \
+                            rename and formatting (`wanc fmt`'s). An editor starts it; docs/lsp.md says how.")]
     Lsp,
     /// Print a compiled policy file (.wanc) readably
     Disasm {
@@ -135,6 +142,7 @@ fn main() -> ExitCode {
         Command::Build { file, output, format, targets } => cli::compile::build(&file, &output, format, &or_all(targets)),
         Command::Inspect { file, format } => cli::compile::inspect(&file, format),
         Command::Graph(args) => cli::graph::graph(&args),
+        Command::Fmt(args) => cli::fmt::fmt(&args),
         Command::Lsp => cli::lsp::lsp(),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),

@@ -184,3 +184,73 @@ fn inspect_gives_json_and_explain_takes_bare_numbers() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("E0301 (error)"), "{}", text(&out.stdout));
 }
+
+/// Runs `wanc ARGS…` with `input` on its standard input.
+fn wanc_with_input(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(common::WANC)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wanc runs");
+    child.stdin.take().expect("piped").write_all(input.as_bytes()).expect("input written");
+    child.wait_with_output().expect("wanc ends")
+}
+
+#[test]
+fn fmt_rewrites_in_place_checks_and_filters() {
+    let dir = tempdir("fmt");
+    let ugly = "site \"x\"   # name\nlan a {interface em0;network 10.0.0.0/24}\n";
+    let tidy = "site \"x\"  # name\nlan a {\n    interface em0\n    network 10.0.0.0/24\n}\n";
+    let broken = "site \"x\"\nlan a {\n    interfce em0\n}\n";
+    let (ugly_path, tidy_path, broken_path) = (dir.join("ugly.wan"), dir.join("tidy.wan"), dir.join("broken.wan"));
+    for (path, content) in [(&ugly_path, ugly), (&tidy_path, tidy), (&broken_path, broken)] {
+        std::fs::write(path, content).expect("write");
+    }
+    let arg = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+
+    // --check changes nothing, lists what would change, and exits 1 for it.
+    let out = wanc(&["fmt", "--check", &arg(&ugly_path), &arg(&tidy_path)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), format!("{}\n", ugly_path.display()));
+    assert_eq!(std::fs::read_to_string(&ugly_path).expect("read"), ugly);
+    assert_eq!(wanc(&["fmt", "--check", &arg(&tidy_path)]).status.code(), Some(0));
+
+    // In place: the file is replaced by its formatted text, and nothing else is left in the folder.
+    let out = wanc(&["fmt", &arg(&ugly_path), &arg(&tidy_path)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&ugly_path).expect("read"), tidy);
+    assert_eq!(files(&dir), ["broken.wan", "tidy.wan", "ugly.wan"]);
+
+    // A symbolic link stays a link to the file, which is rewritten.
+    std::fs::write(&ugly_path, ugly).expect("write");
+    let link = dir.join("link.wan");
+    std::os::unix::fs::symlink("ugly.wan", &link).expect("symlink");
+    assert_eq!(wanc(&["fmt", &arg(&link)]).status.code(), Some(0));
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&ugly_path).expect("read"), tidy);
+    std::fs::remove_file(&link).expect("unlink");
+
+    // A file that does not parse is left untouched, with its errors, exit 1.
+    let out = wanc(&["fmt", &arg(&broken_path), &arg(&ugly_path)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("did you mean `interface`?"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&broken_path).expect("read"), broken);
+
+    // A file not read: exit 2.
+    assert_eq!(wanc(&["fmt", &arg(&dir.join("missing.wan"))]).status.code(), Some(2));
+
+    // `-` or no file: standard input to standard output.
+    for args in [&["fmt"][..], &["fmt", "-"][..]] {
+        let out = wanc_with_input(args, ugly);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), tidy);
+    }
+    let out = wanc_with_input(&["fmt", "--check", "-"], ugly);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(1), "-\n".to_string()));
+    assert_eq!(wanc_with_input(&["fmt", "-"], broken).status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

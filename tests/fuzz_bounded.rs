@@ -1,5 +1,5 @@
 //! A bounded fuzz run on every test run: generated and mutated inputs for
-//! `check` and `build` (sources), the policy loader (bytecode, also with its
+//! `check`, `build` and `fmt` (sources), the policy loader (bytecode, also with its
 //! checksum made right again) and the plugin loader (WebAssembly), in a
 //! worker process with a memory limit (512 MiB of data) and a time limit
 //! per input (5 s). Every input must end in a result: no panic, no timeout,
@@ -238,8 +238,11 @@ fn worker(kind: &str, first: usize) {
 }
 
 /// `wanc check` and, for a clean site, `wanc build` for both targets, in
-/// memory.
+/// memory; and `wanc fmt`, whose output must format to itself.
 fn compile_and_build(text: &str) {
+    if let Ok(formatted) = wanc::format::format(text) {
+        assert!(wanc::format::format(&formatted).is_ok_and(|again| again == formatted), "wanc fmt is not idempotent");
+    }
     let c = wanc::driver::compile_source("tests/ui/fuzz.wan", text);
     if let Some(plan) = &c.plan {
         let _ = wanc::backend::all(plan, &wanc::lower::Target::ALL);

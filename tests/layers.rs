@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["diagnostic", "ir"],
     &["validate", "ast", "render"],
     &["syntax", "plugin"],
-    &["check", "symbols"],
+    &["check", "format", "symbols"],
     &["lower", "inspect", "bytecode"],
     &["driver", "backend", "netlink", "graph"],
     &["agent", "lsp"],
@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
 /// the model: the model's readers never reach back into the front end (a
 /// back end that needs a fact of the source gets it through the IR), even
 /// where the layers alone would let them.
-const FRONT_END: &[&str] = &["ast", "syntax", "check", "driver"];
+const FRONT_END: &[&str] = &["ast", "syntax", "check", "format", "driver"];
 const MODEL_READERS: &[&str] = &["lower", "inspect", "bytecode", "backend", "netlink", "graph", "agent"];
 
 fn layer(module: &str) -> Option<usize> {

@@ -31,8 +31,8 @@ site \"office\"
 import \"lib.wan\"
 
 lan inside {
-    interface vr1
-    network 192.168.1.0/24
+  interface vr1
+  network 192.168.1.0/24
 }
 
 uplink isp2 {
@@ -164,6 +164,17 @@ fn neovim_drives_the_server() {
     assert_eq!(lib[1], "uplink fibre {");
     assert!(site.contains(&"    default via isp2, fibre"), "{site:?}");
     assert!(site.contains(&"state noisp1     when !fibre && isp2"), "{site:?}");
+
+    // Formatting: `wanc fmt`'s layout of the renamed text, as one edit.
+    let edits = step("formatting")["result"].as_array().expect("edits");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(edits[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
+    let mut fmt = Command::new(common::WANC).arg("fmt").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("wanc fmt");
+    fmt.stdin.take().expect("stdin").write_all(format!("{}\n", site.join("\n")).as_bytes()).expect("written");
+    let laid_out = fmt.wait_with_output().expect("wanc fmt ends");
+    assert_eq!(edits[0]["newText"].as_str(), Some(common::text(&laid_out.stdout).as_str()));
+    assert!(common::text(&laid_out.stdout).contains("lan inside {\n    interface vr1\n"));
+
     let words = |l: &&str| l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "isp1");
     assert!(!site.iter().chain(&lib).any(words), "{site:?}\n{lib:?}");
 }

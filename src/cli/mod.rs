@@ -8,6 +8,7 @@ pub mod compile;
 pub mod disasm;
 pub mod docs;
 pub mod explain;
+pub mod fmt;
 pub mod graph;
 pub mod lsp;
 pub mod probe;

@@ -1,6 +1,7 @@
 //! `wanc lsp`: a language server over stdio. Diagnostics as the user types
 //! (the same as `wanc check`), hover, go to definition, references,
-//! completion, rename and an outline; docs/lsp.md says what each gives.
+//! completion, rename, an outline and formatting (`wanc fmt`'s); docs/lsp.md
+//! says what each gives.
 //!
 //! It is built on `lsp-server` and `lsp-types`, rust-analyzer's own pair: a
 //! synchronous loop over a channel of messages, with no async runtime to
@@ -28,7 +29,8 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename, Request as _,
+    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename,
+    Request as _,
 };
 use lsp_types::{
     CompletionOptions, GotoDefinitionResponse, OneOf, PositionEncodingKind, PrepareRenameResponse, PublishDiagnosticsParams,
@@ -61,6 +63,7 @@ fn capabilities() -> ServerCapabilities {
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions {
             prepare_provider: Some(true),
             work_done_progress_options: Default::default(),
@@ -131,6 +134,7 @@ impl Server {
             PrepareRenameRequest::METHOD => self.answer::<PrepareRenameRequest>(params, |s, p| s.prepare_rename(p)),
             Rename::METHOD => self.answer::<Rename>(params, |s, p| s.rename(p)),
             Completion::METHOD => self.answer::<Completion>(params, |s, p| s.complete(p)),
+            Formatting::METHOD => self.answer::<Formatting>(params, |s, p| s.format(p)),
             DocumentSymbolRequest::METHOD => self.answer::<DocumentSymbolRequest>(params, |s, p| s.outline(p)),
             _ => Err(Failure { code: ErrorCode::MethodNotFound, message: format!("unknown method `{method}`") }),
         };
@@ -253,6 +257,21 @@ impl Server {
         let target = navigate::target(analysis, file, offset)
             .ok_or_else(|| Failure::failed("only a defined name can be renamed".into()))?;
         navigate::rename(&self.workspace, &target, &p.new_name).map(Some)
+    }
+
+    /// The whole document in `wanc fmt`'s layout, as one edit (none when
+    /// it is laid out already). Refused while it has syntax errors, as
+    /// `wanc fmt` refuses: a skipped line has no layout.
+    fn format(&mut self, p: lsp_types::DocumentFormattingParams) -> Result<Option<Vec<lsp_types::TextEdit>>, Failure> {
+        let uri = &p.text_document.uri;
+        let doc = self.workspace.document(uri).ok_or_else(|| Failure::failed(format!("`{uri}` is not open")))?;
+        let formatted = crate::format::format(&doc.text)
+            .map_err(|_| Failure::failed("the file has syntax errors, which `wanc fmt` leaves as they are".into()))?;
+        if formatted == doc.text {
+            return Ok(Some(Vec::new()));
+        }
+        let whole = Lines::new(&doc.text).range(0, doc.text.len());
+        Ok(Some(vec![lsp_types::TextEdit::new(whole, formatted)]))
     }
 
     fn outline(&mut self, p: lsp_types::DocumentSymbolParams) -> Result<Option<lsp_types::DocumentSymbolResponse>, Failure> {

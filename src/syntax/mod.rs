@@ -2,12 +2,14 @@
 
 mod expected;
 mod literal;
+mod slips;
 mod tree;
 
 use crate::ast;
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};
+use pest::iterators::Pair;
 use pest::Parser;
 
 #[derive(pest_derive::Parser)]
@@ -16,11 +18,17 @@ pub struct WanParser;
 
 /// Parses one file. Never fails: what cannot be read is reported and left out.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
+    parse_tree(file, text, diags).0
+}
+
+/// Parses one file as [`parse`] does, and also returns pest's tree of it,
+/// which keeps every token as written (the formatter lays it out).
+pub fn parse_tree<'t>(file: FileId, text: &'t str, diags: &mut Diagnostics) -> (ast::File, Option<Pair<'t, Rule>>) {
     match WanParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let root = pairs.next();
             let mut builder = tree::Builder { file, diags };
-            ast::File { items: root.map(|r| builder.file(r)).unwrap_or_default() }
+            (ast::File { items: root.clone().map(|r| builder.file(r)).unwrap_or_default() }, root)
         }
         // The file rule accepts any text through its recovery rules, so this
         // only happens on pathological input (such as nesting beyond the
@@ -29,7 +37,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
             let (offset, message) = expected::describe(&error, text);
             let span = Span::new(file, offset, offset);
             diags.push(Diagnostic::new(Code::Syntax, span, message).label("cannot read past here"));
-            ast::File { items: Vec::new() }
+            (ast::File { items: Vec::new() }, None)
         }
     }
 }
@@ -37,6 +45,10 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> ast::File {
 /// Explains a stretch that recovery skipped, by parsing it again with the rule
 /// that should have matched there and translating what that parse expected.
 fn explain_skipped(entry: Rule, file: FileId, start: usize, text: &str, diags: &mut Diagnostics) {
+    if let Some(slip) = slips::skipped(entry, file, start, text) {
+        diags.push(slip);
+        return;
+    }
     pest::set_error_detail(true);
     let result = WanParser::parse(entry, text);
     pest::set_error_detail(false);
@@ -57,17 +69,15 @@ fn explain_skipped(entry: Rule, file: FileId, start: usize, text: &str, diags: &
         .map(|s| format!("did you mean `{s}`?"));
     let help = suggestion.or(help_for(entry).map(str::to_string));
     let unclosed = offset >= text.trim_end().len() && message.starts_with("expected `}`");
+    // Reported at the `{`, in every format: where the end of the file is
+    // tells nothing.
+    if let (true, Some(open)) = (unclosed, text.find('{')) {
+        diags.push(slips::unclosed(file, start, text, open, offset));
+        return;
+    }
     let mut diagnostic = Diagnostic::new(Code::Syntax, span, message).label("unexpected here");
-    match (unclosed, text.find('{')) {
-        (true, Some(open)) => {
-            let open = Span::new(file, start + open, start + open + 1);
-            diagnostic = diagnostic.with(open, "this `{` is never closed").help("every `{` needs a matching `}`");
-        }
-        _ => {
-            if let Some(help) = help {
-                diagnostic = diagnostic.help(help);
-            }
-        }
+    if let Some(help) = help {
+        diagnostic = diagnostic.help(help);
     }
     diags.push(diagnostic);
 }

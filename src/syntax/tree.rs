@@ -2,7 +2,7 @@
 //! every pair it produced, so a missing child means a grammar/builder
 //! mismatch; even then the builder degrades to "nothing here", never panics.
 
-use super::{explain_skipped, literal, Rule};
+use super::{explain_skipped, literal, slips, Rule};
 use crate::ast::*;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -20,13 +20,14 @@ type Kids<'i> = std::iter::Filter<Pairs<'i, Rule>, fn(&P<'i>) -> bool>;
 
 /// Keyword pairs (`kw_via`, …) only mark words; the builder reads the pairs
 /// around them. Named by prefix so a keyword added to the grammar needs no
-/// change here.
-fn not_keyword(pair: &P) -> bool {
-    !format!("{:?}", pair.as_rule()).starts_with("kw_")
+/// change here. Line breaks read for recovery were reported already
+/// (`Builder::file`).
+fn content(pair: &P) -> bool {
+    pair.as_rule() != Rule::line_break && !format!("{:?}", pair.as_rule()).starts_with("kw_")
 }
 
 fn kids(pair: P) -> Kids {
-    pair.into_inner().filter(not_keyword as fn(&P) -> bool)
+    pair.into_inner().filter(content as fn(&P) -> bool)
 }
 
 impl Builder<'_> {
@@ -40,6 +41,11 @@ impl Builder<'_> {
     }
 
     pub fn file(&mut self, root: P) -> Vec<Item> {
+        // Wherever they are: the tree is walked flat, without recursion.
+        for pair in root.clone().into_inner().flatten().filter(|p| p.as_rule() == Rule::line_break) {
+            let span = pair.as_span();
+            self.diags.push(slips::line_break(self.file, span.get_input(), span.start(), span.end()));
+        }
         let mut items = Vec::new();
         for pair in kids(root) {
             match pair.as_rule() {
@@ -79,6 +85,18 @@ impl Builder<'_> {
 
     fn word(&self, pair: P) -> Word {
         Word { text: pair.as_str().to_string(), span: self.span(&pair) }
+    }
+
+    /// An interface name; one in quotes is reported and read without them.
+    fn interface(&mut self, pair: P) -> Word {
+        let span = self.span(&pair);
+        match slips::quoted_interface(self.file, pair.as_str(), span.start) {
+            Some((text, diagnostic)) => {
+                self.diags.push(diagnostic);
+                Word { text, span }
+            }
+            None => self.word(pair),
+        }
     }
 
     /// `auto ipv4` / `auto ipv6`.
@@ -130,7 +148,7 @@ impl Builder<'_> {
         let mut lan = Lan { name, interfaces: Vec::new(), networks: Vec::new(), recovered: false, span };
         for stmt in inner {
             match stmt.as_rule() {
-                Rule::interface_stmt => lan.interfaces.extend(kids(stmt).next().map(|w| self.word(w))),
+                Rule::interface_stmt => lan.interfaces.extend(kids(stmt).next().map(|w| self.interface(w))),
                 Rule::network_stmt => lan.networks.extend(kids(stmt).next().map(|v| self.value(v))),
                 Rule::bad_stmt => {
                     lan.recovered = true;
@@ -169,7 +187,7 @@ impl Builder<'_> {
             }
             let first = kids(stmt.clone()).next();
             match (r, first) {
-                (Rule::interface_stmt, Some(w)) => up.interfaces.push(self.word(w)),
+                (Rule::interface_stmt, Some(w)) => up.interfaces.push(self.interface(w)),
                 (Rule::address_stmt, Some(v)) if v.as_rule() == Rule::learned => {
                     up.addresses.push(Address::Learned(self.learned(v)))
                 }

@@ -90,11 +90,9 @@ local function main()
     lib = vim.api.nvim_buf_get_lines(lib, 0, -1, false),
   })
 
-  -- Formatting, when the server offers it.
-  if client.resolved_capabilities.document_formatting then
-    write('formatting', request('textDocument/formatting',
-      { textDocument = { uri = site_uri }, options = { tabSize = 4, insertSpaces = true } }, site))
-  end
+  -- Formatting: the edits for the renamed text.
+  write('formatting', request('textDocument/formatting',
+    { textDocument = { uri = site_uri }, options = { tabSize = 4, insertSpaces = true } }, site))
 
   client.stop()
   vim.wait(5000, function() return client.is_stopped() end, 20)
