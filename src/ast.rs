@@ -59,6 +59,37 @@ impl ValueKind {
     }
 }
 
+/// The kinds of item that share a site's namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Const,
+    Host,
+    Lan,
+    Uplink,
+    Plugin,
+    State,
+}
+
+impl Kind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Const => "constant",
+            Kind::Host => "host",
+            Kind::Lan => "lan",
+            Kind::Uplink => "uplink",
+            Kind::Plugin => "plugin",
+            Kind::State => "state",
+        }
+    }
+
+    pub fn article(self) -> &'static str {
+        match self {
+            Kind::Uplink => "an",
+            _ => "a",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct File {
     pub items: Vec<Item>,

@@ -480,3 +480,31 @@ the wrong type.";
     check plugin http_ok { every 30s  ur \"http://192.0.2.1/\" }
                                   # error: did you mean `url`?";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+    use std::fmt::Write;
+
+    /// docs/codes.md is what `wanc explain` says of every code, one
+    /// heading a code (`## E0101`, anchor `#e0101`, which the language
+    /// server's diagnostics link to). `WANC_BLESS=1` writes it anew.
+    #[test]
+    fn the_codes_page_is_current() {
+        let mut page = String::from(
+            "# Diagnostic codes\n\n\
+             Every diagnostic of `wanc check` has a code; this page holds what `wanc explain CODE`\n\
+             prints for each, and the language server's diagnostics link here (docs/lsp.md).\n\
+             It is generated from `src/codes.rs`: `WANC_BLESS=1 cargo test --lib codes` writes it.\n",
+        );
+        for code in Code::ALL {
+            let _ = write!(page, "\n## {code}\n\n**{}** ({})\n\n{}\n", code.title(), code.severity().as_str(), code.doc());
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/codes.md");
+        if std::env::var_os("WANC_BLESS").is_some() {
+            std::fs::write(&path, &page).expect("docs/codes.md written");
+        }
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(written == page, "docs/codes.md is not current: `WANC_BLESS=1 cargo test --lib codes` writes it");
+    }
+}

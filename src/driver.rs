@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub struct Compilation {
     pub sources: SourceMap,
+    /// The syntax trees, in the order they were checked: each import
+    /// before its importer (their spans name their files in `sources`).
+    pub files: Vec<ast::File>,
     pub diagnostics: Vec<Diagnostic>,
     /// The lowered site, present only when there are no errors.
     pub plan: Option<Plan>,
@@ -51,16 +54,23 @@ pub fn compile_source(name: &str, text: &str) -> Compilation {
 }
 
 pub fn compile_source_for(name: &str, text: &str, targets: &[Target]) -> Compilation {
+    compile_source_with(name, text, targets, &|_| None)
+}
+
+/// Compiles source text named `name`, taking an import's text from
+/// `open` when it has it (an editor's unsaved buffer) and from the disk
+/// otherwise.
+pub fn compile_source_with(name: &str, text: &str, targets: &[Target], open: &dyn Fn(&Path) -> Option<String>) -> Compilation {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::default();
     let mut files = Vec::new();
     let root = sources.add(name, text);
     let mut loader =
-        Loader { sources: &mut sources, diags: &mut diags, files: &mut files, stack: Vec::new(), loaded: Vec::new() };
+        Loader { sources: &mut sources, diags: &mut diags, files: &mut files, stack: Vec::new(), loaded: Vec::new(), open };
     loader.load(root, PathBuf::from(name));
     let plan = check::check(&files, &sources, &mut diags).map(lower::lower);
     let plan = plan.filter(|plan| fits(plan, targets, &files, &mut diags));
-    Compilation { sources, diagnostics: diags.into_sorted(), plan }
+    Compilation { sources, files, diagnostics: diags.into_sorted(), plan }
 }
 
 /// Whether the lowered site fits every target's limits; reports why not.
@@ -189,6 +199,8 @@ struct Loader<'a> {
     stack: Vec<PathBuf>,
     /// Files read already: a file imported twice (a diamond) is read once.
     loaded: Vec<PathBuf>,
+    /// Texts that stand in for files on disk.
+    open: &'a dyn Fn(&Path) -> Option<String>,
 }
 
 impl Loader<'_> {
@@ -220,7 +232,7 @@ impl Loader<'_> {
             if self.loaded.contains(&key) {
                 continue;
             }
-            match input::read_text(&target, input::SOURCE) {
+            match (self.open)(&target).map_or_else(|| input::read_text(&target, input::SOURCE), Ok) {
                 Ok(text) => {
                     let id = self.sources.add(target.display().to_string(), text);
                     self.load(id, target);

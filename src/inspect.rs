@@ -1,8 +1,9 @@
 //! `wanc inspect`: per state, which uplink each rule uses, so a user can see
 //! what happens when a link dies.
 
+use crate::duration;
 use crate::ir::ViaMode;
-use crate::ir::{Gateway, Health, Member, Routing, Site};
+use crate::ir::{Check, Gateway, Health, Member, Probe, Routing, Site, Uplink};
 use std::fmt::Write;
 
 pub fn inspect(site: &Site) -> String {
@@ -12,16 +13,13 @@ pub fn inspect(site: &Site) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "uplinks:");
     for up in &site.uplinks {
-        let addrs: Vec<String> =
-            up.addresses.iter().map(|a| a.to_string()).chain(up.learned.iter().map(|f| format!("auto {}", f.word()))).collect();
-        let gws: Vec<String> = up.gateways.iter().map(gateway).collect();
         let _ = writeln!(
             out,
             "  {:<12} interface {:<8} address {:<24} gateway {:<20} table {:<5} weight {}{}  checks {}",
             up.name,
             up.interface,
-            if addrs.is_empty() { "-".into() } else { addrs.join(",") },
-            if gws.is_empty() { "-".into() } else { gws.join(",") },
+            addresses(up),
+            gateways(up),
             up.table,
             up.weight,
             if up.nat.is_empty() { "" } else { "  nat" },
@@ -76,6 +74,64 @@ pub fn inspect_json(site: &Site) -> serde_json::Value {
         })
         .collect();
     json!({ "site": site.name, "derived_states": site.derived_states, "uplinks": uplinks, "states": states })
+}
+
+/// An uplink in words, one fact a line: what the listing above says of
+/// it, with each check in full (an editor's hover).
+pub fn uplink(up: &Uplink) -> Vec<String> {
+    let mut lines = vec![
+        format!("interface {}", up.interface),
+        format!("address {}", addresses(up)),
+        format!("gateway {}", gateways(up)),
+        format!("table {}, weight {}{}", up.table, up.weight, if up.nat.is_empty() { "" } else { ", nat" }),
+    ];
+    lines.extend(up.checks.iter().map(check));
+    lines
+}
+
+/// A check as written, with every setting its defaults gave it.
+fn check(c: &Check) -> String {
+    let probe = match &c.probe {
+        Probe::Ping { target } => format!("ping {target}"),
+        Probe::Tcp { target, port } => format!("tcp {target}:{port}"),
+        Probe::Http { url, expect } => format!("http \"{url}\" expect {expect}"),
+        Probe::Dns { server, query } => format!("dns {server} query {query}"),
+        Probe::Plugin { plugin, .. } => format!("plugin {plugin}"),
+    };
+    let mut line = format!(
+        "check {probe} every {} timeout {} count {} rise {} fall {}",
+        duration::format(c.every_ms),
+        duration::format(c.timeout_ms),
+        c.count,
+        c.rise,
+        c.fall
+    );
+    if let Some(loss) = c.max_loss_percent {
+        let _ = write!(line, " loss < {loss}%");
+    }
+    if let Some(latency) = c.max_latency_ms {
+        let _ = write!(line, " latency < {}", duration::format(latency));
+    }
+    line
+}
+
+fn addresses(up: &Uplink) -> String {
+    let addrs: Vec<String> =
+        up.addresses.iter().map(|a| a.to_string()).chain(up.learned.iter().map(|f| format!("auto {}", f.word()))).collect();
+    if addrs.is_empty() {
+        "-".into()
+    } else {
+        addrs.join(",")
+    }
+}
+
+fn gateways(up: &Uplink) -> String {
+    let gws: Vec<String> = up.gateways.iter().map(gateway).collect();
+    if gws.is_empty() {
+        "-".into()
+    } else {
+        gws.join(",")
+    }
 }
 
 fn gateway(g: &Gateway) -> String {

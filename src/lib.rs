@@ -21,12 +21,14 @@ pub mod input;
 pub mod inspect;
 pub mod ir;
 pub mod lower;
+pub mod lsp;
 pub mod netlink;
 pub mod output;
 pub mod plugin;
 pub mod render;
 pub mod simulate;
 pub mod source;
+pub mod symbols;
 pub mod syntax;
 pub mod validate;
 

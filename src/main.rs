@@ -84,6 +84,11 @@ enum Command {
                             in place, each at once; a file that does not parse is left as it is and its errors \
                             are printed. With `-` or no file, standard input is formatted to standard output.")]
     Fmt(cli::fmt::FmtArgs),
+    /// Run the language server on stdin and stdout, for editors
+    #[command(long_about = "Run the language server on stdin and stdout, for editors: diagnostics as you type \
+                            (those of `wanc check`), hover, go to definition, references, completion, \
+                            rename and formatting (`wanc fmt`'s). An editor starts it; docs/lsp.md says how.")]
+    Lsp,
     /// Print a compiled policy file (.wanc) readably
     Disasm {
         /// The policy bytecode written by `wanc build`
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => cli::graph::graph(&args),
         Command::Simulate(args) => cli::simulate::simulate(&args),
         Command::Fmt(args) => cli::fmt::fmt(&args),
+        Command::Lsp => cli::lsp::lsp(),
         Command::Disasm { file } => cli::disasm::disasm(&file),
         Command::Explain { code } => cli::explain::explain(&code),
         Command::Probe(args) => cli::probe::probe(&args),

@@ -67,6 +67,17 @@ fn explain_knows_every_code() {
     assert_eq!(wanc(&["explain", "E9999"]).status.code(), Some(2));
 }
 
+/// `wanc lsp` is for an editor: a client that goes before initializing it
+/// is an error (status 2, said on stderr, never on stdout, which is the
+/// protocol's). tests/lsp.rs drives it with real clients.
+#[test]
+fn lsp_without_a_client_is_an_error() {
+    let out = wanc(&["lsp"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("error: the language server stopped: "), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn inspect_shows_the_routing_per_state() {
     let out = wanc(&["inspect", "examples/dual-isp-failover.wan"]);

@@ -3,7 +3,10 @@
 //! driven by `editors/vscode/test/tokenize.js` under node), the Vim syntax,
 //! ftplugin and 'errorformat' through headless Vim
 //! (`editors/vim/test/*.vim`). Both drivers print JSON Lines with 1-based
-//! byte columns, so one position can be put to both engines.
+//! byte columns, so one position can be put to both engines. The VS Code
+//! extension's code, which starts `wanc lsp`, runs under node with VS Code
+//! stood in for (`editors/vscode/test/client.js`); the server itself is
+//! tested with a real client in tests/lsp.rs.
 //!
 //! The test does not use the wanc library, on purpose; it runs the wanc
 //! binary twice (`:make`, and to parse its keyword site). It needs node with
@@ -758,4 +761,29 @@ fn vscode_problem_matcher_reads_short_diagnostics() {
         ],
         "problem matcher output:\n{out}"
     );
+}
+
+/// The extension's code starts `wanc lsp` (or the binary `wan.server.path`
+/// names) for `wan` files: its activate(), run with VS Code and
+/// vscode-languageclient stood in for (editors/vscode/test/client.js).
+#[test]
+fn vscode_extension_starts_the_language_server() {
+    if !node_available() {
+        return;
+    }
+    let client = |server_path: Option<&str>| {
+        let mut cmd = Command::new("node");
+        cmd.arg("editors/vscode/test/client.js").env_remove("WAN_SERVER_PATH");
+        if let Some(path) = server_path {
+            cmd.env("WAN_SERVER_PATH", path);
+        }
+        run(&mut cmd, "node client.js")
+    };
+    let made = client(None);
+    assert_eq!(made.lines().count(), 1, "one language client: {made}");
+    assert_eq!(text(&made, "command").as_deref(), Some("wanc"), "{made}");
+    assert_eq!(texts(&made, "args"), ["lsp"], "{made}");
+    assert_eq!(text(&made, "language").as_deref(), Some("wan"), "{made}");
+    assert!(made.contains("\"started\":true"), "{made}");
+    assert_eq!(text(&client(Some("/opt/wanc/bin/wanc")), "command").as_deref(), Some("/opt/wanc/bin/wanc"));
 }

@@ -16,10 +16,10 @@ const LAYERS: &[&[&str]] = &[
     &["diagnostic", "ir"],
     &["validate", "ast", "render", "decide"],
     &["syntax", "plugin"],
-    &["check", "format"],
+    &["check", "format", "symbols"],
     &["lower", "inspect", "bytecode"],
     &["driver", "backend", "netlink", "graph", "simulate"],
-    &["agent"],
+    &["agent", "lsp"],
     &["cli"],
 ];
 
@@ -386,7 +386,7 @@ mod scanner {
     #[test]
     fn ignores_comments_strings_and_own_module() {
         let text = "// crate::ir\n/// use crate::ast;\nlet s = \"crate::cli\"; let r = r#\"crate::cli\"#;\nlet c = '\"'; use crate::check::x;\n";
-        assert_eq!(refs(&["check"], text), []);
+        assert_eq!(refs(&["check", "symbols"], text), []);
         assert_eq!(refs(&["syntax"], "let c = '\"'; use crate::check::x;\n"), [(1, "check".to_string())]);
         assert_eq!(refs(&["syntax"], "fn f<'a>(x: &'a str) { crate::ir::f() }\n"), [(1, "ir".to_string())]);
     }

@@ -7,35 +7,7 @@ use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::source::Span;
 use std::collections::HashMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Const,
-    Host,
-    Lan,
-    Uplink,
-    Plugin,
-    State,
-}
-
-impl Kind {
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Const => "constant",
-            Kind::Host => "host",
-            Kind::Lan => "lan",
-            Kind::Uplink => "uplink",
-            Kind::Plugin => "plugin",
-            Kind::State => "state",
-        }
-    }
-
-    pub fn article(self) -> &'static str {
-        match self {
-            Kind::Uplink => "an",
-            _ => "a",
-        }
-    }
-}
+pub use crate::ast::Kind;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol {

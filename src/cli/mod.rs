@@ -10,6 +10,7 @@ pub mod docs;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod lsp;
 pub mod probe;
 pub mod simulate;
 
