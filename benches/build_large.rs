@@ -43,6 +43,8 @@ fn build(wanc: &Path, source: &Path, out: &Path) -> Run {
             Ok(())
         });
     }
+    // Reaped by wait4, which also gives its resource usage (peak RSS).
+    #[allow(clippy::zombie_processes)]
     let child = command.spawn().expect("wanc runs");
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

@@ -14,7 +14,7 @@ fn examples_compile_cleanly_and_inspect() {
         let site = c.site().expect("a clean compilation has a model");
         let source = std::fs::read_to_string(path).expect("example readable");
         insta::with_settings!({ description => source, omit_expression => true }, {
-            insta::assert_snapshot!(wanc::inspect::inspect(&site));
+            insta::assert_snapshot!(wanc::inspect::inspect(site));
         });
     });
     assert!(count >= 5, "examples went missing: {count}");

@@ -270,7 +270,7 @@ fn code_only(text: &str) -> String {
                 i += 1;
                 continue;
             }
-            let end: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat(b'#').take(hashes)).collect();
+            let end: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
             let open = start + hashes + 1;
             let close =
                 rest[open..].windows(end.len()).position(|w| w == end.as_slice()).map_or(rest.len(), |p| open + p + end.len());
