@@ -69,18 +69,20 @@ pub fn listen(path: &Path, mode: u32, to_agent: Sender<super::Event>) -> std::io
     std::thread::spawn(move || {
         let clients = Arc::new(AtomicUsize::new(0));
         for stream in listener.incoming() {
+            // The peer's credentials are asked for once, here.
+            let stream = stream.map(|s| (trusted(&s), s));
             match stream {
-                Ok(mut stream) if !trusted(&stream) && clients.load(Ordering::Acquire) >= CLIENTS => {
+                Ok((false, mut stream)) if clients.load(Ordering::Acquire) >= CLIENTS => {
                     let _ = stream.set_write_timeout(Some(IDLE));
                     answer(&mut stream, Err(format!("busy: {CLIENTS} clients are connected already; try again")));
                 }
                 // Out of threads: this client is turned away, the next one
                 // may be served; the listener itself goes on.
-                Ok(stream) => {
+                Ok((may_reload, stream)) => {
                     let (to_agent, counted) = (to_agent.clone(), Client::count(&clients));
                     let spawned = std::thread::Builder::new().name("control".into()).spawn(move || {
                         let _counted = counted;
-                        serve(stream, to_agent)
+                        serve(stream, may_reload, to_agent)
                     });
                     if let Err(e) = spawned {
                         tracing::warn!("control socket: cannot serve a client: {e}");
@@ -128,12 +130,12 @@ fn trusted(stream: &UnixStream) -> bool {
     peer_uid(stream).is_some_and(|uid| uid == 0 || uid == own_uid())
 }
 
-fn serve(stream: UnixStream, to_agent: Sender<super::Event>) {
+/// Serves one client; `may_reload` when it is trusted (see `trusted`).
+fn serve(stream: UnixStream, may_reload: bool, to_agent: Sender<super::Event>) {
     if stream.set_read_timeout(Some(IDLE)).is_err() || stream.set_write_timeout(Some(IDLE)).is_err() {
         return;
     }
     let Ok(mut writer) = stream.try_clone() else { return };
-    let may_reload = trusted(&stream);
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
