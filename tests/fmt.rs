@@ -11,26 +11,12 @@ use wanc::driver::compile_source;
 use wanc::format::format;
 
 /// The comments of a source, in order, each without trailing blanks. A
-/// `#` in a string is not one.
+/// `#` in a string is not one (the syntax's own rule, `comment_start`).
 fn comments(text: &str) -> Vec<&str> {
-    let mut found = Vec::new();
-    for line in text.lines() {
-        let mut in_string = false;
-        let mut escaped = false;
-        for (i, c) in line.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if in_string => escaped = true,
-                '"' => in_string = !in_string,
-                '#' if !in_string => {
-                    found.push(line[i..].trim_end());
-                    break;
-                }
-                _ => {}
-            }
-        }
-    }
-    found
+    text.lines()
+        .filter_map(|line| line.get(wanc::syntax::comment_start(line)..).filter(|c| !c.is_empty()))
+        .map(str::trim_end)
+        .collect()
 }
 
 /// What a compilation decided: the model as JSON without what only the

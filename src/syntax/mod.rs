@@ -5,6 +5,8 @@ mod literal;
 mod slips;
 mod tree;
 
+pub use slips::comment_start;
+
 use crate::ast;
 use crate::codes::Code;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics};

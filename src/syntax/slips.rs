@@ -42,8 +42,9 @@ fn code_before(text: &str, at: usize) -> (&str, usize) {
     (code.trim_start(), line_start + indent + code.trim_start().len())
 }
 
-/// Where a line's `#` comment starts (a `#` in a string is not one).
-fn comment_start(line: &str) -> usize {
+/// Where a line's `#` comment starts (a `#` in a string is not one); the
+/// line's length when it has none.
+pub fn comment_start(line: &str) -> usize {
     let mut in_string = false;
     let mut escaped = false;
     for (i, c) in line.char_indices() {
