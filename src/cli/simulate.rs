@@ -40,29 +40,19 @@ pub fn simulate(args: &SimulateArgs) -> u8 {
             return USAGE;
         }
     };
-    let refused = |line: Option<usize>, message: &str, help: Option<&str>| {
-        match line {
-            Some(line) => eprintln!("error: {message}\n  --> {}:{line}", name.escape_debug()),
-            None => eprintln!("error: {message}"),
-        }
-        if let Some(help) = help {
-            eprintln!("  help: {help}");
-        }
-    };
-    let scenario = match simulate::parse(&text) {
-        Ok(scenario) => scenario,
-        Err(errors) => {
-            for e in &errors {
-                refused(Some(e.line), &e.message, e.help.as_deref());
-            }
-            return SOURCE_ERRORS;
-        }
-    };
-    let timeline = match simulate::run(site, &scenario) {
+    // Every error of the file, or, once it reads, every reason it cannot
+    // run on this site.
+    let timeline = match simulate::parse(&text).and_then(|scenario| simulate::run(site, &scenario)) {
         Ok(timeline) => timeline,
         Err(errors) => {
             for e in &errors {
-                refused(e.line, &e.message, e.help.as_deref());
+                match e.line {
+                    Some(line) => eprintln!("error: {}\n  --> {}:{line}", e.message, name.escape_debug()),
+                    None => eprintln!("error: {}", e.message),
+                }
+                if let Some(help) = &e.help {
+                    eprintln!("  help: {help}");
+                }
             }
             return SOURCE_ERRORS;
         }

@@ -132,15 +132,6 @@ pub enum What {
     },
 }
 
-/// Why a scenario cannot run on a site.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Refused {
-    /// The scenario's line, when one is at fault.
-    pub line: Option<usize>,
-    pub message: String,
-    pub help: Option<String>,
-}
-
 /// What the scenario has done to one check so far.
 #[derive(Clone, Copy)]
 struct Conditions {
@@ -176,12 +167,12 @@ enum Due {
 }
 
 /// Runs `scenario` on `site`; refused with every reason at once.
-pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Vec<Refused>> {
+pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Vec<Error>> {
     let events = resolve(site, scenario)?;
     let end_ms = scenario.end_ms.unwrap_or_else(|| scenario.events.last().map_or(0, |e| e.at_ms) + AFTER_LAST_MS);
     let rounds: u64 = site.uplinks.iter().flat_map(|u| &u.checks).map(|c| end_ms / c.every_ms.max(1) + 1).sum();
     if rounds > MOST_ROUNDS {
-        return Err(vec![Refused {
+        return Err(vec![Error {
             line: None,
             message: format!("the simulation would run {rounds} rounds, more than {MOST_ROUNDS}"),
             help: Some("give the scenario an earlier `end`".into()),
@@ -216,7 +207,7 @@ pub fn run(site: &Site, scenario: &Scenario) -> Result<Timeline, Vec<Refused>> {
 
 /// Per event, the checks (indices into `Simulation::checks`) it touches
 /// and its uplink; refused when the site has no such uplink or check.
-fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>, Vec<Refused>> {
+fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>, Vec<Error>> {
     // Index of each uplink's first check in the flat list.
     let mut offset = 0;
     let offsets: Vec<usize> = site
@@ -234,7 +225,7 @@ fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>,
         .map(|e| {
             let Some(u) = site.uplinks.iter().position(|up| up.name == e.uplink) else {
                 let names: Vec<&str> = site.uplinks.iter().map(|u| u.name.as_str()).collect();
-                return Err(Refused {
+                return Err(Error {
                     line: Some(e.line),
                     message: format!("site `{}` has no uplink `{}`", site.name, e.uplink.escape_debug()),
                     help: Some(format!("its uplinks are {}", names.join(", "))),
@@ -245,7 +236,7 @@ fn resolve(site: &Site, scenario: &Scenario) -> Result<Vec<(usize, Vec<usize>)>,
                 None => (0..count).map(|c| offsets[u] + c).collect(),
                 Some(n) if n <= count => vec![offsets[u] + n - 1],
                 Some(n) => {
-                    return Err(Refused {
+                    return Err(Error {
                         line: Some(e.line),
                         message: format!("uplink `{}` has no check {n}", e.uplink),
                         help: Some(format!(

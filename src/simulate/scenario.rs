@@ -69,10 +69,11 @@ impl Change {
     }
 }
 
-/// A scenario line that cannot be read.
+/// Why a scenario cannot be read, or cannot run on a site.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
-    pub line: usize,
+    /// The scenario's line, when one is at fault.
+    pub line: Option<usize>,
     pub message: String,
     pub help: Option<String>,
 }
@@ -98,13 +99,13 @@ pub fn parse(text: &str) -> Result<Scenario, Vec<Error>> {
         };
         if let Err(message) = result {
             let help = message.contains("event").then(|| format!("an event is one of {EVENTS}"));
-            errors.push(Error { line, message, help });
+            errors.push(Error { line: Some(line), message, help });
         }
     }
     if let (Some(end), Some(last)) = (end_ms, events.iter().map(|e: &Event| e.at_ms).max()) {
         if last > end {
             errors.push(Error {
-                line: events.iter().find(|e| e.at_ms == last).map_or(0, |e| e.line),
+                line: events.iter().find(|e| e.at_ms == last).map(|e| e.line),
                 message: format!("this event is at {}, after the end ({})", duration::format(last), duration::format(end)),
                 help: Some("move the `end` line later, or the event earlier".into()),
             });
@@ -195,7 +196,7 @@ mod tests {
     fn every_error_at_once_with_its_line() {
         let errors = parse("at 5 isp1 down\nat 1s isp1 explode\nat 1s isp1 loss 120%\nwhen 3s\nat 1s isp1 check 0 down\nend 1s\nat 2s isp1 check 1 carrier lost\n")
             .unwrap_err();
-        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        let lines: Vec<usize> = errors.iter().filter_map(|e| e.line).collect();
         assert_eq!(lines, [1, 2, 3, 4, 5, 7]);
         assert!(errors[1].message.contains("unknown event `explode`"), "{errors:?}");
         assert!(errors[1].help.is_some());
